@@ -1,0 +1,34 @@
+// Creates the topics and subscriptions the registry implies, plus the control topic (idempotent).
+import { PubSub } from '@google-cloud/pubsub';
+import type { Registry } from '../registry/registry.ts';
+import type { TopicNames } from '../wire/topics.ts';
+
+export interface ProvisionOptions {
+  /** Ack deadline of the worker subscriptions (s). Default: 60. */
+  readonly ackDeadlineS?: number;
+}
+
+export async function provisionTopics(pubsub: PubSub, registry: Registry, names: TopicNames, options: ProvisionOptions = {}): Promise<void> {
+  const ackDeadlineSeconds = options.ackDeadlineS ?? 60;
+  const ensureTopic = async (name: string) => {
+    const topic = pubsub.topic(name);
+    const [exists] = await topic.exists();
+    if (!exists) await topic.create().catch(ignoreAlreadyExists);
+    return topic;
+  };
+  const ensureSubscription = async (topicName: string, subName: string) => {
+    const sub = pubsub.subscription(subName);
+    const [exists] = await sub.exists();
+    if (!exists) await pubsub.topic(topicName).createSubscription(subName, { ackDeadlineSeconds }).catch(ignoreAlreadyExists);
+  };
+  for (const type of registry.names()) {
+    await ensureTopic(names.eventTopic(type));
+    await ensureSubscription(names.eventTopic(type), names.workerSubscription(type));
+  }
+  await ensureTopic(names.controlTopic);
+  await ensureSubscription(names.controlTopic, names.controlSubscription);
+}
+
+function ignoreAlreadyExists(err: unknown): void {
+  if ((err as { code?: number }).code !== 6) throw err;
+}

@@ -1,0 +1,29 @@
+// Opens the storage a location names: file:///path (or a plain path) for a local directory, gs://bucket/prefix for GCS.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HourglassError } from '../errors/catalogue.ts';
+import { GcsBucketStorage } from './gcs-bucket.ts';
+import { LocalDirectoryStorage } from './local-directory.ts';
+import type { Storage } from './storage.ts';
+
+export interface OpenStorageOptions {
+  /** For gs:// locations: an API endpoint such as fake-gcs-server's. */
+  readonly gcsEndpoint?: string;
+  readonly projectId?: string;
+}
+
+export async function openStorage(location: string, options: OpenStorageOptions = {}): Promise<Storage> {
+  if (location.startsWith('gs://')) {
+    const rest = location.slice('gs://'.length);
+    const [bucket = '', ...prefix] = rest.split('/');
+    if (!/^[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]$/.test(bucket)) {
+      throw new HourglassError('HG_STORAGE_BAD_LOCATION', `${location}: "${bucket}" is not a valid bucket name`);
+    }
+    return new GcsBucketStorage({ bucket, prefix: prefix.join('/'), apiEndpoint: options.gcsEndpoint, projectId: options.projectId ?? (options.gcsEndpoint ? 'hourglass-local' : undefined) });
+  }
+  if (location.startsWith('file://')) return LocalDirectoryStorage.open(fileURLToPath(location));
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+    throw new HourglassError('HG_STORAGE_BAD_LOCATION', `${location}: unsupported storage location (use file:///path or gs://bucket/prefix)`);
+  }
+  return LocalDirectoryStorage.open(path.resolve(location));
+}

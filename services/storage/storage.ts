@@ -1,0 +1,36 @@
+// The one storage interface every part of hourglass writes through: a bucket of immutable-once-created objects.
+//
+// Two backends implement it: a local directory laid out exactly like the bucket (the embedded
+// default) and Google Cloud Storage. Keys are bucket-relative ("staging/track_played/…").
+
+export interface ObjectInfo {
+  /** Key relative to the storage root. */
+  readonly key: string;
+  readonly size: number;
+  /** Last modification time (ms since epoch). */
+  readonly updatedMs: number;
+}
+
+export interface Storage {
+  /** The location this storage was opened from: file:///… or gs://bucket/prefix. */
+  readonly location: string;
+  /**
+   * Creates `key` only if no object has that key, atomically: readers see all of the bytes or no
+   * object. Throws HG_STORAGE_EXISTS when the object already exists.
+   */
+  createOnly(key: string, data: Uint8Array | string): Promise<void>;
+  /** Creates or replaces `key` atomically (readers see the old or the new bytes, never a mix). */
+  put(key: string, data: Uint8Array | string): Promise<void>;
+  /** The whole object; throws HG_STORAGE_NOT_FOUND. */
+  get(key: string): Promise<Buffer>;
+  /** Bytes [start, end) of the object; throws HG_STORAGE_NOT_FOUND. */
+  getRange(key: string, start: number, end: number): Promise<Buffer>;
+  /** Object metadata, or undefined when absent. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix` (plain string prefix, as on GCS), sorted by key. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Deletes `key`; deleting an absent object is not an error. */
+  delete(key: string): Promise<void>;
+  /** Releases clients and handles; idempotent. */
+  close(): Promise<void>;
+}
