@@ -9,8 +9,10 @@
 export interface TypeProgress {
   /** The seq the publisher will assign next: all seqs below it are assigned. */
   readonly nextSeq: number;
-  /** Every seq below this was acknowledged by Pub/Sub (so it must never be missing). */
+  /** Every seq below this was acknowledged by Pub/Sub (so it must never be missing), or is in `failed`. */
   readonly ackedBelow: number;
+  /** [from, to) ranges whose publish failed for good: their callers were told, they will never arrive. */
+  readonly failed?: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface Heartbeat {
@@ -52,6 +54,9 @@ export function parseHeartbeat(data: Buffer): ParsedHeartbeat {
   for (const [type, p] of Object.entries(o.types as Record<string, Partial<TypeProgress>>)) {
     if (!isCount(p?.nextSeq) || !isCount(p?.ackedBelow) || p.ackedBelow > p.nextSeq) {
       return { ok: false, reason: `heartbeat progress for "${type}" must have 0 <= ackedBelow <= nextSeq` };
+    }
+    if (p.failed !== undefined && (!Array.isArray(p.failed) || !p.failed.every((r) => Array.isArray(r) && isCount(r[0]) && isCount(r[1]) && r[0] < r[1]))) {
+      return { ok: false, reason: `heartbeat "failed" ranges for "${type}" must be [from, to) pairs` };
     }
   }
   return { ok: true, value: { ...(o as Heartbeat), origin: typeof o.origin === 'string' ? o.origin : '' } };

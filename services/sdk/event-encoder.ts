@@ -1,0 +1,137 @@
+// Validates a producer's event against its schema and appends it, as a delivered Avro record, to a batch buffer.
+//
+// A delivered record is the identity fields followed by the producer's fields (delivered-schema.ts);
+// Avro encodes a record as its fields back to back, so we write the identity fields by hand and let
+// avsc append the payload: no per-event object copy.
+import type avro from 'avsc';
+import type { SchemaVersion } from '../registry/registry.ts';
+import { writeLong } from '../wire/avro-container.ts';
+
+export interface FieldProblem {
+  /** Dotted path of the offending field ("" for the event itself). */
+  readonly path: string;
+  readonly message: string;
+}
+
+const EVENT_ID_MAX_CHARS = 256;
+
+/** Every way `payload` fails the schema; empty when it is valid. Undeclared fields count as faults (typos lose data). */
+export function validatePayload(type: avro.Type, payload: unknown): FieldProblem[] {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    return [{ path: '', message: `expected an object matching ${type.name ?? 'the schema'}, got ${describe(payload)}` }];
+  }
+  const problems: FieldProblem[] = [];
+  type.isValid(payload, {
+    noUndeclaredFields: true,
+    errorHook: (path: string[], value: unknown, fieldType: avro.Type) => {
+      if (fieldType.typeName === 'record' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        // A record that is otherwise fine but carries a field its schema does not declare.
+        const declared = new Set((fieldType as avro.types.RecordType).fields.map((f) => f.name));
+        for (const key of Object.keys(value)) {
+          if (!declared.has(key)) problems.push({ path: [...path, key].join('.'), message: 'is not a field of the schema' });
+        }
+        return;
+      }
+      problems.push({ path: path.join('.'), message: `expected ${describeType(fieldType)}, got ${describe(value)}` });
+    },
+  } as never);
+  return problems;
+}
+
+/** Problems with a client event id, if one is given. */
+export function validateEventId(eventId: unknown): FieldProblem[] {
+  if (eventId === undefined) return [];
+  if (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > EVENT_ID_MAX_CHARS) {
+    return [{ path: 'event_id', message: `must be a non-empty string of at most ${EVENT_ID_MAX_CHARS} characters` }];
+  }
+  return [];
+}
+
+/** A growable byte buffer that events are appended to. */
+export class ByteSink {
+  buf: Buffer;
+  length = 0;
+
+  constructor(initialBytes: number) {
+    this.buf = Buffer.allocUnsafe(initialBytes);
+  }
+
+  reserve(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + bytes) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/** Appends delivered records of one schema version for one publisher. */
+export class EventEncoder {
+  readonly version: SchemaVersion;
+  readonly #publisherBytes: Buffer;
+
+  constructor(version: SchemaVersion, publisher: string) {
+    this.version = version;
+    this.#publisherBytes = Buffer.from(publisher, 'utf8');
+  }
+
+  /** Appends one record; returns its encoded size. `eventId` undefined means "<publisher>-<seq>". */
+  append(sink: ByteSink, payload: object, seq: number, receiveUs: number, eventId: string | undefined): number {
+    const start = sink.length;
+    const pub = this.#publisherBytes;
+    const idBytes = eventId === undefined ? pub.length + 1 + digits(seq) : Buffer.byteLength(eventId, 'utf8');
+    sink.reserve(10 + idBytes + 10 + 10 + pub.length + 10 + 64);
+    let pos = writeLong(sink.buf, sink.length, idBytes);
+    if (eventId === undefined) {
+      pub.copy(sink.buf, pos);
+      pos += pub.length;
+      sink.buf[pos++] = 0x2d; // '-'
+      pos += sink.buf.write(String(seq), pos, 'latin1');
+    } else {
+      pos += sink.buf.write(eventId, pos, 'utf8');
+    }
+    pos = writeLong(sink.buf, pos, receiveUs);
+    pos = writeLong(sink.buf, pos, pub.length);
+    pub.copy(sink.buf, pos);
+    pos += pub.length;
+    pos = writeLong(sink.buf, pos, seq);
+    for (;;) {
+      const end = this.version.payloadType.encode(payload, sink.buf, pos);
+      if (end >= 0) {
+        sink.length = end;
+        return end - start;
+      }
+      // Not enough room: grow (keeping what is written up to pos) and encode the payload again.
+      sink.length = pos;
+      sink.reserve(-end + 64);
+    }
+  }
+}
+
+function digits(n: number): number {
+  return n < 10 ? 1 : Math.floor(Math.log10(n)) + 1;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing (missing)';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function describeType(type: avro.Type): string {
+  if (type.typeName === 'enum') return `one of ${(type as avro.types.EnumType).symbols.join(', ')}`;
+  if (type.typeName === 'union:unwrapped' || type.typeName === 'union:wrapped') {
+    return (type as unknown as { types: avro.Type[] }).types.map(describeType).join(' or ');
+  }
+  if (type.typeName === 'long') return 'a long (integer)';
+  if (type.typeName === 'int') return 'an int (32-bit integer)';
+  return type.name ?? `a ${type.typeName}`;
+}

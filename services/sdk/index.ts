@@ -1,0 +1,3 @@
+// The public surface of the hourglass publisher SDK.
+export { Publisher, type PublishItem, type PublishOptions, type PublisherStats, type InvalidEvent } from './publisher.ts';
+export type { PublisherOptions } from './publisher-options.ts';

@@ -1,0 +1,89 @@
+// Every option of the publisher SDK, with units and defaults, resolved and validated once.
+import type { PubSub } from '@google-cloud/pubsub';
+import { HourglassError } from '../errors/catalogue.ts';
+import type { Registry } from '../registry/registry.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+import { isCodecName, type CodecName } from '../wire/codecs.ts';
+import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
+import { assertWindowLength } from '../wire/window.ts';
+
+export interface PublisherOptions {
+  /** The event types this publisher may send. */
+  readonly registry: Registry;
+  /** Pub/Sub client (the caller owns it and closes it). */
+  readonly pubsub: PubSub;
+  /** Topic name prefix. Default: "hourglass-". */
+  readonly topicPrefix?: string;
+  /** Window length (s); must divide a day. Default: 3600. */
+  readonly windowLengthS?: number;
+  /** Who this is, for people reading heartbeats ("gateway@host"). Default: "sdk". */
+  readonly origin?: string;
+  /** Publisher id. Default: a new random id (one per process incarnation). */
+  readonly publisherId?: string;
+  /** Block codec of the message data. Default: "deflate". */
+  readonly codec?: CodecName;
+  /** Most events in one message. Default: 1000. */
+  readonly maxBatchEvents?: number;
+  /** Most uncompressed bytes in one message. Default: 1 MiB (Pub/Sub allows 10 MB). */
+  readonly maxBatchBytes?: number;
+  /** Longest an event waits for its batch to fill (ms). Default: 20. */
+  readonly lingerMs?: number;
+  /** Largest encoded event (bytes); larger ones are refused. Default: 512 KiB. */
+  readonly maxEventBytes?: number;
+  /** Bytes accepted but not yet acknowledged before publish() waits (backpressure). Default: 64 MiB. */
+  readonly maxBufferedBytes?: number;
+  /** How long a message is retried before its events are failed (ms). Default: 60000. */
+  readonly publishDeadlineMs?: number;
+  /** Time limit of one publish attempt (ms). Default: 10000. */
+  readonly attemptTimeoutMs?: number;
+  /** First retry delay (ms). Default: 100. */
+  readonly initialBackoffMs?: number;
+  /** Ceiling of a retry delay (ms). Default: 5000. */
+  readonly maxBackoffMs?: number;
+  /** Interval between heartbeats (ms). Default: 2000. */
+  readonly heartbeatIntervalMs?: number;
+  /** Clock for receive times and heartbeats. Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+export type ResolvedPublisherOptions = Required<Omit<PublisherOptions, 'publisherId'>> & { publisherId: string | undefined };
+
+export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherOptions {
+  const resolved: ResolvedPublisherOptions = {
+    registry: o.registry,
+    pubsub: o.pubsub,
+    topicPrefix: o.topicPrefix ?? DEFAULT_TOPIC_PREFIX,
+    windowLengthS: o.windowLengthS ?? 3600,
+    origin: o.origin ?? 'sdk',
+    publisherId: o.publisherId,
+    codec: o.codec ?? 'deflate',
+    maxBatchEvents: o.maxBatchEvents ?? 1000,
+    maxBatchBytes: o.maxBatchBytes ?? 1024 * 1024,
+    lingerMs: o.lingerMs ?? 20,
+    maxEventBytes: o.maxEventBytes ?? 512 * 1024,
+    maxBufferedBytes: o.maxBufferedBytes ?? 64 * 1024 * 1024,
+    publishDeadlineMs: o.publishDeadlineMs ?? 60_000,
+    attemptTimeoutMs: o.attemptTimeoutMs ?? 10_000,
+    initialBackoffMs: o.initialBackoffMs ?? 100,
+    maxBackoffMs: o.maxBackoffMs ?? 5000,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 2000,
+    clock: o.clock ?? systemClock,
+  };
+  const bad = (what: string): never => {
+    throw new HourglassError('HG_CONFIG_INVALID', `publisher options: ${what}`);
+  };
+  try {
+    assertWindowLength(resolved.windowLengthS);
+  } catch (err) {
+    bad((err as Error).message);
+  }
+  if (!isCodecName(resolved.codec)) bad(`unknown codec ${JSON.stringify(resolved.codec)}`);
+  for (const key of ['maxBatchEvents', 'maxBatchBytes', 'lingerMs', 'maxEventBytes', 'maxBufferedBytes', 'publishDeadlineMs', 'attemptTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'heartbeatIntervalMs'] as const) {
+    const v = resolved[key];
+    if (!Number.isFinite(v) || v < 0 || (key !== 'lingerMs' && v === 0)) bad(`${key} must be a positive number, got ${v}`);
+  }
+  if (resolved.maxBatchBytes > 9 * 1024 * 1024) bad('maxBatchBytes must stay under Pub/Sub\'s 10 MB message limit');
+  if (resolved.maxEventBytes > resolved.maxBatchBytes) bad('maxEventBytes must not exceed maxBatchBytes');
+  if (resolved.publisherId !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(resolved.publisherId)) bad('publisherId must match [A-Za-z0-9_.:-]{1,100}');
+  return resolved;
+}

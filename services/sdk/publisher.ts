@@ -1,0 +1,312 @@
+// The hourglass publisher SDK: validates, stamps, sequences and batches events, and resolves only once Pub/Sub has them.
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { HourglassError } from '../errors/catalogue.ts';
+import type { SchemaVersion } from '../registry/registry.ts';
+import { MonotonicStamper } from '../time/clock.ts';
+import { encodeBatchAttributes } from '../wire/batch-attributes.ts';
+import { compressBlock } from '../wire/codecs.ts';
+import { encodeHeartbeat, type Heartbeat, type TypeProgress } from '../wire/heartbeat.ts';
+import { topicNames, type TopicNames } from '../wire/topics.ts';
+import { windowOf } from '../wire/window.ts';
+import { AckTracker } from './ack-tracker.ts';
+import { EventEncoder, validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
+import { MessageSender } from './message-sender.ts';
+import { OpenBatch, type SealedBatch } from './open-batch.ts';
+import { resolvePublisherOptions, type PublisherOptions, type ResolvedPublisherOptions } from './publisher-options.ts';
+
+export interface PublishOptions {
+  /** Client event id: duplicates of it within a window are dropped at close (for client retries). */
+  readonly eventId?: string;
+  /** Schema version to validate and encode with. Default: the newest. */
+  readonly version?: number;
+}
+
+export interface PublishItem {
+  readonly payload: object;
+  readonly eventId?: string;
+}
+
+export interface InvalidEvent extends FieldProblem {
+  /** Index of the event in a publishMany call. */
+  readonly index: number;
+}
+
+export interface PublisherStats {
+  /** Bytes of events accepted and not yet acknowledged by Pub/Sub. */
+  readonly bufferedBytes: number;
+  readonly peakBufferedBytes: number;
+  readonly bufferedEvents: number;
+  readonly inFlightMessages: number;
+  readonly acceptedEvents: number;
+  readonly acknowledgedEvents: number;
+  readonly failedEvents: number;
+  readonly failedAttempts: number;
+  readonly heartbeatsSent: number;
+}
+
+/** How long Pub/Sub may keep failing before the publisher reports itself unhealthy (ms). */
+const UNHEALTHY_AFTER_MS = 2000;
+
+export class Publisher {
+  readonly id: string;
+  readonly #o: ResolvedPublisherOptions;
+  readonly #names: TopicNames;
+  readonly #stamper: MonotonicStamper;
+  readonly #startedUs: number;
+  readonly #sender: MessageSender;
+  readonly #acks = new AckTracker();
+  readonly #nextSeq = new Map<string, number>();
+  readonly #open = new Map<string, OpenBatch>();
+  readonly #encoders = new Map<string, EventEncoder>();
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #capacityWaiters: Array<() => void> = [];
+  readonly #heartbeatTimer: NodeJS.Timeout;
+  #closing: Promise<void> | undefined;
+  #failingSinceMs: number | undefined;
+  #stats = {
+    bufferedBytes: 0,
+    peakBufferedBytes: 0,
+    bufferedEvents: 0,
+    inFlightMessages: 0,
+    acceptedEvents: 0,
+    acknowledgedEvents: 0,
+    failedEvents: 0,
+    failedAttempts: 0,
+    heartbeatsSent: 0,
+  };
+
+  constructor(options: PublisherOptions) {
+    this.#o = resolvePublisherOptions(options);
+    this.id = this.#o.publisherId ?? `${this.#o.origin.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${randomUUID()}`;
+    this.#names = topicNames(this.#o.topicPrefix);
+    this.#stamper = new MonotonicStamper(this.#o.clock);
+    this.#startedUs = this.#stamper.stamp();
+    this.#sender = new MessageSender(this.#o.pubsub, this.#o, {
+      onAttemptFailed: () => {
+        this.#stats.failedAttempts++;
+        this.#failingSinceMs ??= Date.now();
+      },
+      onSent: () => {
+        this.#failingSinceMs = undefined;
+      },
+    });
+    this.#heartbeatTimer = setInterval(() => void this.#sendHeartbeat(false).catch(() => undefined), this.#o.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
+    // An immediate first heartbeat tells the checker this publisher exists and when it started.
+    void this.#sendHeartbeat(false).catch(() => undefined);
+  }
+
+  /** Publishes one event. Resolves when Pub/Sub acknowledged the message holding it. */
+  publish(type: string, payload: object, options: PublishOptions = {}): Promise<void> {
+    if (this.#closing) return Promise.reject(closedError());
+    let version: SchemaVersion;
+    try {
+      version = this.#version(type, options.version);
+      const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(options.eventId)];
+      if (problems.length > 0) throw invalidEvents(type, problems.map((p) => ({ ...p, index: 0 })));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.wouldBlock()) return this.#whenCapacity().then(() => this.publish(type, payload, options));
+    try {
+      return this.#append(type, version, payload, options.eventId);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Publishes several events of one type, all or nothing: if any is invalid, none is accepted and the
+   * error lists every invalid event by index. Resolves when Pub/Sub acknowledged all of them.
+   */
+  async publishMany(type: string, items: readonly PublishItem[], options: { version?: number } = {}): Promise<void> {
+    if (this.#closing) throw closedError();
+    const version = this.#version(type, options.version);
+    const problems: InvalidEvent[] = [];
+    items.forEach((item, index) => {
+      for (const p of [...validatePayload(version.payloadType, item.payload), ...validateEventId(item.eventId)]) problems.push({ ...p, index });
+    });
+    if (problems.length > 0) throw invalidEvents(type, problems);
+    items.forEach((item, index) => {
+      // Checked before anything is accepted, so a too-large event refuses the whole call.
+      const bytes = version.payloadType.toBuffer(item.payload).length;
+      if (bytes > this.#o.maxEventBytes) {
+        throw new HourglassError('HG_EVENT_TOO_LARGE', `event ${index} of type "${type}" is ${bytes} bytes encoded; the limit is ${this.#o.maxEventBytes}`, {
+          details: { index, bytes, limit: this.#o.maxEventBytes },
+        });
+      }
+    });
+    if (this.wouldBlock()) await this.#whenCapacity();
+    if (this.#closing) throw closedError();
+    const outcomes = new Set<Promise<void>>();
+    for (const item of items) outcomes.add(this.#append(type, version, item.payload, item.eventId));
+    await Promise.all(outcomes);
+  }
+
+  /** Sends every open batch and waits until every message sent so far is settled. */
+  async flush(): Promise<void> {
+    for (const batch of [...this.#open.values()]) this.#seal(batch);
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#sender.flush();
+  }
+
+  /** Flushes, sends the final heartbeat and stops timers. Idempotent; later publishes are refused. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#heartbeatTimer);
+      for (const wake of this.#capacityWaiters.splice(0)) wake();
+      await this.flush();
+      await this.#sendHeartbeat(true);
+    })();
+    return this.#closing;
+  }
+
+  /** True while the buffer is full: publish() would wait. */
+  wouldBlock(): boolean {
+    return this.#stats.bufferedBytes >= this.#o.maxBufferedBytes;
+  }
+
+  /** False while Pub/Sub has kept failing for a while. */
+  isHealthy(): boolean {
+    return this.#failingSinceMs === undefined || Date.now() - this.#failingSinceMs < UNHEALTHY_AFTER_MS;
+  }
+
+  stats(): PublisherStats {
+    return { ...this.#stats };
+  }
+
+  #version(type: string, version: number | undefined): SchemaVersion {
+    return version === undefined ? this.#o.registry.require(type).latest : this.#o.registry.version(type, version);
+  }
+
+  #encoder(version: SchemaVersion, type: string): EventEncoder {
+    const key = `${type}:${version.version}`;
+    let encoder = this.#encoders.get(key);
+    if (!encoder) this.#encoders.set(key, (encoder = new EventEncoder(version, this.id)));
+    return encoder;
+  }
+
+  /** Stamps, sequences and appends one validated event; returns its batch's outcome. Synchronous on purpose. */
+  #append(type: string, version: SchemaVersion, payload: object, eventId: string | undefined): Promise<void> {
+    const receiveUs = this.#stamper.stamp();
+    const window = windowOf(receiveUs, this.#o.windowLengthS);
+    let batch = this.#open.get(type);
+    if (batch && !batch.accepts(version.version, window)) {
+      this.#seal(batch);
+      batch = undefined;
+    }
+    const seq = this.#nextSeq.get(type) ?? 0;
+    if (!batch) {
+      batch = new OpenBatch(type, version.version, window, seq, Math.min(this.#o.maxBatchBytes, 64 * 1024), Date.now());
+      this.#open.set(type, batch);
+      const opened = batch;
+      setTimeout(() => this.#open.get(type) === opened && this.#seal(opened), this.#o.lingerMs).unref();
+    }
+    const bytes = this.#encoder(version, type).append(batch.sink, payload, seq, receiveUs, eventId);
+    if (bytes > this.#o.maxEventBytes) {
+      batch.sink.length -= bytes;
+      if (batch.count === 0) this.#open.delete(type);
+      throw new HourglassError('HG_EVENT_TOO_LARGE', `event of type "${type}" is ${bytes} bytes encoded; the limit is ${this.#o.maxEventBytes}`, {
+        details: { index: 0, bytes, limit: this.#o.maxEventBytes },
+      });
+    }
+    this.#nextSeq.set(type, seq + 1);
+    batch.noteEvent(receiveUs, eventId !== undefined);
+    this.#stats.acceptedEvents++;
+    this.#stats.bufferedEvents++;
+    this.#stats.bufferedBytes += bytes;
+    if (this.#stats.bufferedBytes > this.#stats.peakBufferedBytes) this.#stats.peakBufferedBytes = this.#stats.bufferedBytes;
+    const outcome = batch.outcome.promise;
+    if (batch.count >= this.#o.maxBatchEvents || batch.sink.length >= this.#o.maxBatchBytes) this.#seal(batch);
+    return outcome;
+  }
+
+  #seal(batch: OpenBatch): void {
+    if (this.#open.get(batch.type) === batch) this.#open.delete(batch.type);
+    if (batch.count === 0) return;
+    const sealed = batch.seal(this.#o.codec);
+    this.#acks.begin(sealed.type, sealed.firstSeq, sealed.count);
+    this.#stats.inFlightMessages++;
+    const sending = this.#send(sealed).then(
+      () => {
+        this.#acks.settle(sealed.type, sealed.firstSeq, true);
+        this.#stats.acknowledgedEvents += sealed.count;
+        batch.outcome.resolve();
+      },
+      (err: unknown) => {
+        this.#acks.settle(sealed.type, sealed.firstSeq, false);
+        this.#stats.failedEvents += sealed.count;
+        batch.outcome.reject(err);
+      },
+    );
+    const tracked = sending.finally(() => {
+      this.#inFlight.delete(tracked);
+      this.#stats.inFlightMessages--;
+      this.#stats.bufferedEvents -= sealed.count;
+      this.#stats.bufferedBytes -= sealed.datums.length;
+      this.#wakeWaiters();
+    });
+    this.#inFlight.add(tracked);
+  }
+
+  async #send(batch: SealedBatch): Promise<void> {
+    const data = compressBlock(batch.codec, batch.datums);
+    const attributes = encodeBatchAttributes({
+      type: batch.type,
+      version: batch.version,
+      publisher: this.id,
+      firstSeq: batch.firstSeq,
+      count: batch.count,
+      window: batch.window,
+      windowS: this.#o.windowLengthS,
+      codec: batch.codec,
+      minReceiveUs: batch.minReceiveUs,
+      maxReceiveUs: batch.maxReceiveUs,
+      clientIds: batch.clientIds,
+    });
+    await this.#sender.send(this.#names.eventTopic(batch.type), data, attributes);
+  }
+
+  #whenCapacity(): Promise<void> {
+    return new Promise((resolve) => this.#capacityWaiters.push(resolve));
+  }
+
+  #wakeWaiters(): void {
+    while (this.#capacityWaiters.length > 0 && !this.wouldBlock()) this.#capacityWaiters.shift()!();
+  }
+
+  /** Builds and sends a heartbeat; the time and next seqs are read in the same tick (see wire/heartbeat.ts). */
+  async #sendHeartbeat(final: boolean): Promise<void> {
+    const types: Record<string, TypeProgress & { failed?: ReadonlyArray<readonly [number, number]> }> = {};
+    for (const [type, nextSeq] of this.#nextSeq) {
+      const failed = this.#acks.failedRanges(type);
+      types[type] = { nextSeq, ackedBelow: Math.min(nextSeq, this.#acks.ackedBelow(type)), ...(failed.length > 0 ? { failed } : {}) };
+    }
+    const heartbeat: Heartbeat = {
+      publisher: this.id,
+      timeUs: this.#stamper.stamp(),
+      startedUs: this.#startedUs,
+      final,
+      windowS: this.#o.windowLengthS,
+      types,
+      origin: `${this.#o.origin}@${os.hostname()}`,
+    };
+    await this.#sender.send(this.#names.controlTopic, encodeHeartbeat(heartbeat), { kind: 'heartbeat', publisher: this.id });
+    this.#stats.heartbeatsSent++;
+  }
+}
+
+function closedError(): HourglassError {
+  return new HourglassError('HG_PUBLISHER_CLOSED', 'publisher is closed: publish() after close() is refused');
+}
+
+function invalidEvents(type: string, problems: InvalidEvent[]): HourglassError {
+  const first = problems[0]!;
+  const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : '';
+  return new HourglassError(
+    'HG_INVALID_EVENT',
+    `invalid ${type} event ${first.index}: ${first.path ? `field "${first.path}" ` : ''}${first.message}${more}`,
+    { details: problems },
+  );
+}

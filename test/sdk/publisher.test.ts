@@ -1,0 +1,158 @@
+// SDK tests against the real Pub/Sub emulator: batches and their attributes, seqs, receive times, heartbeats, validation, close.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { hasCode } from '../../services/errors/catalogue.ts';
+import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { Publisher } from '../../services/sdk/index.ts';
+import type { Clock } from '../../services/time/clock.ts';
+import { parseHeartbeat } from '../../services/wire/heartbeat.ts';
+import { decodeBatch, type DecodedBatch } from '../helpers/decode-batch.ts';
+import { drainSubscription } from '../helpers/drain-subscription.ts';
+import { searchPerformed, trackPlayed } from '../helpers/sample-events.ts';
+
+describe('publisher SDK on the Pub/Sub emulator', () => {
+  let registry: Registry;
+  let stack: LocalStack;
+  before(async () => {
+    registry = await Registry.load();
+    stack = await startLocalStack({ registry });
+  });
+  after(() => stack.stop());
+
+  const drainType = async (type: string): Promise<DecodedBatch[]> =>
+    (await drainSubscription(stack.client, stack.names.workerSubscription(type))).map((m) => decodeBatch(registry, m.data, m.attributes));
+  const drainHeartbeats = async () =>
+    (await drainSubscription(stack.client, stack.names.controlSubscription)).map((m) => {
+      const hb = parseHeartbeat(m.data);
+      assert.ok(hb.ok, 'heartbeat parses');
+      return hb.value;
+    });
+
+  it('delivers batches with the contract attributes, contiguous seqs, non-decreasing receive times and exact payloads', async () => {
+    const publisher = new Publisher({ registry, pubsub: stack.client, maxBatchEvents: 300, lingerMs: 5 });
+    const sent = Array.from({ length: 2000 }, (_, i) => trackPlayed(i));
+    const before = Date.now() * 1000;
+    await Promise.all(sent.map((e, i) => publisher.publish('track_played', e, i % 10 === 0 ? { eventId: `client-${i}` } : {})));
+    await publisher.publishMany('search_performed', [{ payload: searchPerformed(1) }, { payload: searchPerformed(2), eventId: 'abc' }]);
+    await publisher.close();
+
+    const batches = (await drainType('track_played')).filter((b) => b.attributes.publisher === publisher.id);
+    batches.sort((a, b) => a.attributes.firstSeq - b.attributes.firstSeq);
+    let nextSeq = 0;
+    let lastReceive = 0;
+    for (const b of batches) {
+      assert.equal(b.attributes.type, 'track_played');
+      assert.equal(b.attributes.version, 2);
+      assert.equal(b.attributes.codec, 'deflate');
+      assert.equal(b.attributes.windowS, 3600);
+      assert.equal(b.attributes.firstSeq, nextSeq, 'batches tile the seq space without gaps or overlaps');
+      assert.ok(b.attributes.count <= 300);
+      assert.equal(b.records.length, b.attributes.count);
+      assert.equal(b.attributes.clientIds, b.records.some((r) => String(r.event_id).startsWith('client-')));
+      for (const [k, r] of b.records.entries()) {
+        const seq = b.attributes.firstSeq + k;
+        assert.equal(r.seq, seq);
+        assert.equal(r.publisher, publisher.id);
+        assert.ok((r.receive_time as number) >= lastReceive, 'receive times are non-decreasing');
+        assert.ok((r.receive_time as number) >= before);
+        lastReceive = r.receive_time as number;
+        assert.equal(r.event_id, seq % 10 === 0 ? `client-${seq}` : `${publisher.id}-${seq}`);
+        const { event_id: _e, receive_time: _t, publisher: _p, seq: _s, ...payload } = r;
+        assert.deepEqual(payload, sent[seq]);
+      }
+      nextSeq += b.attributes.count;
+    }
+    assert.equal(nextSeq, 2000);
+
+    const searches = (await drainType('search_performed')).filter((b) => b.attributes.publisher === publisher.id);
+    assert.deepEqual(searches.flatMap((b) => b.records.map((r) => r.event_id)), [`${publisher.id}-0`, 'abc']);
+
+    const heartbeats = (await drainHeartbeats()).filter((h) => h.publisher === publisher.id);
+    const final = heartbeats.find((h) => h.final);
+    assert.ok(final, 'a final heartbeat was sent on close');
+    assert.deepEqual(final.types.track_played, { nextSeq: 2000, ackedBelow: 2000 });
+    assert.deepEqual(final.types.search_performed, { nextSeq: 2, ackedBelow: 2 });
+    assert.ok(final.timeUs >= lastReceive, 'the final heartbeat is stamped after every event');
+    for (const h of heartbeats) assert.ok(h.startedUs <= h.timeUs);
+  });
+
+  it('never lets a batch span a window boundary (clock driven by the test)', async () => {
+    let now = Date.UTC(2026, 10, 22, 12, 0, 8) * 1000; // 2 s before a 10-second window ends
+    const clock: Clock = { nowUs: () => now };
+    const publisher = new Publisher({ registry, pubsub: stack.client, clock, windowLengthS: 10, lingerMs: 1000, publisherId: 'windowed-pub' });
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      pending.push(publisher.publish('track_played', trackPlayed(i)));
+      now += 100_000; // 100 ms per event: crosses the boundary after 20 events
+    }
+    await publisher.close();
+    await Promise.all(pending);
+    const batches = (await drainType('track_played')).filter((b) => b.attributes.publisher === 'windowed-pub');
+    assert.equal(batches.length, 2);
+    for (const b of batches) {
+      for (const r of b.records) assert.equal(Math.floor((r.receive_time as number) / 10_000_000), b.attributes.window);
+    }
+    assert.deepEqual(batches.map((b) => b.attributes.count).sort(), [10, 20]);
+  });
+
+  it('refuses unknown types, invalid events (naming the field path) and undeclared fields at once', async () => {
+    const publisher = new Publisher({ registry, pubsub: stack.client });
+    try {
+      await assert.rejects(publisher.publish('no_such_type', {}), (e) => hasCode(e, 'HG_UNKNOWN_TYPE'));
+      await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), ms_played: 'long' }), (e) => {
+        assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
+        assert.match(e.message, /invalid track_played event 0: field "ms_played" expected a long \(integer\), got the string "long"/);
+        return true;
+      });
+      await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), trackId: 'x' }), /field "trackId" is not a field of the schema/);
+      await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), platform: 'FRIDGE' }), /field "platform" expected one of ANDROID, IOS/);
+      await assert.rejects(publisher.publish('track_played', trackPlayed(1), { version: 7 }), (e) => hasCode(e, 'HG_UNKNOWN_VERSION'));
+      await assert.rejects(
+        publisher.publishMany('track_played', [{ payload: trackPlayed(1) }, { payload: { user_id: 5 } }, { payload: trackPlayed(2), eventId: '' }]),
+        (e) => {
+          assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
+          const details = e.details as Array<{ index: number; path: string }>;
+          assert.deepEqual([...new Set(details.map((d) => d.index))], [1, 2]);
+          assert.ok(details.some((d) => d.index === 1 && d.path === 'user_id'));
+          assert.ok(details.some((d) => d.index === 1 && d.path === 'track_id'));
+          assert.ok(details.some((d) => d.index === 2 && d.path === 'event_id'));
+          return true;
+        },
+      );
+      // v1 events validate against v1 when asked, and v1 lacks "shuffle".
+      await publisher.publish('track_played', trackPlayed(3, false), { version: 1 });
+      await assert.rejects(publisher.publish('track_played', trackPlayed(3, true), { version: 1 }), /field "shuffle" is not a field/);
+      assert.equal(publisher.stats().acceptedEvents, 1, 'nothing invalid was accepted');
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  it('close() is idempotent and later publishes are refused with a clear error', async () => {
+    const publisher = new Publisher({ registry, pubsub: stack.client });
+    await publisher.publish('search_performed', searchPerformed(1));
+    await Promise.all([publisher.close(), publisher.close()]);
+    await assert.rejects(publisher.publish('search_performed', searchPerformed(2)), (e) => hasCode(e, 'HG_PUBLISHER_CLOSED') && /after close\(\)/.test(e.message));
+    await assert.rejects(publisher.publishMany('search_performed', [{ payload: searchPerformed(2) }]), (e) => hasCode(e, 'HG_PUBLISHER_CLOSED'));
+  });
+
+  it('backpressure bounds the buffer: publish() waits instead of growing memory', async () => {
+    const maxBufferedBytes = 32 * 1024;
+    const publisher = new Publisher({ registry, pubsub: stack.client, maxBufferedBytes, maxBatchEvents: 50, lingerMs: 1 });
+    const all: Promise<void>[] = [];
+    let waited = 0;
+    for (let i = 0; i < 5000; i++) {
+      if (publisher.wouldBlock()) waited++;
+      all.push(publisher.publish('track_played', trackPlayed(i)));
+    }
+    await Promise.all(all);
+    await publisher.close();
+    const stats = publisher.stats();
+    assert.ok(waited > 0, 'the buffer filled up at some point');
+    assert.ok(stats.peakBufferedBytes <= maxBufferedBytes + 1024, `peak ${stats.peakBufferedBytes} bytes exceeds the ${maxBufferedBytes}-byte bound`);
+    assert.equal(stats.acknowledgedEvents, 5000);
+    assert.equal(stats.bufferedBytes, 0);
+    await drainType('track_played');
+  });
+});
