@@ -22,8 +22,9 @@ if [ "${1:-}" != "--no-gcs" ] && [ ! -x .cache/bin/fake-gcs-server ] && [ -z "${
   GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod go install "$FAKE_GCS_MODULE"
 fi
 
+# fastavro reads zstandard through backports.zstd (Python < 3.14) and snappy through cramjam.
 if [ ! -x .cache/venv/bin/python ] || ! .cache/venv/bin/python -c 'import fastavro, zstandard, cramjam' 2>/dev/null; then
   echo "setup: creating .cache/venv with fastavro (independent Avro reader for tests)"
   python3 -m venv .cache/venv
-  .cache/venv/bin/pip install --quiet --disable-pip-version-check fastavro zstandard cramjam
+  .cache/venv/bin/pip install --quiet --disable-pip-version-check fastavro zstandard cramjam 'backports.zstd; python_version < "3.14"'
 fi
