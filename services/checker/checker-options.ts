@@ -1,0 +1,62 @@
+// Every option of the checker, with units and defaults, resolved once from explicit values, then the environment.
+import { HourglassError } from '../errors/catalogue.ts';
+import { isCodecName, type CodecName } from '../wire/codecs.ts';
+import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
+import { assertWindowLength } from '../wire/window.ts';
+
+export interface CheckerOptions {
+  /** Storage location: file:///path or gs://bucket/prefix. Env HOURGLASS_BUCKET. Default: file://./.hourglass-data */
+  readonly location: string;
+  /** fake-gcs-server endpoint for gs:// locations. Env HOURGLASS_GCS_ENDPOINT. */
+  readonly gcsEndpoint?: string;
+  /** Window length (s). Env HOURGLASS_WINDOW_S. Default: 3600. */
+  readonly windowS: number;
+  /** Env HOURGLASS_TOPIC_PREFIX. Default: "hourglass-". */
+  readonly topicPrefix: string;
+  /** Id of this checker replica (for its state files and manifests). Default: random. */
+  readonly checkerId: string;
+  /** Interval between close rounds (ms). Env HOURGLASS_CHECKER_TICK_MS. Default: 500. */
+  readonly tickMs: number;
+  /** Largest part file (bytes); a big window is several parts. Env HOURGLASS_MAX_PART_BYTES. Default: 256 MiB. */
+  readonly maxPartBytes: number;
+  /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
+  readonly codec: CodecName;
+  /** How long a silent publisher is remembered (ms). Default: 2 days. */
+  readonly publisherRetentionMs: number;
+  /** Overrides every type's liveness timeout (ms), e.g. for tests. Env HOURGLASS_LIVENESS_MS. */
+  readonly livenessTimeoutMs?: number;
+  /** Overrides every type's max wait (ms). Env HOURGLASS_MAX_WAIT_MS. */
+  readonly maxWaitMs?: number;
+}
+
+export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial<CheckerOptions> = {}): CheckerOptions {
+  const num = (name: string, fallback: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const v = Number(raw);
+    if (!Number.isFinite(v) || v <= 0) throw new HourglassError('HG_CONFIG_INVALID', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const optionalNum = (name: string): number | undefined => (env[name] ? num(name, 0) : undefined);
+  const o: CheckerOptions = {
+    location: overrides.location ?? env.HOURGLASS_BUCKET ?? 'file://./.hourglass-data',
+    gcsEndpoint: overrides.gcsEndpoint ?? env.HOURGLASS_GCS_ENDPOINT,
+    windowS: overrides.windowS ?? num('HOURGLASS_WINDOW_S', 3600),
+    topicPrefix: overrides.topicPrefix ?? env.HOURGLASS_TOPIC_PREFIX ?? DEFAULT_TOPIC_PREFIX,
+    checkerId: overrides.checkerId ?? env.HOURGLASS_CHECKER_ID ?? `checker-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    tickMs: overrides.tickMs ?? num('HOURGLASS_CHECKER_TICK_MS', 500),
+    maxPartBytes: overrides.maxPartBytes ?? num('HOURGLASS_MAX_PART_BYTES', 256 * 1024 * 1024),
+    codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
+    publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
+    livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
+    maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),
+  };
+  try {
+    assertWindowLength(o.windowS);
+  } catch (err) {
+    throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_WINDOW_S: ${(err as Error).message}`);
+  }
+  if (!isCodecName(o.codec)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_OUTPUT_CODEC: unknown codec ${JSON.stringify(o.codec)}`);
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(o.checkerId)) throw new HourglassError('HG_CONFIG_INVALID', 'checker id must match [A-Za-z0-9_.-]{1,100}');
+  return o;
+}

@@ -1,0 +1,233 @@
+// The completeness checker: each round, bounds every publisher, closes the windows the close rule allows, and moves late events.
+import type { PubSub } from '@google-cloud/pubsub';
+import type { Registry } from '../registry/registry.ts';
+import { layout, type WindowRef } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import { systemClock, type Clock } from '../time/clock.ts';
+import { topicNames } from '../wire/topics.ts';
+import { windowEndUs, windowStartUs } from '../wire/window.ts';
+import type { CheckerOptions } from './checker-options.ts';
+import { decideClose, type PublisherView } from './close-rule.ts';
+import type { ClosedManifest } from './closed-manifest.ts';
+import { ControlConsumer } from './control-consumer.ts';
+import { CoverageStore } from './coverage-store.ts';
+import { HeartbeatTable } from './heartbeat-table.ts';
+import { moveLateEvents, removeStaged } from './late-events.ts';
+import { StagingIndex, type IndexedManifest } from './staging-index.ts';
+import { closeWindow, readClosedManifest } from './window-closer.ts';
+import { WindowedRuns } from './windowed-runs.ts';
+
+export type WindowStateName = 'open' | 'closing' | 'closed' | 'incomplete';
+
+export interface WindowState {
+  readonly type: string;
+  readonly window: number;
+  readonly windowStart: string;
+  readonly state: WindowStateName;
+  readonly stagedEvents: number;
+  readonly events?: number;
+  readonly closeDelayMs?: number;
+  readonly lostEvents?: number;
+  readonly abandonedEvents?: number;
+  readonly lateEvents: number;
+  readonly waitingOn?: string[];
+  readonly path: string;
+}
+
+export interface CheckerDeps {
+  readonly registry: Registry;
+  readonly storage: Storage;
+  /** Pub/Sub client for the heartbeat subscription; omit to only read heartbeat snapshots from the bucket. */
+  readonly pubsub?: PubSub;
+  readonly options: CheckerOptions;
+  readonly clock?: Clock;
+  /** Called once per window this checker saw closed (by itself or another replica). */
+  readonly onClosed?: (manifest: ClosedManifest, path: string) => void;
+}
+
+export class Checker {
+  readonly #d: CheckerDeps;
+  readonly #clock: Clock;
+  readonly #heartbeats = new HeartbeatTable();
+  readonly #coverage = new CoverageStore();
+  readonly #index: StagingIndex;
+  readonly #consumer: ControlConsumer | undefined;
+  readonly #closed = new Map<string, ClosedManifest>();
+  readonly #states = new Map<string, WindowState>();
+  readonly #late = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+  /** Failures of a round, by message: counted, logged by the caller, retried next round. */
+  readonly errors: string[] = [];
+
+  constructor(deps: CheckerDeps) {
+    this.#d = deps;
+    this.#clock = deps.clock ?? systemClock;
+    this.#index = new StagingIndex(deps.storage);
+    this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, topicNames(deps.options.topicPrefix).controlSubscription, this.#heartbeats) : undefined;
+  }
+
+  /** Runs rounds every tickMs until stop(). */
+  start(): void {
+    const loop = async () => {
+      if (this.#stopped) return;
+      this.#running = this.tick().catch((err: unknown) => {
+        this.errors.push((err as Error).message);
+        if (this.errors.length > 100) this.errors.shift();
+      });
+      await this.#running;
+      if (!this.#stopped) this.#timer = setTimeout(loop, this.#d.options.tickMs);
+    };
+    void loop();
+  }
+
+  /** Stops after the round in progress; idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+    await this.#consumer?.close();
+  }
+
+  windowStates(): WindowState[] {
+    return [...this.#states.values()].sort((a, b) => a.type.localeCompare(b.type) || b.window - a.window);
+  }
+
+  /** One round: save and merge heartbeats, then every type's windows. */
+  async tick(): Promise<void> {
+    const { storage, options } = this.#d;
+    if (this.#consumer) await this.#consumer.persist(storage, options.checkerId);
+    await this.#heartbeats.loadAll(storage);
+    this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
+    for (const type of this.#d.registry.types()) await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
+  }
+
+  async #tickType(type: string, livenessTimeoutMs: number, maxWaitMs: number): Promise<void> {
+    const { storage, options } = this.#d;
+    await this.#coverage.load(storage, type);
+    const windows = await this.#index.windows(type);
+    const coverage = new Map<string, WindowedRuns>();
+    for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
+    const firstSeen = new Map<string, number>();
+    for (const [w, manifests] of windows) {
+      for (const { manifest } of manifests) {
+        for (const m of manifest.messages) {
+          let runs = coverage.get(m.publisher);
+          if (!runs) coverage.set(m.publisher, (runs = new WindowedRuns()));
+          runs.add(m.firstSeq, m.firstSeq + m.count, w, w);
+          firstSeen.set(m.publisher, Math.min(firstSeen.get(m.publisher) ?? Infinity, manifest.writtenAtUs / 1000));
+        }
+      }
+    }
+    const publishers = new Map<string, PublisherView>(this.#heartbeats.views());
+    for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: seenMs });
+
+    for (const w of [...windows.keys()].sort((a, b) => a - b)) {
+      const manifests = windows.get(w)!;
+      const ref: WindowRef = { type, index: w, lengthS: options.windowS };
+      const ended = this.#nowMs() >= windowEndUs(w, options.windowS) / 1000;
+      const closed = ended ? await this.#closedManifest(ref) : undefined;
+      if (closed) {
+        await this.#afterClose(ref, closed, manifests);
+        continue;
+      }
+      const stagedEvents = manifests.reduce((n, m) => n + m.manifest.events, 0);
+      if (!ended) {
+        this.#setState(ref, { state: 'open', stagedEvents });
+        continue;
+      }
+      const decision = decideClose({
+        type,
+        window: w,
+        windowS: options.windowS,
+        nowMs: this.#nowMs(),
+        livenessTimeoutMs: options.livenessTimeoutMs ?? livenessTimeoutMs,
+        maxWaitMs: options.maxWaitMs ?? maxWaitMs,
+        publishers,
+        coverage,
+        seenInWindow: new Set(manifests.flatMap((m) => m.manifest.messages.map((x) => x.publisher))),
+      });
+      if (decision.kind === 'wait') {
+        this.#setState(ref, { state: 'closing', stagedEvents, waitingOn: decision.waitingOn });
+        continue;
+      }
+      const manifest = await closeWindow(storage, this.#d.registry, {
+        ref,
+        status: decision.status,
+        reason: decision.reason,
+        proofs: decision.proofs,
+        manifests,
+        closer: options.checkerId,
+        nowMs: () => this.#nowMs(),
+        maxPartBytes: options.maxPartBytes,
+        codec: options.codec,
+      });
+      await this.#afterClose(ref, manifest, manifests);
+    }
+  }
+
+  /** Records a closed window's coverage, removes its staging, and moves staged files it does not hold to the late area. */
+  async #afterClose(ref: WindowRef, manifest: ClosedManifest, staged: readonly IndexedManifest[]): Promise<void> {
+    const { storage, options } = this.#d;
+    const key = `${ref.type}/${ref.index}`;
+    if (!this.#closed.has(key)) {
+      this.#closed.set(key, manifest);
+      for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
+      await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
+      this.#d.onClosed?.(manifest, layout.closed(ref));
+    }
+    const included = new Set(manifest.stagingFiles);
+    const done = staged.filter((m) => included.has(m.manifest.file));
+    const late = staged.filter((m) => !included.has(m.manifest.file));
+    await removeStaged(storage, done);
+    if (late.length > 0) {
+      const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
+        maxPartBytes: options.maxPartBytes,
+        codec: options.codec,
+        closer: options.checkerId,
+        nowMs: this.#nowMs(),
+      });
+      await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
+      this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
+    }
+    this.#setState(ref, {
+      state: manifest.status === 'complete' ? 'closed' : 'incomplete',
+      stagedEvents: 0,
+      events: manifest.events,
+      closeDelayMs: manifest.closeDelayMs,
+      lostEvents: manifest.lostEvents,
+      abandonedEvents: manifest.abandonedEvents,
+    });
+  }
+
+  async #closedManifest(ref: WindowRef): Promise<ClosedManifest | undefined> {
+    const cached = this.#closed.get(`${ref.type}/${ref.index}`);
+    if (cached) return cached;
+    const manifest = await readClosedManifest(this.#d.storage, ref);
+    if (manifest) {
+      // Committed (perhaps by another replica): make sure it is finished before relying on it.
+      return closeWindow(this.#d.storage, this.#d.registry, {
+        ref, status: manifest.status, reason: manifest.reason, proofs: [], manifests: [], closer: this.#d.options.checkerId,
+        nowMs: () => this.#nowMs(), maxPartBytes: this.#d.options.maxPartBytes, codec: this.#d.options.codec,
+      });
+    }
+    return undefined;
+  }
+
+  #setState(ref: WindowRef, s: Omit<WindowState, 'type' | 'window' | 'windowStart' | 'path' | 'lateEvents'>): void {
+    const key = `${ref.type}/${ref.index}`;
+    this.#states.set(key, {
+      type: ref.type,
+      window: ref.index,
+      windowStart: new Date(windowStartUs(ref.index, ref.lengthS) / 1000).toISOString(),
+      path: layout.closed(ref),
+      lateEvents: this.#late.get(key) ?? 0,
+      ...s,
+    });
+  }
+
+  #nowMs(): number {
+    return this.#clock.nowUs() / 1000;
+  }
+}

@@ -1,0 +1,187 @@
+// The close rule, as a pure function: may window W of a type close now, and what proves it complete?
+//
+// Why it cannot close a window missing an acknowledged event (except as an explicit incomplete close
+// after the max wait): for every publisher that could have events in W, it needs a bound B on their
+// seqs (a heartbeat stamped at or after W's end, a final heartbeat, or — for a dead publisher — what
+// it last reported). Receive times are non-decreasing in seq, so a missing seq lies between the
+// windows of its covered neighbours; the rule closes only when no missing seq below B can lie in W.
+// An acknowledged event has a seq below the next heartbeat's next_seq, so it is either covered or a
+// gap that keeps W open. A dead publisher only lets W close without waiting for gaps it never had
+// acknowledged (abandoned); gaps below its acknowledged mark still wait until the max wait.
+import type { TypeProgress } from '../wire/heartbeat.ts';
+import { windowOf } from '../wire/window.ts';
+import type { WindowedRuns } from './windowed-runs.ts';
+
+export interface PublisherView {
+  readonly id: string;
+  /** Publisher start (UTC µs), from its heartbeats; undefined if it never sent one. */
+  readonly startedUs?: number;
+  /** Its latest heartbeat, if any. */
+  readonly heartbeat?: { readonly timeUs: number; readonly final: boolean; readonly types: Readonly<Record<string, TypeProgress>> };
+  /** When we last heard of it (ms): Pub/Sub publish time of its latest heartbeat, or when it was first seen in staging. */
+  readonly lastSeenMs: number;
+}
+
+export interface CloseRuleInput {
+  readonly type: string;
+  readonly window: number;
+  readonly windowS: number;
+  readonly nowMs: number;
+  readonly livenessTimeoutMs: number;
+  readonly maxWaitMs: number;
+  readonly publishers: ReadonlyMap<string, PublisherView>;
+  /** Coverage per publisher: every seq staged (any window) or already delivered. */
+  readonly coverage: ReadonlyMap<string, WindowedRuns>;
+  /** Publishers with staged events in this window. */
+  readonly seenInWindow: ReadonlySet<string>;
+}
+
+export type Bound = 'heartbeat' | 'final' | 'dead' | 'none';
+
+export interface PublisherProof {
+  readonly publisher: string;
+  /** How the bound was obtained: a heartbeat at/after the window end, a final heartbeat, liveness timeout, or none (max wait). */
+  readonly boundBy: Bound;
+  /** Every seq of this publisher in the window is below this. */
+  readonly bound: number;
+  readonly heartbeatTimeUs?: number;
+  readonly ackedBelow: number;
+  /** Missing seqs below the acknowledged mark: data loss. */
+  readonly lost: Array<[number, number]>;
+  /** Missing seqs Pub/Sub never acknowledged to the publisher (failed, or in flight when it died). */
+  readonly abandoned: Array<[number, number]>;
+}
+
+export type CloseDecision =
+  | { readonly kind: 'wait'; readonly waitingOn: string[] }
+  | { readonly kind: 'close'; readonly status: 'complete' | 'incomplete'; readonly proofs: PublisherProof[]; readonly reason: string };
+
+export function decideClose(input: CloseRuleInput): CloseDecision {
+  const windowStartUs = input.window * input.windowS * 1_000_000;
+  const windowEndUs = windowStartUs + input.windowS * 1_000_000;
+  const windowEndMs = windowEndUs / 1000;
+  const pastMaxWait = input.nowMs >= windowEndMs + input.maxWaitMs;
+  const waitingOn: string[] = [];
+  const proofs: PublisherProof[] = [];
+  let pendingAtMaxWait = false;
+
+  const ids = new Set(input.seenInWindow);
+  for (const p of input.publishers.values()) {
+    const hb = p.heartbeat;
+    if (!hb) continue;
+    if (p.startedUs !== undefined && p.startedUs >= windowEndUs) continue; // started after W
+    const dead = !hb.final && input.nowMs - p.lastSeenMs > input.livenessTimeoutMs;
+    if ((hb.final || dead) && hb.timeUs < windowStartUs) continue; // gone before W began
+    ids.add(p.id);
+  }
+
+  for (const id of [...ids].sort()) {
+    const p = input.publishers.get(id);
+    const hb = p?.heartbeat;
+    const progress = hb?.types[input.type] ?? { nextSeq: 0, ackedBelow: 0 };
+    const coverage = input.coverage.get(id);
+    const covered = coverage?.end() ?? 0;
+    const lastSeenMs = p?.lastSeenMs ?? input.nowMs;
+    const dead = !(hb?.final ?? false) && input.nowMs - lastSeenMs > input.livenessTimeoutMs;
+
+    let boundBy: Bound;
+    let bound: number;
+    let ceilingWindow: number;
+    if (hb && (hb.final || hb.timeUs >= windowEndUs)) {
+      boundBy = hb.final ? 'final' : 'heartbeat';
+      bound = progress.nextSeq;
+      ceilingWindow = windowOf(hb.timeUs, input.windowS);
+    } else if (dead) {
+      boundBy = 'dead';
+      bound = Math.max(progress.nextSeq, covered);
+      ceilingWindow = Math.max(hb ? windowOf(hb.timeUs, input.windowS) : input.window, input.window);
+    } else if (pastMaxWait) {
+      boundBy = 'none';
+      bound = Math.max(progress.nextSeq, covered);
+      ceilingWindow = Number.MAX_SAFE_INTEGER;
+    } else {
+      waitingOn.push(`${id}: no heartbeat at or after the window end yet`);
+      continue;
+    }
+
+    const floorWindow = p?.startedUs !== undefined ? windowOf(p.startedUs, input.windowS) : Number.MIN_SAFE_INTEGER;
+    const gaps = (coverage?.gapsBelow(bound, floorWindow, ceilingWindow) ?? (bound > 0 ? [{ from: 0, to: bound, lowWindow: floorWindow, highWindow: ceilingWindow }] : []))
+      .filter((g) => g.lowWindow <= input.window && input.window <= g.highWindow);
+    const failed = progress.failed ?? [];
+    const lost: Array<[number, number]> = [];
+    const abandoned: Array<[number, number]> = [];
+    let pending = false;
+    for (const gap of gaps) {
+      for (const [from, to] of subtractRanges([gap.from, gap.to], failed)) {
+        // Split at the acknowledged mark: below it Pub/Sub had the events, so they must still arrive.
+        const split = Math.min(Math.max(progress.ackedBelow, from), to);
+        if (split > from) {
+          if (pastMaxWait) lost.push([from, split]);
+          else pending = true;
+        }
+        if (to > split) {
+          if (dead || boundBy === 'none' || pastMaxWait) abandoned.push([split, to]);
+          else pending = true;
+        }
+      }
+      for (const [from, to] of intersectRanges([gap.from, gap.to], failed)) abandoned.push([from, to]);
+    }
+    if (pending) {
+      waitingOn.push(`${id}: seqs missing below ${bound} that may fall in the window`);
+      continue;
+    }
+    if (boundBy === 'none') pendingAtMaxWait = true;
+    proofs.push({
+      publisher: id,
+      boundBy,
+      bound,
+      ...(hb ? { heartbeatTimeUs: hb.timeUs } : {}),
+      ackedBelow: progress.ackedBelow,
+      lost: mergeRanges(lost),
+      abandoned: mergeRanges(abandoned),
+    });
+  }
+
+  if (waitingOn.length > 0) return { kind: 'wait', waitingOn };
+  const anyLost = proofs.some((p) => p.lost.length > 0);
+  const status = anyLost || pendingAtMaxWait ? 'incomplete' : 'complete';
+  const reason = pastMaxWait && status === 'incomplete' ? `max wait of ${input.maxWaitMs} ms passed with gaps` : 'every publisher bounded and covered';
+  return { kind: 'close', status, proofs, reason };
+}
+
+function subtractRanges(range: [number, number], minus: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  let parts: Array<[number, number]> = [range];
+  for (const [mFrom, mTo] of minus) {
+    const next: Array<[number, number]> = [];
+    for (const [from, to] of parts) {
+      if (mTo <= from || mFrom >= to) next.push([from, to]);
+      else {
+        if (mFrom > from) next.push([from, mFrom]);
+        if (mTo < to) next.push([mTo, to]);
+      }
+    }
+    parts = next;
+  }
+  return parts;
+}
+
+function intersectRanges(range: [number, number], others: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const [from, to] of others) {
+    const a = Math.max(from, range[0]);
+    const b = Math.min(to, range[1]);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}
+
+function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((x, y) => x[0] - y[0]);
+  const out: Array<[number, number]> = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r[0] <= last[1]) last[1] = Math.max(last[1], r[1]);
+    else out.push([r[0], r[1]]);
+  }
+  return out;
+}

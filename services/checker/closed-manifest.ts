@@ -1,0 +1,42 @@
+// The _MANIFEST.json of a closed window: what it holds, how it was proven complete, and what is missing.
+import type { PartFile } from './window-compactor.ts';
+import type { PublisherProof } from './close-rule.ts';
+
+export const CLOSED_MANIFEST_FORMAT = 'hg-closed-1';
+
+export interface ClosedPublisher extends PublisherProof {
+  readonly events: number;
+  /** Seq ranges [from, to) of this publisher's events in the window. */
+  readonly ranges: Array<[number, number]>;
+}
+
+export interface ClosedManifest {
+  readonly format: typeof CLOSED_MANIFEST_FORMAT;
+  readonly type: string;
+  readonly window: number;
+  readonly windowS: number;
+  readonly windowStart: string;
+  readonly windowEnd: string;
+  /** complete: every acknowledged event is here. incomplete: closed after the max wait with lost events listed. */
+  readonly status: 'complete' | 'incomplete';
+  readonly reason: string;
+  readonly schemaVersion: number;
+  readonly schema: unknown;
+  readonly codec: string;
+  readonly events: number;
+  readonly duplicatesDropped: { readonly redelivered: number; readonly clientRetries: number };
+  readonly lostEvents: number;
+  readonly abandonedEvents: number;
+  readonly publishers: ClosedPublisher[];
+  readonly files: Array<Omit<PartFile, 'key'>>;
+  readonly stagingFiles: string[];
+  /** From the window's end to this manifest (ms). */
+  readonly closeDelayMs: number;
+  readonly closedAt: string;
+  readonly closer: string;
+  readonly attempt: string;
+}
+
+export function rangeTotal(ranges: ReadonlyArray<readonly [number, number]>): number {
+  return ranges.reduce((n, [a, b]) => n + (b - a), 0);
+}

@@ -1,0 +1,67 @@
+// Moves events staged for an already-closed window to the late area, never into the closed window.
+//
+// Duplicates of what the closed window (or earlier late files) already holds are dropped, so an
+// event ends in exactly one place; the staging files are removed once the late file is durable.
+import type { Registry } from '../registry/registry.ts';
+import { layout, type WindowRef } from '../storage/layout.ts';
+import { manifestKeyOf } from '../storage/staging-manifest.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { CodecName } from '../wire/codecs.ts';
+import type { CoverageStore } from './coverage-store.ts';
+import type { IndexedManifest } from './staging-index.ts';
+import { compactWindow } from './window-compactor.ts';
+
+export interface LateResult {
+  readonly events: number;
+  readonly duplicates: number;
+}
+
+export async function moveLateEvents(
+  storage: Storage,
+  registry: Registry,
+  coverage: CoverageStore,
+  ref: WindowRef,
+  manifests: readonly IndexedManifest[],
+  options: { maxPartBytes: number; codec: CodecName; closer: string; nowMs: number },
+): Promise<LateResult> {
+  const dir = layout.late(ref);
+  const result = await compactWindow(storage, registry, manifests, {
+    type: ref.type,
+    window: ref.index,
+    alreadyDelivered: coverage.runs(ref.type),
+    outPrefix: dir,
+    namePrefix: 'late',
+    maxPartBytes: options.maxPartBytes,
+    codec: options.codec,
+  });
+  if (result.files.length > 0) {
+    await storage.createOnly(
+      `${dir}late-${result.attempt}.manifest.json`,
+      JSON.stringify({
+        format: 'hg-late-1',
+        type: ref.type,
+        window: ref.index,
+        windowS: ref.lengthS,
+        schemaVersion: result.schemaVersion,
+        events: result.events,
+        duplicatesDropped: result.redeliveredDropped + result.clientRetryDropped,
+        publishers: Object.fromEntries([...result.written].map(([p, runs]) => [p, runs.runs.map((r) => [r.from, r.to])])),
+        files: result.files.map(({ key: _key, ...f }) => f),
+        movedAt: new Date(options.nowMs).toISOString(),
+        closer: options.closer,
+      }, null, 2),
+    );
+  }
+  for (const [publisher, runs] of result.written) for (const r of runs.runs) coverage.add(ref.type, publisher, r.from, r.to, ref.index);
+  await removeStaged(storage, manifests);
+  return { events: result.events, duplicates: result.redeliveredDropped + result.clientRetryDropped };
+}
+
+/** Deletes staged files: manifest first, so a crash never leaves a manifest pointing at nothing. */
+export async function removeStaged(storage: Storage, manifests: readonly IndexedManifest[]): Promise<void> {
+  for (const m of manifests) {
+    await storage.delete(m.key);
+    await storage.delete(m.manifest.file);
+    if (manifestKeyOf(m.manifest.file) !== m.key) await storage.delete(manifestKeyOf(m.manifest.file));
+  }
+}

@@ -1,0 +1,154 @@
+// Turns a window's staged messages into deduplicated part files in one schema: the data half of closing.
+//
+// Fast path: a message that is new, has no client event ids, and is already in the target schema and
+// codec is copied as one block, byte for byte. Otherwise (older schema, client ids to check, partly
+// seen seqs, another codec) its records are decoded, filtered and re-encoded.
+import { createHash, randomBytes } from 'node:crypto';
+import type avro from 'avsc';
+import { generatedEventId } from '../registry/delivered-schema.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { StagedMessage } from '../storage/staging-manifest.ts';
+import type { Storage } from '../storage/storage.ts';
+import { ContainerWriter, readLong } from '../wire/avro-container.ts';
+import { compressBlock, decompressBlock, type CodecName } from '../wire/codecs.ts';
+import type { IndexedManifest } from './staging-index.ts';
+import { WindowedRuns } from './windowed-runs.ts';
+
+export interface CompactOptions {
+  readonly type: string;
+  readonly window: number;
+  /** Seqs already delivered elsewhere (for late events: the closed window and earlier late files). */
+  readonly alreadyDelivered?: ReadonlyMap<string, WindowedRuns>;
+  /** Client event ids already delivered in this window (for late events). */
+  readonly deliveredEventIds?: ReadonlySet<string>;
+  /** Folder (ending in /) and file name prefix of the output parts. */
+  readonly outPrefix: string;
+  readonly namePrefix: string;
+  readonly maxPartBytes: number;
+  readonly codec: CodecName;
+}
+
+export interface PartFile {
+  readonly name: string;
+  readonly key: string;
+  readonly bytes: number;
+  readonly events: number;
+  readonly sha256: string;
+}
+
+export interface CompactResult {
+  readonly attempt: string;
+  readonly schemaVersion: number;
+  readonly schemaJson: string;
+  readonly files: PartFile[];
+  readonly events: number;
+  readonly redeliveredDropped: number;
+  readonly clientRetryDropped: number;
+  /** Seqs written, per publisher. */
+  readonly written: Map<string, WindowedRuns>;
+  readonly eventIds: Set<string>;
+}
+
+export async function compactWindow(storage: Storage, registry: Registry, manifests: readonly IndexedManifest[], o: CompactOptions): Promise<CompactResult> {
+  const attempt = randomBytes(6).toString('hex');
+  const targetVersion = Math.max(...manifests.map((m) => m.manifest.version));
+  const target = registry.version(o.type, targetVersion);
+  const written = new Map<string, WindowedRuns>();
+  const seen = (publisher: string): WindowedRuns => {
+    let r = written.get(publisher);
+    if (!r) written.set(publisher, (r = new WindowedRuns()));
+    return r;
+  };
+  const eventIds = new Set<string>(o.deliveredEventIds ?? []);
+  const files: PartFile[] = [];
+  let writer = newWriter();
+  let partEvents = 0;
+  let events = 0;
+  let redeliveredDropped = 0;
+  let clientRetryDropped = 0;
+
+  function newWriter(): ContainerWriter {
+    return new ContainerWriter({ schemaJson: target.deliveredSchemaJson, codec: o.codec, meta: { 'hourglass.type': o.type, 'hourglass.window': String(o.window) } });
+  }
+  async function finishPart(): Promise<void> {
+    if (partEvents === 0) return;
+    const name = `${o.namePrefix}-${attempt}-${String(files.length).padStart(5, '0')}.avro`;
+    const bytes = writer.toBuffer();
+    await storage.createOnly(o.outPrefix + name, bytes);
+    files.push({ name, key: o.outPrefix + name, bytes: bytes.length, events: partEvents, sha256: createHash('sha256').update(bytes).digest('hex') });
+    writer = newWriter();
+    partEvents = 0;
+  }
+  async function append(count: number, body: Buffer): Promise<void> {
+    writer.appendBlock(count, body);
+    partEvents += count;
+    events += count;
+    if (writer.byteLength >= o.maxPartBytes) await finishPart();
+  }
+
+  for (const { manifest } of [...manifests].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+    const file = await storage.get(manifest.file);
+    const reader = manifest.version === targetVersion ? undefined : registry.resolver(o.type, manifest.version, targetVersion);
+    const sourceType = registry.version(o.type, manifest.version).deliveredType;
+    for (const msg of manifest.messages) {
+      const already = o.alreadyDelivered?.get(msg.publisher);
+      const mine = seen(msg.publisher);
+      const end = msg.firstSeq + msg.count;
+      if (mine.covers(msg.firstSeq, end) || already?.covers(msg.firstSeq, end)) {
+        redeliveredDropped += msg.count;
+        continue;
+      }
+      const fresh = (runs: WindowedRuns | undefined) => !runs || sameRange(runs.uncovered(msg.firstSeq, end), msg.firstSeq, end);
+      const partlySeen = !fresh(mine) || !fresh(already);
+      const body = blockBody(file, msg);
+      if (!partlySeen && !msg.clientIds && !reader && manifest.codec === o.codec) {
+        await append(msg.count, body);
+        mine.add(msg.firstSeq, end, o.window, o.window);
+        continue;
+      }
+      // Slow path: look at every record.
+      const datums = decompressBlock(manifest.codec, body);
+      const kept: Buffer[] = [];
+      let pos = 0;
+      for (let i = 0; i < msg.count; i++) {
+        const seq = msg.firstSeq + i;
+        const decoded = reader ? target.deliveredType.decode(datums, pos, reader) : sourceType.decode(datums, pos);
+        if (decoded.offset < 0) throw new Error(`${manifest.file}: record ${i} of the block at ${msg.offset} is truncated`);
+        pos = decoded.offset;
+        const record = decoded.value as { event_id: string };
+        if (mine.covers(seq, seq + 1) || already?.covers(seq, seq + 1)) {
+          redeliveredDropped++;
+          continue;
+        }
+        mine.add(seq, seq + 1, o.window, o.window);
+        if (msg.clientIds && record.event_id !== generatedEventId(msg.publisher, seq)) {
+          if (eventIds.has(record.event_id)) {
+            clientRetryDropped++;
+            continue;
+          }
+          eventIds.add(record.event_id);
+        }
+        kept.push(encodeRecord(target.deliveredType, record));
+      }
+      if (kept.length > 0) await append(kept.length, compressBlock(o.codec, Buffer.concat(kept)));
+    }
+  }
+  await finishPart();
+  return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files, events, redeliveredDropped, clientRetryDropped, written, eventIds };
+}
+
+function sameRange(parts: Array<[number, number]>, from: number, to: number): boolean {
+  return parts.length === 1 && parts[0]![0] === from && parts[0]![1] === to;
+}
+
+/** The compressed body of a staged block, found by its manifest entry. */
+function blockBody(file: Buffer, msg: StagedMessage): Buffer {
+  const count = readLong(file, msg.offset);
+  const size = readLong(file, count.next);
+  if (count.value !== msg.count) throw new Error(`staged block at ${msg.offset} holds ${count.value} records, manifest says ${msg.count}`);
+  return file.subarray(size.next, size.next + size.value);
+}
+
+function encodeRecord(type: avro.Type, record: unknown): Buffer {
+  return type.toBuffer(record);
+}

@@ -1,0 +1,153 @@
+// The close rule as a table of situations: when a window may close, and what it reports missing.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decideClose, type CloseRuleInput, type PublisherView } from '../../services/checker/close-rule.ts';
+import { WindowedRuns } from '../../services/checker/windowed-runs.ts';
+
+// 10-second windows; window 100 spans [1000 s, 1010 s).
+const W = 100;
+const endMs = 1_010_000;
+const us = (ms: number) => ms * 1000;
+
+function input(over: Partial<CloseRuleInput> & { runs?: Record<string, Array<[number, number, number]>> }): CloseRuleInput {
+  const coverage = new Map<string, WindowedRuns>();
+  for (const [p, runs] of Object.entries(over.runs ?? {})) {
+    const r = new WindowedRuns();
+    for (const [from, to, w] of runs) r.add(from, to, w, w);
+    coverage.set(p, r);
+  }
+  return {
+    type: 't',
+    window: W,
+    windowS: 10,
+    nowMs: endMs + 1000,
+    livenessTimeoutMs: 5000,
+    maxWaitMs: 60_000,
+    publishers: new Map(),
+    coverage,
+    seenInWindow: new Set(Object.keys(over.runs ?? {})),
+    ...over,
+  };
+}
+
+function pub(id: string, hb: { timeMs: number; nextSeq: number; ackedBelow?: number; final?: boolean; failed?: Array<[number, number]> }, lastSeenMs = hb.timeMs): [string, PublisherView] {
+  return [id, {
+    id,
+    startedUs: us(990_000),
+    heartbeat: { timeUs: us(hb.timeMs), final: hb.final ?? false, types: { t: { nextSeq: hb.nextSeq, ackedBelow: hb.ackedBelow ?? hb.nextSeq, ...(hb.failed ? { failed: hb.failed } : {}) } } },
+    lastSeenMs,
+  }];
+}
+
+describe('close rule', () => {
+  it('C01 closes complete when a heartbeat after the window end bounds a fully covered publisher', () => {
+    const d = decideClose(input({ runs: { a: [[0, 50, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 })]) }));
+    assert.equal(d.kind, 'close');
+    assert.equal(d.kind === 'close' && d.status, 'complete');
+    assert.equal(d.kind === 'close' && d.proofs[0]!.boundBy, 'heartbeat');
+  });
+
+  it('C02 waits while the latest heartbeat is older than the window end', () => {
+    const d = decideClose(input({ runs: { a: [[0, 50, W]] }, publishers: new Map([pub('a', { timeMs: endMs - 100, nextSeq: 50 })]) }));
+    assert.equal(d.kind, 'wait');
+  });
+
+  it('C03 waits for a gap inside the window (an acknowledged event not yet staged)', () => {
+    const d = decideClose(input({ runs: { a: [[0, 20, W], [30, 50, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 })]) }));
+    assert.equal(d.kind, 'wait');
+  });
+
+  it('C04 waits for the seqs between the window and the next one (they may be in this window)', () => {
+    const d = decideClose(input({ runs: { a: [[0, 50, W], [60, 70, W + 1]] }, publishers: new Map([pub('a', { timeMs: endMs + 2000, nextSeq: 70 })]) }));
+    assert.equal(d.kind, 'wait');
+  });
+
+  it('C05 ignores gaps that can only be in later windows', () => {
+    const d = decideClose(input({ runs: { a: [[0, 50, W], [60, 70, W + 1]] }, publishers: new Map([pub('a', { timeMs: endMs + 20_000, nextSeq: 90 })]) }));
+    // [50,60) lies between windows W and W+1: still blocks. Fill it and the gap [70,90) is after W+1 only.
+    assert.equal(d.kind, 'wait');
+    const filled = decideClose(input({ runs: { a: [[0, 50, W], [50, 70, W + 1]] }, publishers: new Map([pub('a', { timeMs: endMs + 20_000, nextSeq: 90 })]) }));
+    assert.equal(filled.kind, 'close');
+  });
+
+  it('C06 a final heartbeat bounds a publisher even if it is older than the window end', () => {
+    const d = decideClose(input({ runs: { a: [[0, 10, W]] }, publishers: new Map([pub('a', { timeMs: endMs - 3000, nextSeq: 10, final: true })]) }));
+    assert.equal(d.kind === 'close' && d.proofs[0]!.boundBy, 'final');
+  });
+
+  it('C07 a dead publisher (no heartbeat for the liveness timeout) closes with what arrived; unacknowledged gaps are abandoned', () => {
+    const publishers = new Map([pub('a', { timeMs: endMs - 1000, nextSeq: 40, ackedBelow: 30 }, endMs - 1000)]);
+    const early = decideClose(input({ runs: { a: [[0, 30, W]] }, publishers, nowMs: endMs + 3000 }));
+    assert.equal(early.kind, 'wait', 'not yet dead');
+    const d = decideClose(input({ runs: { a: [[0, 30, W]] }, publishers, nowMs: endMs + 5000 }));
+    assert.equal(d.kind, 'close');
+    if (d.kind !== 'close') return;
+    assert.equal(d.status, 'complete');
+    assert.deepEqual(d.proofs[0], { publisher: 'a', boundBy: 'dead', bound: 40, heartbeatTimeUs: us(endMs - 1000), ackedBelow: 30, lost: [], abandoned: [[30, 40]] });
+  });
+
+  it('C08 a dead publisher\'s acknowledged gap still waits, then is reported lost after the max wait', () => {
+    const publishers = new Map([pub('a', { timeMs: endMs - 1000, nextSeq: 40, ackedBelow: 40 }, endMs - 1000)]);
+    const runs = { a: [[0, 10, W], [20, 40, W]] as Array<[number, number, number]> };
+    assert.equal(decideClose(input({ runs, publishers, nowMs: endMs + 10_000 })).kind, 'wait');
+    const d = decideClose(input({ runs, publishers, nowMs: endMs + 60_000 }));
+    assert.equal(d.kind === 'close' && d.status, 'incomplete');
+    assert.deepEqual(d.kind === 'close' && d.proofs[0]!.lost, [[10, 20]]);
+  });
+
+  it('C09 after the max wait a gap splits into lost (below the acknowledged mark) and abandoned', () => {
+    const publishers = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50, ackedBelow: 25 }, endMs + 59_000)]);
+    const d = decideClose(input({ runs: { a: [[0, 20, W], [30, 50, W]] }, publishers, nowMs: endMs + 60_000 }));
+    assert.equal(d.kind === 'close' && d.status, 'incomplete');
+    assert.deepEqual(d.kind === 'close' && [d.proofs[0]!.lost, d.proofs[0]!.abandoned], [[[20, 25]], [[25, 30]]]);
+  });
+
+  it('C10 ranges the publisher reported as failed are abandoned at once, not waited for', () => {
+    const publishers = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50, ackedBelow: 50, failed: [[20, 30]] })]);
+    const d = decideClose(input({ runs: { a: [[0, 20, W], [30, 50, W]] }, publishers }));
+    assert.equal(d.kind === 'close' && d.status, 'complete');
+    assert.deepEqual(d.kind === 'close' && d.proofs[0]!.abandoned, [[20, 30]]);
+  });
+
+  it('C11 a live publisher with nothing staged in the window but events in flight blocks it', () => {
+    const publishers = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 5 })]);
+    const d = decideClose(input({ runs: {}, publishers, seenInWindow: new Set() }));
+    assert.equal(d.kind, 'wait');
+  });
+
+  it('C12 publishers that started after the window, or ended cleanly before it, are not waited for', () => {
+    const late: [string, PublisherView] = ['late', { id: 'late', startedUs: us(endMs + 1), heartbeat: { timeUs: us(endMs + 5), final: false, types: { t: { nextSeq: 3, ackedBelow: 0 } } }, lastSeenMs: endMs }];
+    const gone = pub('gone', { timeMs: 990_000, nextSeq: 3, final: true });
+    const d = decideClose(input({ runs: { a: [[0, 5, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), late, gone]) }));
+    assert.equal(d.kind, 'close');
+    assert.deepEqual(d.kind === 'close' && d.proofs.map((p) => p.publisher), ['a']);
+  });
+
+  it('C13 a publisher seen in staging that never sent a heartbeat is waited for until its liveness timeout', () => {
+    const publishers = new Map<string, PublisherView>([['x', { id: 'x', lastSeenMs: endMs - 500 }]]);
+    assert.equal(decideClose(input({ runs: { x: [[0, 5, W]] }, publishers, nowMs: endMs + 1000 })).kind, 'wait');
+    const d = decideClose(input({ runs: { x: [[0, 5, W]] }, publishers, nowMs: endMs + 6000 }));
+    assert.equal(d.kind === 'close' && d.proofs[0]!.boundBy, 'dead');
+  });
+});
+
+describe('windowed runs', () => {
+  it('merges overlapping and touching runs, keeping the window span', () => {
+    const r = new WindowedRuns();
+    r.add(10, 20, 5, 5);
+    r.add(0, 10, 4, 4);
+    r.add(30, 40, 7, 7);
+    r.add(15, 31, 6, 6);
+    assert.deepEqual(r.runs, [{ from: 0, to: 40, firstWindow: 4, lastWindow: 7 }]);
+    assert.equal(r.covers(5, 39), true);
+  });
+  it('reports uncovered ranges and gaps with neighbour windows', () => {
+    const r = WindowedRuns.of([{ from: 5, to: 10, firstWindow: 3, lastWindow: 3 }, { from: 20, to: 30, firstWindow: 4, lastWindow: 5 }]);
+    assert.deepEqual(r.uncovered(0, 35), [[0, 5], [10, 20], [30, 35]]);
+    assert.deepEqual(r.gapsBelow(40, 1, 9), [
+      { from: 0, to: 5, lowWindow: 1, highWindow: 3 },
+      { from: 10, to: 20, lowWindow: 3, highWindow: 4 },
+      { from: 30, to: 40, lowWindow: 5, highWindow: 9 },
+    ]);
+  });
+});
