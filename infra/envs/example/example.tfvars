@@ -1,0 +1,24 @@
+# Example environment. Copy to <env>.tfvars and edit; pass with -var-file.
+project_id = "acme-events-prod"
+region     = "europe-west1"
+
+# First apply: leave image_tag unset (no image exists yet). Then push an image and set its tag;
+# Cloud Build passes -var image_tag=$SHORT_SHA instead.
+# image_tag = "3f2a9c1"
+
+# From the second apply on (the bucket exists): each type gets its BigQuery table once it has a
+# closed window, since BigQuery reads the table's schema from the files.
+# bigquery_tables = true
+
+services = {
+  gateway = { min_instances = 1, max_instances = 20 }
+  worker  = { min_instances = 2, max_instances = 20, cpu = "2", memory = "2Gi" }
+  checker = { min_instances = 1, max_instances = 2, memory = "1Gi" }
+}
+
+analyst_members = ["group:event-analysts@acme.example"]
+
+# gcloud beta monitoring channels list --format='value(name)'
+notification_channels = []
+
+# kms_key_name = "projects/acme-kms/locations/europe-west1/keyRings/hourglass/cryptoKeys/events"

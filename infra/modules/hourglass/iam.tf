@@ -1,0 +1,175 @@
+# Who may do what: one service account per service, each granted only what its job needs, on the
+# narrowest resource that holds it. No project-level roles. test/infra/iam.test.ts holds the
+# allow-list this file must stay within; widen a grant here and that test fails.
+#
+#   gateway  publish to the type topics and the control topic; read its token secret
+#   worker   consume the worker subscriptions; create objects under staging/ and deadletter/ only
+#   checker  consume the control subscription; read, write and delete objects in the bucket
+#
+# Object-prefix conditions name objects as projects/_/buckets/<bucket>/objects/<key>.
+
+locals {
+  object_prefix = "projects/_/buckets/${local.bucket_name}/objects/"
+}
+
+resource "google_service_account" "gateway" {
+  project      = var.project_id
+  account_id   = "${var.name}-gateway"
+  display_name = "hourglass gateway (publishes events)"
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_service_account" "worker" {
+  project      = var.project_id
+  account_id   = "${var.name}-worker"
+  display_name = "hourglass worker (subscriptions to staging/)"
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_service_account" "checker" {
+  project      = var.project_id
+  account_id   = "${var.name}-checker"
+  display_name = "hourglass checker (closes windows)"
+
+  depends_on = [google_project_service.api]
+}
+
+# --- gateway -----------------------------------------------------------------------------------
+
+resource "google_pubsub_topic_iam_member" "gateway_publish_type" {
+  for_each = local.types
+
+  project = var.project_id
+  topic   = google_pubsub_topic.type[each.key].name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.gateway.member
+}
+
+# The gateway's SDK sends heartbeats like every publisher.
+resource "google_pubsub_topic_iam_member" "gateway_publish_control" {
+  project = var.project_id
+  topic   = google_pubsub_topic.control.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.gateway.member
+}
+
+resource "google_secret_manager_secret_iam_member" "gateway_tokens" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.gateway_tokens.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.gateway.member
+}
+
+# --- worker ------------------------------------------------------------------------------------
+
+resource "google_pubsub_subscription_iam_member" "worker_subscribe" {
+  for_each = local.types
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.worker[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.worker.member
+}
+
+# Create only (no read, overwrite or delete), and only under staging/ and deadletter/.
+resource "google_storage_bucket_iam_member" "worker_write" {
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.worker.member
+
+  condition {
+    title       = "staging-and-deadletter-only"
+    description = "The worker writes staging/ and deadletter/ objects and nothing else."
+    expression  = "resource.name.startsWith(\"${local.object_prefix}staging/\") || resource.name.startsWith(\"${local.object_prefix}deadletter/\")"
+  }
+}
+
+# --- checker -----------------------------------------------------------------------------------
+
+resource "google_pubsub_subscription_iam_member" "checker_subscribe" {
+  project      = var.project_id
+  subscription = google_pubsub_subscription.control_checker.name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.checker.member
+}
+
+# Reads staging/, writes closed hours, late/ and checker/, deletes staging after a close.
+# objectUser: object read/write/delete without the object IAM rights of objectAdmin.
+resource "google_storage_bucket_iam_member" "checker_objects" {
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.checker.member
+}
+
+# --- Pub/Sub's service agent: dead-lettering and the dead-letter archive -------------------------
+
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_publisher" {
+  for_each = local.types
+
+  project = var.project_id
+  topic   = google_pubsub_topic.dead[each.key].name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_agent
+}
+
+# To acknowledge on the worker subscription what it forwarded to the dead-letter topic.
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_worker_subscriber" {
+  for_each = local.types
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.worker[each.key].name
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_agent
+}
+
+# The Cloud Storage subscriptions write deadletter/<type>/undeliverable/…; the bucket-level clause
+# lets Pub/Sub's permission check on the bucket pass while objects stay confined to deadletter/.
+resource "google_storage_bucket_iam_member" "pubsub_agent_deadletter_writer" {
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.objectCreator"
+  member = local.pubsub_agent
+
+  condition {
+    title       = "deadletter-only"
+    description = "Pub/Sub archives dead-lettered messages under deadletter/ and nowhere else."
+    expression  = "resource.type == \"storage.googleapis.com/Bucket\" || resource.name.startsWith(\"${local.object_prefix}deadletter/\")"
+  }
+}
+
+# Cloud Storage subscriptions need the bucket's metadata (storage.buckets.get).
+resource "google_storage_bucket_iam_member" "pubsub_agent_bucket_reader" {
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.legacyBucketReader"
+  member = local.pubsub_agent
+}
+
+# --- analysts: the closed hours through BigQuery, nothing else ---------------------------------
+
+resource "google_bigquery_dataset_iam_member" "analysts" {
+  for_each = toset(var.analyst_members)
+
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.events.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = each.key
+}
+
+# External tables read the files as the querying user: closed hours only (listing is bucket-wide).
+resource "google_storage_bucket_iam_member" "analysts_closed_hours" {
+  for_each = toset(var.analyst_members)
+
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.objectViewer"
+  member = each.key
+
+  condition {
+    title       = "closed-hours-only"
+    description = "Objects under <type>/ for every event type; not staging/, late/, deadletter/ or checker/."
+    expression = join(" || ", concat(
+      ["resource.type == \"storage.googleapis.com/Bucket\""],
+      [for t in keys(local.types) : "resource.name.startsWith(\"${local.object_prefix}${t}/\")"],
+    ))
+  }
+}

@@ -1,0 +1,260 @@
+# Alerts: a backlog on any subscription, a window not closed within its tier's target, and any lost
+# event. The window and loss alerts read the line the checker logs for every window it closes
+# (Cloud Run turns a JSON line on stdout into jsonPayload; the fields are the closed manifest's):
+#   {"severity":"INFO","code":"HG_WINDOW_CLOSED","type":"track_played","window":…,"status":"complete",
+#    "closeDelayMs":4200,"lostEvents":0,…}
+# closeDelayMs: from the window's end to its _SUCCESS. The checker closes every window, empty ones
+# too, so a type with no close for a window length plus its target is itself an alert.
+
+locals {
+  closed_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_closed_log_code}\""
+
+  close_delay_metric = "logging.googleapis.com/user/${google_logging_metric.window_close_delay.name}"
+  events_lost_metric = "logging.googleapis.com/user/${google_logging_metric.events_lost.name}"
+
+  # Monitoring durations are whole minutes; one alignment period of slack for log ingestion.
+  close_absent_s = {
+    for t, c in local.types : t => min(86400, 60 * ceil((var.window_s + var.tiers[c.tier].close_target_s + 300) / 60))
+  }
+  severity = { high = "CRITICAL", normal = "ERROR", low = "WARNING" }
+}
+
+resource "google_logging_metric" "window_close_delay" {
+  project = var.project_id
+  name    = "${var.name}/window_close_delay"
+  filter  = local.closed_logs
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "ms"
+    display_name = "hourglass window close delay"
+    labels {
+      key         = "type"
+      value_type  = "STRING"
+      description = "Event type."
+    }
+  }
+  value_extractor  = "EXTRACT(jsonPayload.closeDelayMs)"
+  label_extractors = { type = "EXTRACT(jsonPayload.type)" }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 24
+      growth_factor      = 2
+      scale              = 100 # ms: 0.1 s .. ~2 weeks
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_logging_metric" "events_lost" {
+  project = var.project_id
+  name    = "${var.name}/events_lost"
+  filter  = "${local.closed_logs} AND jsonPayload.lostEvents > 0"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "hourglass windows closed with lost events"
+    labels {
+      key         = "type"
+      value_type  = "STRING"
+      description = "Event type."
+    }
+  }
+  label_extractors = { type = "EXTRACT(jsonPayload.type)" }
+
+  depends_on = [google_project_service.api]
+}
+
+# Per type: backlog on its worker subscription, messages dead-lettered, backlog on its archive.
+resource "google_monitoring_alert_policy" "delivery" {
+  for_each = local.types
+
+  project               = var.project_id
+  display_name          = "hourglass ${each.key}: delivery backlog"
+  combiner              = "OR"
+  severity              = local.severity[each.value.tier]
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name, event_type = each.key, tier = each.value.tier }
+
+  conditions {
+    display_name = "${google_pubsub_subscription.worker[each.key].name}: oldest unacked message older than ${var.tiers[each.value.tier].oldest_unacked_s} s"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${google_pubsub_subscription.worker[each.key].name}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.tiers[each.value.tier].oldest_unacked_s
+      duration        = "120s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "${google_pubsub_subscription.worker[each.key].name}: messages dead-lettered"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${google_pubsub_subscription.worker[each.key].name}\" AND metric.type = \"pubsub.googleapis.com/subscription/dead_letter_message_count\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "${google_pubsub_subscription.dead_archive[each.key].name}: oldest unacked message older than ${var.deadletter_oldest_unacked_s} s"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${google_pubsub_subscription.dead_archive[each.key].name}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.deadletter_oldest_unacked_s
+      duration        = "300s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Events of type `${each.key}` (tier ${each.value.tier}, owner ${each.value.owner}) are not leaving Pub/Sub.
+      A backlog on `${google_pubsub_subscription.worker[each.key].name}`: is the `${var.name}-worker` service running, and can it write `gs://${local.bucket_name}/staging/`?
+      Dead-lettered messages failed ${var.subscription.max_delivery_attempts} deliveries; they are archived under `deadletter/${each.key}/undeliverable/`.
+      See docs/deploy.md, "Where to look".
+    EOT
+  }
+}
+
+resource "google_monitoring_alert_policy" "control_backlog" {
+  project               = var.project_id
+  display_name          = "hourglass: heartbeat backlog"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name }
+
+  conditions {
+    display_name = "${google_pubsub_subscription.control_checker.name}: oldest unacked message older than ${var.control_oldest_unacked_s} s"
+    condition_threshold {
+      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${google_pubsub_subscription.control_checker.name}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.control_oldest_unacked_s
+      duration        = "120s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "The checker is not reading heartbeats: no window can close. Is the `${var.name}-checker` service running? Its logs are in Cloud Logging (resource Cloud Run Revision, service ${var.name}-checker)."
+  }
+}
+
+# Per type: a window closed later than its tier's target, or no window closed for that long.
+resource "google_monitoring_alert_policy" "window_close" {
+  for_each = local.types
+
+  project               = var.project_id
+  display_name          = "hourglass ${each.key}: window not closed within ${var.tiers[each.value.tier].close_target_s} s"
+  combiner              = "OR"
+  severity              = local.severity[each.value.tier]
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name, event_type = each.key, tier = each.value.tier }
+
+  conditions {
+    display_name = "${each.key}: a window closed more than ${var.tiers[each.value.tier].close_target_s} s after its end"
+    condition_threshold {
+      filter          = "metric.type = \"${local.close_delay_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.tiers[each.value.tier].close_target_s * 1000 # the metric is in ms
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_PERCENTILE_99"
+      }
+    }
+  }
+
+  conditions {
+    display_name = "${each.key}: no window closed for ${local.close_absent_s[each.key]} s"
+    condition_absent {
+      filter   = "metric.type = \"${local.close_delay_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
+      duration = "${local.close_absent_s[each.key]}s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_DELTA"
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Windows of `${each.key}` (tier ${each.value.tier}) are not closing within ${var.tiers[each.value.tier].close_target_s} s of their end.
+      A window waits for its publishers' heartbeats, up to maxWaitS = ${each.value.maxWaitS} s, then closes incomplete.
+      Look at the `${var.name}-checker` logs, and at `gs://${local.bucket_name}/staging/${each.key}/` for windows still open.
+    EOT
+  }
+}
+
+resource "google_monitoring_alert_policy" "events_lost" {
+  project               = var.project_id
+  display_name          = "hourglass: events lost"
+  combiner              = "OR"
+  severity              = "CRITICAL"
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name }
+
+  conditions {
+    display_name = "the checker reported acknowledged events missing from a closed window"
+    condition_threshold {
+      filter          = "metric.type = \"${local.events_lost_metric}\" AND resource.type = \"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.type"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "604800s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Events that Pub/Sub acknowledged to their producer are missing from a closed window: a broken promise.
+      The window's `_MANIFEST.json` under `gs://${local.bucket_name}/<type>/dt=…/hour=…/` lists the missing ranges per publisher;
+      the checker's log line (code ${var.checker_closed_log_code}, lostEvents > 0) names the type and window.
+    EOT
+  }
+}

@@ -1,0 +1,66 @@
+# What an operator needs after an apply.
+
+output "types" {
+  description = "The event types found in schemas/, with their tier and owner."
+  value       = { for t, c in local.types : t => { tier = c.tier, owner = c.owner } }
+}
+
+output "bucket" {
+  description = "The event bucket, as the services' HOURGLASS_BUCKET."
+  value       = "gs://${google_storage_bucket.events.name}"
+}
+
+output "topics" {
+  description = "Pub/Sub topic per event type."
+  value       = { for t, topic in google_pubsub_topic.type : t => topic.name }
+}
+
+output "worker_subscriptions" {
+  description = "The worker's subscription per event type."
+  value       = { for t, s in google_pubsub_subscription.worker : t => s.name }
+}
+
+output "dead_letter_topics" {
+  description = "Dead-letter topic per event type (archived under deadletter/<type>/undeliverable/)."
+  value       = { for t, topic in google_pubsub_topic.dead : t => topic.name }
+}
+
+output "control_topic" {
+  description = "The heartbeat topic."
+  value       = google_pubsub_topic.control.name
+}
+
+output "control_subscription" {
+  description = "The checker's heartbeat subscription."
+  value       = google_pubsub_subscription.control_checker.name
+}
+
+output "bigquery_tables" {
+  description = "External table per event type (empty until bigquery_tables = true)."
+  value       = { for t, table in google_bigquery_table.type : t => "${table.project}.${table.dataset_id}.${table.table_id}" }
+}
+
+output "image_repository" {
+  description = "Where to push the image: <this>/hourglass:<tag>."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}
+
+output "gateway_url" {
+  description = "The gateway's URL (null until image_tag is set)."
+  value       = try(module.service["gateway"].uri, null)
+}
+
+output "service_urls" {
+  description = "URL of every deployed Cloud Run service (worker and checker answer only from inside the project)."
+  value       = { for s, m in module.service : s => m.uri }
+}
+
+output "service_accounts" {
+  description = "Runtime service account per service."
+  value       = local.service_accounts
+}
+
+output "gateway_tokens_secret" {
+  description = "Secret Manager secret holding the gateway's bearer tokens (one per line)."
+  value       = google_secret_manager_secret.gateway_tokens.secret_id
+}

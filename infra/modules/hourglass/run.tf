@@ -1,0 +1,96 @@
+# The services: one image in Artifact Registry, three Cloud Run services (gateway public behind its
+# bearer-token check; worker and checker internal), and the secret holding the gateway's tokens.
+# Nothing runs until var.image_tag names a pushed image (docs/deploy.md, step 5).
+
+resource "google_artifact_registry_repository" "images" {
+  project       = var.project_id
+  location      = var.region
+  repository_id = var.name
+  format        = "DOCKER"
+  description   = "hourglass container images (one image, an entrypoint per service)."
+  labels        = local.labels
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 20
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "7776000s" # 90 days
+    }
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+# The tokens themselves are never in Terraform (or its state): add them as a secret version with
+# gcloud (docs/deploy.md). One token per line; the gateway accepts any of them.
+resource "google_secret_manager_secret" "gateway_tokens" {
+  project   = var.project_id
+  secret_id = "${var.name}-gateway-tokens"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+locals {
+  image = var.image_tag == null ? null : "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}/hourglass:${var.image_tag}"
+
+  service_env = {
+    HOURGLASS_MODE         = "cloud" # authentication on, bind every interface
+    HOURGLASS_PROJECT      = var.project_id
+    HOURGLASS_BUCKET       = "gs://${google_storage_bucket.events.name}"
+    HOURGLASS_WINDOW_S     = tostring(var.window_s)
+    HOURGLASS_TOPIC_PREFIX = var.topic_prefix
+  }
+
+  service_accounts = {
+    gateway = google_service_account.gateway.email
+    worker  = google_service_account.worker.email
+    checker = google_service_account.checker.email
+  }
+}
+
+module "service" {
+  source   = "../cloud-run-service"
+  for_each = var.image_tag == null ? {} : local.service_accounts
+
+  project_id            = var.project_id
+  region                = var.region
+  name                  = "${var.name}-${each.key}"
+  service               = each.key
+  image                 = local.image
+  service_account_email = each.value
+  public                = each.key == "gateway"
+  cpu_always            = true # the gateway's SDK batches and heartbeats on timers, between requests too
+  min_instances         = var.services[each.key].min_instances
+  max_instances         = var.services[each.key].max_instances
+  cpu                   = var.services[each.key].cpu
+  memory                = var.services[each.key].memory
+  env                   = local.service_env
+  secret_env            = each.key == "gateway" ? { HOURGLASS_GATEWAY_TOKENS = google_secret_manager_secret.gateway_tokens.secret_id } : {}
+  deletion_protection   = var.protect_data
+  labels                = local.labels
+
+  # The services need their grants (and the gateway its secret) before their first revision starts.
+  depends_on = [
+    google_pubsub_topic_iam_member.gateway_publish_type,
+    google_pubsub_topic_iam_member.gateway_publish_control,
+    google_secret_manager_secret_iam_member.gateway_tokens,
+    google_pubsub_subscription_iam_member.worker_subscribe,
+    google_storage_bucket_iam_member.worker_write,
+    google_pubsub_subscription_iam_member.checker_subscribe,
+    google_storage_bucket_iam_member.checker_objects,
+  ]
+}

@@ -1,0 +1,57 @@
+# The event bucket (layout in DESIGN.md): staging/ and deadletter/ expire; closed hours
+# (<type>/dt=…/hour=…/), late/ and checker/ are kept. No public access, IAM only (no object ACLs).
+
+resource "google_storage_bucket" "events" {
+  project  = var.project_id
+  name     = local.bucket_name
+  location = upper(var.region)
+  labels   = local.labels
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  deletion_policy             = var.protect_data ? "PREVENT" : "DELETE"
+
+  lifecycle_rule {
+    condition {
+      age            = var.staging_expire_days
+      matches_prefix = ["staging/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
+      age            = var.deadletter_expire_days
+      matches_prefix = ["deadletter/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  dynamic "encryption" {
+    for_each = var.kms_key_name == null ? [] : [var.kms_key_name]
+    content {
+      default_kms_key_name = encryption.value
+    }
+  }
+
+  # With a customer-managed key, Cloud Storage's agent must be able to use it before the bucket is.
+  depends_on = [google_kms_crypto_key_iam_member.gcs_agent_cmek, google_project_service.api]
+}
+
+data "google_storage_project_service_account" "gcs_agent" {
+  count   = var.kms_key_name == null ? 0 : 1
+  project = var.project_id
+}
+
+resource "google_kms_crypto_key_iam_member" "gcs_agent_cmek" {
+  count = var.kms_key_name == null ? 0 : 1
+
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = data.google_storage_project_service_account.gcs_agent[0].member
+}

@@ -1,0 +1,211 @@
+# Inputs of the hourglass module. Durations carry their unit in the name (_s seconds, _days days).
+
+variable "project_id" {
+  description = "Google Cloud project that holds everything (e.g. \"acme-events-prod\")."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of Cloud Run, Artifact Registry, the bucket and the BigQuery dataset (e.g. \"europe-west1\")."
+  type        = string
+}
+
+variable "schemas_dir" {
+  description = "Path of the repository's schemas/ folder; every schemas/<type>/type.json becomes a type."
+  type        = string
+}
+
+variable "name" {
+  description = "Name stem of service accounts, Cloud Run services, the secret and the image repository."
+  type        = string
+  default     = "hourglass"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{2,20}$", var.name))
+    error_message = "name must be 3-21 characters of a-z, 0-9 and '-', starting with a letter (service account ids are at most 30)."
+  }
+}
+
+variable "topic_prefix" {
+  description = "Prefix of every Pub/Sub topic and subscription; the services read it as HOURGLASS_TOPIC_PREFIX."
+  type        = string
+  default     = "hourglass-"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9._~%+-]*$", var.topic_prefix))
+    error_message = "topic_prefix must start with a letter and hold only characters Pub/Sub allows in names."
+  }
+}
+
+variable "bucket_name" {
+  description = "Name of the event bucket. Default: \"<project_id>-<name>-events\"."
+  type        = string
+  default     = null
+}
+
+variable "window_s" {
+  description = "Window length in seconds (HOURGLASS_WINDOW_S); a divisor of 3600. Default 3600: one window per hour."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.window_s >= 1 && var.window_s <= 3600 && 3600 % var.window_s == 0
+    error_message = "window_s must divide 3600 (the layout keys are dt=/hour= with finer keys below)."
+  }
+}
+
+variable "kms_key_name" {
+  description = "Optional customer-managed key for the bucket: projects/P/locations/L/keyRings/R/cryptoKeys/K. null: Google-managed."
+  type        = string
+  default     = null
+}
+
+variable "staging_expire_days" {
+  description = "Days after which objects under staging/ are deleted. Only a safety net: the checker deletes staging after a close. Must outlast every type's maxWaitS."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.staging_expire_days >= 2
+    error_message = "staging_expire_days must be at least 2, so that staging outlives the slowest close."
+  }
+}
+
+variable "deadletter_expire_days" {
+  description = "Days after which objects under deadletter/ are deleted."
+  type        = number
+  default     = 30
+}
+
+variable "subscription" {
+  description = <<-EOT
+    Settings of every worker subscription: ack_deadline_s (initial; the client extends it while a
+    staging write is in flight), retention_s (unacked backlog kept, 600-2678400), retry backoff
+    min/max, and max_delivery_attempts (5-100) before a message goes to the type's dead-letter topic.
+  EOT
+  type = object({
+    ack_deadline_s        = optional(number, 60)
+    retention_s           = optional(number, 604800)
+    min_backoff_s         = optional(number, 10)
+    max_backoff_s         = optional(number, 600)
+    max_delivery_attempts = optional(number, 10)
+  })
+  default = {}
+}
+
+variable "control_retention_s" {
+  description = "How long unacked heartbeats stay on the checker's subscription (seconds)."
+  type        = number
+  default     = 604800
+}
+
+variable "tiers" {
+  description = <<-EOT
+    Alerting targets per type tier (type.json "tier"): oldest_unacked_s is the worker subscription
+    backlog age that pages; close_target_s is the longest a window may stay open after it ends.
+  EOT
+  type = map(object({
+    oldest_unacked_s = number
+    close_target_s   = number
+  }))
+  default = {
+    high   = { oldest_unacked_s = 300, close_target_s = 300 }
+    normal = { oldest_unacked_s = 900, close_target_s = 900 }
+    low    = { oldest_unacked_s = 1800, close_target_s = 3600 }
+  }
+
+  validation {
+    condition     = alltrue([for t in ["high", "normal", "low"] : contains(keys(var.tiers), t)])
+    error_message = "tiers must define high, normal and low."
+  }
+}
+
+variable "control_oldest_unacked_s" {
+  description = "Heartbeat backlog age on the checker's subscription that pages (seconds)."
+  type        = number
+  default     = 120
+}
+
+variable "deadletter_oldest_unacked_s" {
+  description = "Backlog age of a dead-letter archive subscription (dead topic -> deadletter/ in the bucket) that pages."
+  type        = number
+  default     = 1800
+}
+
+variable "checker_closed_log_code" {
+  description = "jsonPayload.code of the line the checker logs per closed window (with type, closeDelayMs, lostEvents); the window and loss alerts count these lines."
+  type        = string
+  default     = "HG_WINDOW_CLOSED"
+}
+
+variable "notification_channels" {
+  description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
+  type        = list(string)
+  default     = []
+}
+
+variable "image_tag" {
+  description = "Tag of the hourglass image in this deployment's Artifact Registry repository. null: the Cloud Run services are not deployed yet (first apply, before an image exists)."
+  type        = string
+  default     = null
+}
+
+variable "services" {
+  description = "Cloud Run sizing per service. Worker and checker always have CPU and keep min_instances running."
+  type = map(object({
+    min_instances = number
+    max_instances = number
+    cpu           = optional(string, "1")
+    memory        = optional(string, "512Mi")
+  }))
+  default = {
+    gateway = { min_instances = 1, max_instances = 10 }
+    worker  = { min_instances = 1, max_instances = 10, memory = "1Gi" }
+    checker = { min_instances = 1, max_instances = 2, memory = "1Gi" }
+  }
+
+  validation {
+    condition     = alltrue([for s in ["gateway", "worker", "checker"] : contains(keys(var.services), s)])
+    error_message = "services must size gateway, worker and checker."
+  }
+  validation {
+    condition     = alltrue([for s in ["worker", "checker"] : try(var.services[s].min_instances >= 1, false)])
+    error_message = "worker and checker pull from Pub/Sub: they need min_instances >= 1 (nothing wakes them by request)."
+  }
+}
+
+variable "bigquery_dataset_id" {
+  description = "BigQuery dataset of the external tables (one table per type, over its closed hours)."
+  type        = string
+  default     = "hourglass"
+}
+
+variable "bigquery_tables" {
+  description = "Create a BigQuery external table for every type that has a closed window (BigQuery reads the schema from the files). Needs the bucket to exist: false on the very first apply (docs/deploy.md)."
+  type        = bool
+  default     = true
+}
+
+variable "analyst_members" {
+  description = "Principals (\"group:analysts@example.com\") who may query the tables: BigQuery data viewer on the dataset, and object viewer on the closed hours only."
+  type        = list(string)
+  default     = []
+}
+
+variable "enable_apis" {
+  description = "Enable the Google APIs hourglass uses (never disabled on destroy)."
+  type        = bool
+  default     = true
+}
+
+variable "protect_data" {
+  description = "Refuse to delete the bucket, the dataset's tables and the Cloud Run services on destroy."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "Labels put on every resource that takes them."
+  type        = map(string)
+  default     = {}
+}
