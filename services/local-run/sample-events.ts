@@ -1,4 +1,4 @@
-// Realistic sample events of the shipped types, deterministic from an index, for tests and benchmarks.
+// Realistic sample events of the shipped types, deterministic from an index: the demo load, tests and benchmarks use them.
 
 const PLATFORMS = ['ANDROID', 'IOS', 'DESKTOP', 'WEB', 'CAR', 'SPEAKER', 'OTHER'] as const;
 const COUNTRIES = ['SE', 'US', 'BR', 'DE', 'JP', 'IN', 'GB'] as const;

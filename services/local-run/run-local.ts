@@ -1,0 +1,82 @@
+// The local run command: Pub/Sub emulator (and fake-gcs-server with --gcs), then gateway, workers and checker as processes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startLocalStack } from '../local-stack/local-stack.ts';
+import { Registry } from '../registry/registry.ts';
+import { startDemoLoad } from './demo-load.ts';
+import { parseRunOptions, type RunOptions } from './run-options.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+let options: RunOptions;
+try {
+  options = parseRunOptions(process.argv.slice(2), process.env);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(2);
+}
+const registry = await Registry.load();
+const bucket = options.location.startsWith('gs://') ? options.location.slice(5).split('/')[0] : undefined;
+process.stdout.write(`hourglass: starting the Pub/Sub emulator${options.gcs ? ' and fake-gcs-server' : ''}…\n`);
+const stack = await startLocalStack({ registry, gcsBucket: options.gcs ? bucket : undefined });
+const location = options.location.startsWith('file://') ? `file://${path.resolve(fileURLToPath(options.location.replace(/^file:\/\/\.\//, `file://${process.cwd()}/`)))}` : options.location;
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  PUBSUB_EMULATOR_HOST: stack.pubsub.host,
+  HOURGLASS_PROJECT: stack.pubsub.projectId,
+  HOURGLASS_BUCKET: location,
+  HOURGLASS_WINDOW_S: String(options.windowS),
+  HOURGLASS_MODE: 'local',
+  METADATA_SERVER_DETECTION: 'none',
+  ...(stack.gcs ? { HOURGLASS_GCS_ENDPOINT: stack.gcs.endpoint } : {}),
+};
+const children: ChildProcess[] = [];
+const start = (name: string, entry: string, extra: NodeJS.ProcessEnv = {}) => {
+  const child = spawn(process.execPath, [path.join(root, entry)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  createInterface({ input: child.stdout! }).on('line', (line) => report(name, line));
+  child.on('exit', (code, signal) => {
+    if (!stopping) process.stdout.write(`hourglass: ${name} exited (${signal ?? code}); stopping\n`);
+    void stop(1);
+  });
+  return child;
+};
+
+function report(name: string, line: string): void {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    process.stdout.write(`[${name}] ${line}\n`);
+    return;
+  }
+  if (entry.event === 'window_closed') {
+    const delay = ((entry.closeDelayMs as number) / 1000).toFixed(1);
+    process.stdout.write(`closed ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.events).padStart(7)} events  close delay ${delay}s  lost ${entry.lost}  → ${entry.path}\n`);
+  } else if (entry.level === 'error' || entry.level === 'warn' || !options.demo) {
+    process.stdout.write(`[${name}] ${entry.level ?? ''} ${entry.msg ?? line}\n`);
+  }
+}
+
+start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(options.port), HOURGLASS_HOST: '127.0.0.1' });
+for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts');
+start('checker', 'services/checker/main.ts');
+process.stdout.write(
+  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type>, bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
+);
+const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${options.port}`, rate: options.rate }) : undefined;
+
+let stopping: Promise<void> | undefined;
+function stop(code: number): Promise<void> {
+  stopping ??= (async () => {
+    await demo?.stop();
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    await stack.stop();
+    process.exit(code);
+  })();
+  return stopping;
+}
+process.once('SIGINT', () => void stop(0));
+process.once('SIGTERM', () => void stop(0));
