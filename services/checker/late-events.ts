@@ -2,6 +2,7 @@
 //
 // Duplicates of what the closed window (or earlier late files) already holds are dropped, so an
 // event ends in exactly one place; the staging files are removed once the late file is durable.
+import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import { manifestKeyOf } from '../storage/staging-manifest.ts';
@@ -25,37 +26,58 @@ export async function moveLateEvents(
   options: { maxPartBytes: number; codec: CodecName; closer: string; nowMs: number },
 ): Promise<LateResult> {
   const dir = layout.late(ref);
-  const result = await compactWindow(storage, registry, manifests, {
-    type: ref.type,
-    window: ref.index,
-    alreadyDelivered: coverage.runs(ref.type),
-    outPrefix: dir,
-    namePrefix: 'late',
-    maxPartBytes: options.maxPartBytes,
-    codec: options.codec,
-  });
-  if (result.files.length > 0) {
-    await storage.createOnly(
-      `${dir}late-${result.attempt}.manifest.json`,
-      JSON.stringify({
-        format: 'hg-late-1',
+  let events = 0;
+  let duplicates = 0;
+  // One late file per staging file, named after it: two checkers moving the same file collide on a
+  // create-only name instead of writing the events twice.
+  for (const staged of manifests) {
+    const attempt = staged.manifest.file.slice(staged.manifest.file.lastIndexOf('/') + 1).replace(/\.avro$/, '');
+    let result;
+    try {
+      result = await compactWindow(storage, registry, [staged], {
         type: ref.type,
         window: ref.index,
-        windowS: ref.lengthS,
-        schemaVersion: result.schemaVersion,
-        events: result.events,
-        duplicatesDropped: result.redeliveredDropped + result.clientRetryDropped,
-        publishers: Object.fromEntries([...result.written].map(([p, runs]) => [p, runs.runs.map((r) => [r.from, r.to])])),
-        files: result.files.map(({ key: _key, ...f }) => f),
-        movedAt: new Date(options.nowMs).toISOString(),
-        closer: options.closer,
-      }, null, 2),
-    );
+        alreadyDelivered: coverage.runs(ref.type),
+        outPrefix: dir,
+        namePrefix: 'late',
+        maxPartBytes: options.maxPartBytes,
+        codec: options.codec,
+        attempt,
+      });
+    } catch (err) {
+      if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+      await removeStaged(storage, [staged]); // moved already, by us before a crash or by another checker
+      continue;
+    }
+    if (result.files.length > 0) {
+      await storage.createOnly(
+        `${dir}late-${attempt}.manifest.json`,
+        JSON.stringify({
+          format: 'hg-late-1',
+          type: ref.type,
+          window: ref.index,
+          windowS: ref.lengthS,
+          schemaVersion: result.schemaVersion,
+          events: result.events,
+          duplicatesDropped: result.redeliveredDropped + result.clientRetryDropped,
+          publishers: Object.fromEntries([...result.written].map(([p, runs]) => [p, runs.runs.map((r) => [r.from, r.to])])),
+          files: result.files.map(({ key: _key, ...f }) => f),
+          stagingFile: staged.manifest.file,
+          movedAt: new Date(options.nowMs).toISOString(),
+          closer: options.closer,
+        }, null, 2),
+      ).catch((err: unknown) => {
+        if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+      });
+    }
+    for (const [publisher, runs] of result.written) for (const r of runs.runs) coverage.add(ref.type, publisher, r.from, r.to, ref.index);
+    await removeStaged(storage, [staged]);
+    events += result.events;
+    duplicates += result.redeliveredDropped + result.clientRetryDropped;
   }
-  for (const [publisher, runs] of result.written) for (const r of runs.runs) coverage.add(ref.type, publisher, r.from, r.to, ref.index);
-  await removeStaged(storage, manifests);
-  return { events: result.events, duplicates: result.redeliveredDropped + result.clientRetryDropped };
+  return { events, duplicates };
 }
+
 
 /** Deletes staged files: manifest first, so a crash never leaves a manifest pointing at nothing. */
 export async function removeStaged(storage: Storage, manifests: readonly IndexedManifest[]): Promise<void> {

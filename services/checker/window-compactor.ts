@@ -26,6 +26,8 @@ export interface CompactOptions {
   readonly namePrefix: string;
   readonly maxPartBytes: number;
   readonly codec: CodecName;
+  /** Names the output (instead of a random id), so that a repeated run collides with, rather than duplicates, the first. */
+  readonly attempt?: string;
 }
 
 export interface PartFile {
@@ -50,7 +52,7 @@ export interface CompactResult {
 }
 
 export async function compactWindow(storage: Storage, registry: Registry, manifests: readonly IndexedManifest[], o: CompactOptions): Promise<CompactResult> {
-  const attempt = randomBytes(6).toString('hex');
+  const attempt = o.attempt ?? randomBytes(6).toString('hex');
   const targetVersion = Math.max(...manifests.map((m) => m.manifest.version));
   const target = registry.version(o.type, targetVersion);
   const written = new Map<string, WindowedRuns>();
@@ -60,7 +62,7 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     return r;
   };
   const eventIds = new Set<string>(o.deliveredEventIds ?? []);
-  const files: PartFile[] = [];
+  const parts: PartFile[] = [];
   let writer = newWriter();
   let partEvents = 0;
   let events = 0;
@@ -72,10 +74,10 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
   }
   async function finishPart(): Promise<void> {
     if (partEvents === 0) return;
-    const name = `${o.namePrefix}-${attempt}-${String(files.length).padStart(5, '0')}.avro`;
+    const name = `${o.namePrefix}-${attempt}-${String(parts.length).padStart(5, '0')}.avro`;
     const bytes = writer.toBuffer();
     await storage.createOnly(o.outPrefix + name, bytes);
-    files.push({ name, key: o.outPrefix + name, bytes: bytes.length, events: partEvents, sha256: createHash('sha256').update(bytes).digest('hex') });
+    parts.push({ name, key: o.outPrefix + name, bytes: bytes.length, events: partEvents, sha256: createHash('sha256').update(bytes).digest('hex') });
     writer = newWriter();
     partEvents = 0;
   }
@@ -86,11 +88,18 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     if (writer.byteLength >= o.maxPartBytes) await finishPart();
   }
 
-  for (const { manifest } of [...manifests].sort((a, b) => (a.key < b.key ? -1 : 1))) {
-    const file = await storage.get(manifest.file);
+  // First received wins among duplicates: process messages in receive order, not file order.
+  const work = manifests
+    .flatMap(({ manifest }) => manifest.messages.map((msg) => ({ manifest, msg })))
+    .sort((a, b) => a.msg.minReceiveUs - b.msg.minReceiveUs || cmp(a.msg.publisher, b.msg.publisher) || a.msg.firstSeq - b.msg.firstSeq || cmp(a.manifest.file, b.manifest.file));
+  const files = new Map<string, Promise<Buffer>>();
+  for (const { manifest, msg } of work) {
+    let fileBytes = files.get(manifest.file);
+    if (!fileBytes) files.set(manifest.file, (fileBytes = storage.get(manifest.file)));
+    const file = await fileBytes;
     const reader = manifest.version === targetVersion ? undefined : registry.resolver(o.type, manifest.version, targetVersion);
     const sourceType = registry.version(o.type, manifest.version).deliveredType;
-    for (const msg of manifest.messages) {
+    {
       const already = o.alreadyDelivered?.get(msg.publisher);
       const mine = seen(msg.publisher);
       const end = msg.firstSeq + msg.count;
@@ -134,7 +143,11 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     }
   }
   await finishPart();
-  return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files, events, redeliveredDropped, clientRetryDropped, written, eventIds };
+  return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files: parts, events, redeliveredDropped, clientRetryDropped, written, eventIds };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function sameRange(parts: Array<[number, number]>, from: number, to: number): boolean {

@@ -1,0 +1,189 @@
+// The checker in a real pipeline (emulator, SDK, worker, local bucket, 2-second windows): closes by proof,
+// exact and duplicate-free, survives a killed publisher, closes a gap as incomplete, routes late events aside,
+// and two racing checkers produce one closed window.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { Registry } from '../../services/registry/registry.ts';
+import { Publisher } from '../../services/sdk/index.ts';
+import { layout } from '../../services/storage/layout.ts';
+import { STAGING_MANIFEST_SUFFIX, parseStagingManifest } from '../../services/storage/staging-manifest.ts';
+import type { Storage } from '../../services/storage/storage.ts';
+import { windowOf } from '../../services/wire/window.ts';
+import { startPipeline, readWithFastavro, WINDOW_S, type PipelineKit } from '../helpers/pipeline-kit.ts';
+import { trackPlayed } from '../helpers/sample-events.ts';
+
+const closedFiles = (kit: PipelineKit, type: string, w: number) =>
+  kit.closed.get(`${type}/${w}`)!.files.map((f) => path.join(kit.storage.root, layout.closed({ type, index: w, lengthS: WINDOW_S }), f.name));
+
+/** Publishes `count` events over about `spreadMs`; returns each resolved event's (seq, window, client id). */
+async function publishSpread(publisher: Publisher, count: number, spreadMs: number, eventId?: (i: number) => string | undefined) {
+  const resolved: Array<{ seq: number }> = [];
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < count; i++) {
+    const id = eventId?.(i);
+    pending.push(publisher.publish('track_played', trackPlayed(i, i % 4 !== 0), { ...(id ? { eventId: id } : {}), ...(i % 4 === 0 ? { version: 1 } : {}) }).then(() => void resolved.push({ seq: i })));
+    if (i % 50 === 49) await new Promise((r) => setTimeout(r, (spreadMs * 50) / count));
+  }
+  await Promise.all(pending);
+  return resolved;
+}
+
+describe('checker in a pipeline', () => {
+  it('closes every window by proof, exactly: no duplicates (redelivered or client retries), v1 read as v2, nothing resolved missing', async () => {
+    const kit = await startPipeline();
+    kit.startChecker();
+    const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 40 });
+    // Client retries: every 10th event reuses the id of the event before it.
+    const resolved = await publishSpread(publisher, 1500, 5000, (i) => (i % 10 === 0 && i > 0 ? `client-${i - 1}` : i % 10 === 9 ? `client-${i}` : undefined));
+    // Redelivery: publish a copy of the first staged message again.
+    const firstManifestKey = (await kit.storage.list('staging/track_played/')).find((o) => o.key.endsWith(STAGING_MANIFEST_SUFFIX))!.key;
+    const staged = parseStagingManifest(firstManifestKey, await kit.storage.get(firstManifestKey));
+    await publisher.close();
+
+    const clientRetries = resolved.filter((e) => e.seq % 10 === 0 && e.seq > 0).length;
+    const all = await readAllClosed(kit, publisher.id, resolved.length);
+    const bySeq = new Map(all.map((r) => [r.seq, r]));
+    assert.equal(bySeq.size, all.length, 'no (publisher, seq) twice');
+    for (const { seq } of resolved) {
+      // A client retry (seq % 10 == 0) is dropped only when its original is in the same window.
+      if (!bySeq.has(seq)) assert.ok(seq % 10 === 0 && bySeq.has(seq - 1), `resolved seq ${seq} is missing`);
+    }
+    const idsPerWindow = new Set(all.map((r) => `${windowOf(r.receive_time as number, WINDOW_S)}/${r.event_id}`));
+    assert.equal(idsPerWindow.size, all.length, 'no event id twice within a window');
+    for (const r of all) if (r.seq % 4 === 0) assert.equal(r.shuffle, false, 'v1 events read in v2 with the default');
+    const manifests = [...kit.closed.values()].filter((m) => m.type === 'track_played');
+    assert.equal(manifests.reduce((n, m) => n + m.duplicatesDropped.clientRetries, 0), resolved.length - all.length);
+    assert.ok(resolved.length - all.length > 0 && resolved.length - all.length <= clientRetries);
+    for (const m of manifests) {
+      assert.equal(m.status, 'complete');
+      assert.equal(m.schemaVersion, 2);
+      for (const p of m.publishers) assert.ok(p.boundBy === 'heartbeat' || p.boundBy === 'final', `closed by proof, not by timeout (${p.boundBy})`);
+    }
+    assert.ok(staged.messages.length > 0);
+  });
+
+  it('a publisher killed with SIGKILL: its windows close after the liveness timeout with everything that resolved', async () => {
+    const kit = await startPipeline();
+    kit.startChecker();
+    const child = spawn(process.execPath, [new URL('../fixtures/publisher-process.ts', import.meta.url).pathname, kit.stack.pubsub.host, kit.stack.pubsub.projectId, String(WINDOW_S)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+    });
+    const resolved: number[] = [];
+    let publisherId = '';
+    await new Promise<void>((resolve) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line.startsWith('publisher ')) publisherId = line.slice(10);
+        else if (line.startsWith('ok ')) resolved.push(Number(line.slice(3)));
+        if (resolved.length >= 4000 && !child.killed) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    const all = await readAllClosed(kit, publisherId, resolved.length);
+    const present = new Set(all.map((r) => r.seq));
+    assert.deepEqual(resolved.filter((s) => !present.has(s)), [], 'every resolved event is in a closed window');
+    assert.equal(present.size, all.length, 'no duplicates');
+    const proofs = [...kit.closed.values()].flatMap((m) => m.publishers).filter((p) => p.publisher === publisherId);
+    assert.ok(proofs.some((p) => p.boundBy === 'dead'), 'the last window was closed by the liveness timeout');
+    for (const p of proofs) assert.deepEqual(p.lost, []);
+  });
+
+  it('a gap closes the window as incomplete after the max wait, naming exactly the missing seqs as lost', async () => {
+    const kit = await startPipeline();
+    const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 20 });
+    await publishSpread(publisher, 300, 300);
+    await publisher.close();
+    await kit.worker.flush();
+    // Remove one staged message's file (and its manifest) before any checker runs.
+    const manifests = (await kit.storage.list('staging/track_played/')).filter((o) => o.key.endsWith(STAGING_MANIFEST_SUFFIX));
+    const victim = parseStagingManifest(manifests[1]!.key, await kit.storage.get(manifests[1]!.key));
+    await kit.storage.delete(manifests[1]!.key);
+    await kit.storage.delete(victim.file);
+    kit.startChecker({ maxWaitMs: 4000 });
+    const [m] = await kit.waitForClosed('track_played', [victim.window]);
+    assert.equal(m!.status, 'incomplete');
+    const lost = m!.publishers.find((p) => p.publisher === publisher.id)!.lost;
+    assert.deepEqual(lost, victim.messages.map((x) => [x.firstSeq, x.firstSeq + x.count]).sort((a, b) => a[0]! - b[0]!).reduce<Array<[number, number]>>((acc, [a, b]) => {
+      const last = acc[acc.length - 1];
+      if (last && last[1] === a) last[1] = b!;
+      else acc.push([a!, b!]);
+      return acc;
+    }, []));
+    assert.equal(m!.lostEvents, victim.events);
+  });
+
+  it('late events go to the late area and the closed window stays byte-identical; two racing checkers make one close', async () => {
+    const kit = await startPipeline();
+    // Two checkers, one of whose storage fails the first manifest commit (a crash between parts and manifest).
+    kit.startChecker({ checkerId: 'checker-a' });
+    kit.startChecker({ checkerId: 'checker-b' }, crashOnFirstManifest(kit.storage));
+    const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5 });
+    await publishSpread(publisher, 200, 100);
+    const window = windowOf(Date.now() * 1000, WINDOW_S);
+    await publisher.close();
+    const closedWindows = [...new Set((await readAllClosed(kit, publisher.id, 200)).map((r) => windowOf(r.receive_time as number, WINDOW_S)))];
+    const target = closedWindows[0]!;
+    const dir = path.join(kit.storage.root, layout.closed({ type: 'track_played', index: target, lengthS: WINDOW_S }));
+    const snapshot = async () => Promise.all((await kit.storage.list(layout.closed({ type: 'track_played', index: target, lengthS: WINDOW_S }))).map(async (o) => `${o.key}:${(await readFile(path.join(kit.storage.root, o.key))).toString('base64')}`));
+    const before = await snapshot();
+    assert.equal(before.filter((k) => k.includes('_SUCCESS')).length, 1);
+    assert.equal(before.filter((k) => k.includes('_MANIFEST.json')).length, 1);
+
+    // A late publisher whose clock is behind: its events are stamped in the already-closed window.
+    const lateClockUs = (target * WINDOW_S + 1) * 1_000_000;
+    const late = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, clock: { nowUs: () => lateClockUs }, publisherId: 'late-pub' });
+    await Promise.all(Array.from({ length: 7 }, (_, i) => late.publish('track_played', trackPlayed(i))));
+    await late.close();
+    const lateDir = layout.late({ type: 'track_played', index: target, lengthS: WINDOW_S });
+    const deadline = Date.now() + 30_000;
+    while (!(await kit.storage.list(lateDir)).some((o) => o.key.endsWith('.avro')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    const lateFiles = (await kit.storage.list(lateDir)).filter((o) => o.key.endsWith('.avro')).map((o) => path.join(kit.storage.root, o.key));
+    const lateRecords = await readWithFastavro(lateFiles);
+    assert.deepEqual(lateRecords.map((r) => r.seq).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6]);
+    assert.ok(lateRecords.every((r) => r.publisher === 'late-pub'));
+    assert.deepEqual(await snapshot(), before, 'the closed window did not change');
+    assert.ok(dir.length > 0 && window >= target);
+  });
+});
+
+/** Waits until every resolved event of `publisher` is in some closed window, then returns what fastavro reads there. */
+async function readAllClosed(kit: PipelineKit, publisher: string, atLeast: number) {
+  const deadline = Date.now() + 60_000;
+  let records: Awaited<ReturnType<typeof readWithFastavro>> = [];
+  while (Date.now() < deadline) {
+    const files = [...kit.closed.values()].filter((m) => m.type === 'track_played').flatMap((m) => closedFiles(kit, m.type, m.window));
+    records = (await readWithFastavro(files)).filter((r) => r.publisher === publisher);
+    const stillStaged = (await kit.storage.list('staging/track_played/')).length;
+    if (records.length >= atLeast * 0.8 && stillStaged === 0) return records;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return records;
+}
+
+/** A storage whose first _MANIFEST.json create fails, as if the checker crashed after writing parts. */
+function crashOnFirstManifest(inner: Storage): Storage {
+  let crashed = false;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'createOnly') {
+        return async (key: string, data: Uint8Array | string) => {
+          if (!crashed && key.endsWith('_MANIFEST.json')) {
+            crashed = true;
+            throw new Error('simulated crash before the manifest');
+          }
+          return target.createOnly(key, data);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+void Registry;

@@ -1,0 +1,97 @@
+// An in-process pipeline for tests: the Pub/Sub emulator, a worker and checkers on a local bucket, with short windows.
+import { after } from 'node:test';
+import { Checker } from '../../services/checker/checker.ts';
+import { resolveCheckerOptions, type CheckerOptions } from '../../services/checker/checker-options.ts';
+import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
+import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import type { Storage } from '../../services/storage/storage.ts';
+import { Worker } from '../../services/worker/worker.ts';
+import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
+import { ensurePythonVenv, runPythonScript } from './python.ts';
+import { tempDir } from './temp-dir.ts';
+
+export const WINDOW_S = 2;
+
+export interface PipelineKit {
+  readonly registry: Registry;
+  readonly stack: LocalStack;
+  readonly storage: LocalDirectoryStorage;
+  readonly worker: Worker;
+  startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage): Checker;
+  /** Closed manifests seen so far, by "<type>/<window>". */
+  readonly closed: Map<string, ClosedManifest>;
+  waitForClosed(type: string, windows: number[], timeoutMs?: number): Promise<ClosedManifest[]>;
+  stop(): Promise<void>;
+}
+
+export async function startPipeline(): Promise<PipelineKit> {
+  const registry = await Registry.load();
+  const stack = await startLocalStack({ registry, ackDeadlineS: 20 });
+  const storage = await LocalDirectoryStorage.open(await tempDir('hg-pipeline-'));
+  const worker = new Worker(
+    resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }),
+    { registry, storage, pubsub: stack.client },
+  );
+  worker.start();
+  const checkers: Checker[] = [];
+  const closed = new Map<string, ClosedManifest>();
+  const kit: PipelineKit = {
+    registry,
+    stack,
+    storage,
+    worker,
+    closed,
+    startChecker(overrides = {}, checkerStorage = storage) {
+      const checker = new Checker({
+        registry,
+        storage: checkerStorage,
+        pubsub: stack.client,
+        options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, tickMs: 200, livenessTimeoutMs: 3000, maxWaitMs: 8000, ...overrides }),
+        onClosed: (m) => closed.set(`${m.type}/${m.window}`, m),
+      });
+      checker.start();
+      checkers.push(checker);
+      return checker;
+    },
+    async waitForClosed(type, windows, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (windows.every((w) => closed.has(`${type}/${w}`))) return windows.map((w) => closed.get(`${type}/${w}`)!);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`windows ${windows.join(', ')} of ${type} did not close in ${timeoutMs} ms (closed: ${[...closed.keys()].join(', ')})`);
+    },
+    async stop() {
+      for (const c of checkers) await c.stop();
+      await worker.stop();
+      await stack.stop();
+    },
+  };
+  after(() => kit.stop());
+  return kit;
+}
+
+export interface ReadRecord {
+  readonly publisher: string;
+  readonly seq: number;
+  readonly event_id: string;
+  readonly [field: string]: unknown;
+}
+
+/** Reads Avro files with fastavro (an independent reader): the records of every file, in order. */
+export async function readWithFastavro(files: string[]): Promise<ReadRecord[]> {
+  if (files.length === 0) return [];
+  const python = await ensurePythonVenv();
+  const script = `
+import sys, json, fastavro
+for path in sys.argv[1:]:
+    with open(path, 'rb') as f:
+        for r in fastavro.reader(f):
+            r['receive_time'] = int(r['receive_time'].timestamp() * 1_000_000) if hasattr(r['receive_time'], 'timestamp') else r['receive_time']
+            print(json.dumps(r, default=str))
+`;
+  const out = await runPythonScript(python, script, files);
+  return out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ReadRecord);
+}
