@@ -23,6 +23,10 @@ export const ERROR_CATALOGUE = {
   HG_STORAGE_UNAVAILABLE: { httpStatus: 503, retryable: true },
   HG_STORAGE_BAD_LOCATION: { httpStatus: 500, retryable: false },
   HG_CONFIG_INVALID: { httpStatus: 500, retryable: false },
+  HG_NO_ROUTE: { httpStatus: 404, retryable: false },
+  HG_METHOD_NOT_ALLOWED: { httpStatus: 405, retryable: false },
+  HG_SHUTTING_DOWN: { httpStatus: 503, retryable: true },
+  HG_INTERNAL: { httpStatus: 500, retryable: true },
 } as const satisfies Record<string, { httpStatus: number; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

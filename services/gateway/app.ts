@@ -1,0 +1,202 @@
+// The gateway's HTTP app: POST /v1/events/:type into the publisher, the probes and /metrics; created apart from listening so tests can drive it.
+//
+// A request goes through, in order: auth (401) -> type and version (404/400) -> content type (415)
+// -> load shedding (503/429, before the body is read, so an overloaded gateway does not spend CPU on
+// bodies it will refuse) -> body (413/400) -> shape and schema (400) -> publishMany, whose promise
+// settles only once Pub/Sub acknowledged every event (200). Receive time: the publisher stamps it
+// in publishMany, which runs in the same tick as the end of the body, so it is the moment the
+// gateway holds the whole request; the client's clock is never read (an event carries only
+// "payload" and "event_id", and payload fields may not use the identity names).
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { HourglassError, hasCode } from '../errors/catalogue.ts';
+import type { Registry, SchemaVersion } from '../registry/registry.ts';
+import type { InvalidEvent, Publisher } from '../sdk/index.ts';
+import { requireBearerToken, TokenSet } from './auth.ts';
+import { asHourglassError, errorAnswer } from './error-response.ts';
+import type { GatewayOptions } from './gateway-options.ts';
+import { GatewayLifecycle } from './lifecycle.ts';
+import { jsonLogger, type GatewayLogger } from './log.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { assertJsonContentType, fromSdkProblems, invalidEventsError, parseEventsBody, parseVersionParam } from './parse-request.ts';
+
+/** What the gateway needs of a publisher (a real Publisher in production; unit tests may pass less). */
+export type GatewayPublisher = Pick<Publisher, 'id' | 'publishMany' | 'wouldBlock' | 'isHealthy' | 'stats' | 'flush' | 'close'>;
+
+/** The options the app reads (a resolved GatewayOptions has them all). */
+export type GatewayAppOptions = Pick<GatewayOptions, 'authEnabled' | 'tokens' | 'maxBodyBytes' | 'maxEventsPerRequest' | 'retryAfterS'>;
+
+export interface GatewayAppDeps {
+  readonly publisher: GatewayPublisher;
+  readonly registry: Registry;
+  readonly options: GatewayAppOptions;
+  /** Default: JSON lines on stderr. */
+  readonly logger?: GatewayLogger;
+  /** Shared with the server that drains the app. Default: a fresh one. */
+  readonly lifecycle?: GatewayLifecycle;
+  /** Default: a fresh one. */
+  readonly metrics?: GatewayMetrics;
+}
+
+/** Per-request state kept in res.locals. */
+interface EventRequestState {
+  type?: string;
+  schema?: SchemaVersion;
+  version?: number;
+  events?: number;
+  errorCode?: string;
+}
+
+/** Server-side failures are logged at most this often per code (the rest are counted in /metrics). */
+const LOG_EVERY_MS = 1000;
+
+export function createGatewayApp(deps: GatewayAppDeps): Express {
+  const { publisher, registry, options } = deps;
+  const logger = deps.logger ?? jsonLogger();
+  const lifecycle = deps.lifecycle ?? new GatewayLifecycle();
+  const metrics = deps.metrics ?? new GatewayMetrics();
+  const logFailure = rateLimitedFailureLog(logger);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  // While draining, every answer tells the client to open its next connection elsewhere; checked when
+  // the answer is written, because a request that began before the drain may end during it.
+  const closeIfDraining = (res: express.Response) => {
+    if (lifecycle.draining && !res.headersSent) res.setHeader('Connection', 'close');
+  };
+  app.use((_req, res, next) => {
+    closeIfDraining(res);
+    next();
+  });
+
+  // Probes and metrics: no token, so the platform and Prometheus can reach them.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const reason = lifecycle.draining ? 'shutting down' : publisher.isHealthy() ? undefined : 'Pub/Sub has been failing';
+    if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
+    else res.json({ status: 'ready' });
+  });
+  app.get('/metrics', (_req, res) => {
+    const text = metrics.render({
+      inFlightRequests: lifecycle.inFlight,
+      draining: lifecycle.draining,
+      publisherHealthy: publisher.isHealthy(),
+      publisher: publisher.stats(),
+    });
+    res.type('text/plain; version=0.0.4').send(text);
+  });
+
+  const track: RequestHandler = (_req, res, next) => {
+    const leave = lifecycle.enter();
+    const started = performance.now();
+    res.once('close', () => {
+      leave();
+      const state = res.locals as EventRequestState;
+      // An answer that never finished went to a client that hung up: counted as nginx does, 499.
+      const status = res.writableFinished ? res.statusCode : 499;
+      metrics.recordAnswer(status, state.errorCode ?? '', (performance.now() - started) / 1000);
+    });
+    if (lifecycle.draining) return next(new HourglassError('HG_SHUTTING_DOWN', 'the gateway is shutting down'));
+    next();
+  };
+
+  const authenticate: RequestHandler = options.authEnabled ? requireBearerToken(new TokenSet(options.tokens)) : (_req, _res, next) => next();
+
+  const prepare: RequestHandler = (req, res, next) => {
+    const state = res.locals as EventRequestState;
+    const type = String(req.params.type);
+    const version = parseVersionParam(req.query.version);
+    state.type = type;
+    state.version = version;
+    state.schema = version === undefined ? registry.require(type).latest : registry.version(type, version);
+    assertJsonContentType(req.headers['content-type']);
+    if (req.headers['content-length'] === '0') throw new HourglassError('HG_BAD_REQUEST', 'request body is empty: send a JSON array of events');
+    next();
+  };
+
+  const shedLoad: RequestHandler = (_req, _res, next) => {
+    if (!publisher.isHealthy()) {
+      throw new HourglassError('HG_PUBSUB_UNAVAILABLE', 'Pub/Sub has been failing: not accepting events for now');
+    }
+    if (publisher.wouldBlock()) throw backpressureError(options.retryAfterS);
+    next();
+  };
+
+  const readBody = express.json({ limit: options.maxBodyBytes, strict: false, type: () => true });
+
+  const publish: RequestHandler = async (req, res) => {
+    const state = res.locals as EventRequestState;
+    const body: unknown = req.body;
+    state.events = Array.isArray(body) ? body.length : undefined;
+    const items = parseEventsBody(body, state.schema!, options);
+    if (publisher.wouldBlock()) throw backpressureError(options.retryAfterS);
+    try {
+      await publisher.publishMany(state.type!, items, state.version === undefined ? {} : { version: state.version });
+    } catch (err) {
+      if (hasCode(err, 'HG_INVALID_EVENT') && Array.isArray(err.details)) throw invalidEventsError(fromSdkProblems(err.details as InvalidEvent[]));
+      throw err;
+    }
+    metrics.recordAccepted(state.type!, items.length);
+    closeIfDraining(res);
+    res.json({ accepted: items.length });
+  };
+
+  app.post('/v1/events/:type', track, authenticate, prepare, shedLoad, readBody, publish);
+  app.all('/v1/events/:type', methodNotAllowed('POST'));
+  app.all(['/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
+  app.use((req, _res, next) => {
+    next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)}: events go to POST /v1/events/<type>`));
+  });
+
+  const answerError: ErrorRequestHandler = (err, req, res, _next) => {
+    const error = asHourglassError(err);
+    const state = res.locals as EventRequestState;
+    state.errorCode = error.code;
+    if (state.events !== undefined) metrics.recordRejected(error.code, state.events);
+    if (error.httpStatus >= 500) logFailure(error, { method: req.method, path: req.path.slice(0, 200), type: state.type });
+    if (res.headersSent) {
+      // Too late for an answer: cut the connection rather than send half of one.
+      req.socket.destroy();
+      return;
+    }
+    closeIfDraining(res);
+    const answer = errorAnswer(error, options.retryAfterS);
+    if (answer.retryAfterS !== undefined) res.setHeader('Retry-After', String(answer.retryAfterS));
+    res.status(answer.status).json(answer.body);
+  };
+  app.use(answerError);
+  return app;
+}
+
+function backpressureError(retryAfterS: number): HourglassError {
+  return new HourglassError('HG_BACKPRESSURE', `the gateway's publish buffer is full: retry after ${retryAfterS} s`);
+}
+
+function methodNotAllowed(allow: string): RequestHandler {
+  return (req, res, next) => {
+    res.setHeader('Allow', allow);
+    next(new HourglassError('HG_METHOD_NOT_ALLOWED', `${req.method} is not allowed here (allowed: ${allow})`));
+  };
+}
+
+/** Logs server-side failures with their cause, at most once per LOG_EVERY_MS per code, noting how many were skipped. */
+function rateLimitedFailureLog(logger: GatewayLogger): (error: HourglassError, fields: Record<string, unknown>) => void {
+  const last = new Map<string, { atMs: number; skipped: number }>();
+  return (error, fields) => {
+    const now = Date.now();
+    const seen = last.get(error.code);
+    if (seen && now - seen.atMs < LOG_EVERY_MS) {
+      seen.skipped++;
+      return;
+    }
+    last.set(error.code, { atMs: now, skipped: 0 });
+    logger.log(error.code === 'HG_INTERNAL' ? 'ERROR' : 'WARNING', `request failed: ${error.code}`, {
+      ...fields,
+      error,
+      ...(seen?.skipped ? { skippedSinceLast: seen.skipped } : {}),
+    });
+  };
+}

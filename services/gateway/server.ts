@@ -1,0 +1,104 @@
+// Listens with the gateway app and shuts it down gracefully: stop accepting, drain in-flight requests, close the publisher (final heartbeat).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HourglassError } from '../errors/catalogue.ts';
+import type { Registry } from '../registry/registry.ts';
+import { createGatewayApp, type GatewayPublisher } from './app.ts';
+import type { GatewayOptions } from './gateway-options.ts';
+import { GatewayLifecycle } from './lifecycle.ts';
+import { jsonLogger, type GatewayLogger } from './log.ts';
+import { GatewayMetrics } from './metrics.ts';
+
+export interface StartGatewayParams {
+  /** Owned by the gateway from here on: close() closes it (its final heartbeat is part of a clean shutdown). */
+  readonly publisher: GatewayPublisher;
+  readonly registry: Registry;
+  readonly options: GatewayOptions;
+  /** Default: JSON lines on stderr. */
+  readonly logger?: GatewayLogger;
+}
+
+/** How a shutdown went. */
+export interface ShutdownReport {
+  /** Every in-flight request was answered within the budget. */
+  readonly drained: boolean;
+  /** The publisher flushed and sent its final heartbeat within the budget. */
+  readonly publisherClosed: boolean;
+  /** Requests still in flight when the budget ran out (their connections were cut). */
+  readonly abandonedRequests: number;
+}
+
+export interface RunningGateway {
+  /** Base URL, e.g. http://127.0.0.1:8080 (loopback when bound to every interface). */
+  readonly url: string;
+  readonly port: number;
+  readonly lifecycle: GatewayLifecycle;
+  readonly metrics: GatewayMetrics;
+  /**
+   * Graceful shutdown within options.shutdownTimeoutMs: stop accepting connections, answer the
+   * requests in flight (new requests on open connections get 503), close the publisher, then the
+   * server. Idempotent: every call returns the same promise.
+   */
+  close(): Promise<ShutdownReport>;
+}
+
+export async function startGateway(params: StartGatewayParams): Promise<RunningGateway> {
+  const { publisher, options } = params;
+  const logger = params.logger ?? jsonLogger();
+  const lifecycle = new GatewayLifecycle();
+  const metrics = new GatewayMetrics();
+  const app = createGatewayApp({ publisher, registry: params.registry, options, logger, lifecycle, metrics });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      reject(new HourglassError('HG_CONFIG_INVALID', `gateway cannot listen on ${options.host}:${options.port}: ${err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.log('ERROR', 'gateway server error', { error: err }));
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  let closing: Promise<ShutdownReport> | undefined;
+  const close = (): Promise<ShutdownReport> => {
+    closing ??= (async () => {
+      const deadline = Date.now() + options.shutdownTimeoutMs;
+      lifecycle.startDraining();
+      const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      logger.log('INFO', 'gateway draining', { inFlightRequests: lifecycle.inFlight, publisher: publisher.id });
+      // Requests in flight wait for their batches; send the open ones now rather than at the end of their linger.
+      void publisher.flush().catch(() => undefined);
+      const drained = await lifecycle.whenIdle(Math.max(0, deadline - Date.now()));
+      const abandonedRequests = lifecycle.inFlight;
+      const publisherClosed = await withinMs(publisher.close(), Math.max(0, deadline - Date.now())).then(
+        (done) => done,
+        (err: unknown) => {
+          logger.log('ERROR', 'publisher close failed', { error: err });
+          return false;
+        },
+      );
+      server.closeAllConnections();
+      await serverClosed;
+      const report: ShutdownReport = { drained, publisherClosed, abandonedRequests };
+      logger.log(drained && publisherClosed ? 'INFO' : 'ERROR', 'gateway stopped', { ...report, publisher: publisher.id });
+      return report;
+    })();
+    return closing;
+  };
+
+  return { url: `http://${urlHost}:${port}`, port, lifecycle, metrics, close };
+}
+
+/** True when `promise` resolved within `ms`; false when the time ran out first (it keeps running). */
+function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
+}

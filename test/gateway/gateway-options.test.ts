@@ -1,0 +1,140 @@
+// Gateway options: defaults per mode, env precedence, token parsing, and every invalid value reported at once (never a token).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { hasCode } from '../../services/errors/catalogue.ts';
+import { GATEWAY_DEFAULTS, parseTokenList, resolveGatewayOptions } from '../../services/gateway/gateway-options.ts';
+
+const TOKEN_A = 'tok_aaaaaaaaaaaaaaaaaaaa';
+const TOKEN_B = 'tok_bbbbbbbbbbbbbbbbbbbb';
+
+function configError(fn: () => unknown): { message: string; problems: string[] } {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(hasCode(err, 'HG_CONFIG_INVALID'), `expected HG_CONFIG_INVALID, got ${String(err)}`);
+    return { message: err.message, problems: (err.details as { problems: string[] }).problems };
+  }
+  assert.fail('expected HG_CONFIG_INVALID');
+}
+
+describe('resolveGatewayOptions', () => {
+  it('local mode (emulator in the environment): loopback, no auth, the documented defaults', () => {
+    const o = resolveGatewayOptions({ PUBSUB_EMULATOR_HOST: '127.0.0.1:8085' });
+    assert.equal(o.mode, 'local');
+    assert.equal(o.host, '127.0.0.1');
+    assert.equal(o.port, 8080);
+    assert.equal(o.authEnabled, false);
+    assert.deepEqual(o.tokens, []);
+    assert.equal(o.maxBodyBytes, 5 * 1024 * 1024);
+    assert.equal(o.maxEventsPerRequest, 1000);
+    assert.equal(o.maxEventBytes, GATEWAY_DEFAULTS.maxEventBytes);
+    assert.equal(o.retryAfterS, 1);
+    assert.equal(o.projectId, 'hourglass-local');
+    assert.equal(o.topicPrefix, 'hourglass-');
+    assert.equal(o.windowS, 3600);
+  });
+
+  it('cloud is the default without an emulator, and then refuses to start without tokens', () => {
+    const { message } = configError(() => resolveGatewayOptions({}));
+    assert.match(message, /authentication is on \(cloud mode\) but no tokens are configured/);
+    assert.match(message, /HOURGLASS_GATEWAY_TOKENS/);
+  });
+
+  it('cloud mode with tokens: every interface, auth on, tokens split on commas and newlines, PORT honoured', () => {
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', PORT: '9090', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A}, ${TOKEN_B}\n\n`, HOURGLASS_PROJECT: 'p1' });
+    assert.equal(o.host, '0.0.0.0');
+    assert.equal(o.port, 9090);
+    assert.equal(o.authEnabled, true);
+    assert.deepEqual(o.tokens, [TOKEN_A, TOKEN_B]);
+    assert.equal(o.projectId, 'p1');
+  });
+
+  it('HOURGLASS_PORT wins over PORT; overrides win over the environment', () => {
+    assert.equal(resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_PORT: '7000', PORT: '9090' }).port, 7000);
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_PORT: '7000', HOURGLASS_MAX_EVENTS_PER_REQUEST: '50' }, { port: 0, maxEventsPerRequest: 7 });
+    assert.equal(o.port, 0);
+    assert.equal(o.maxEventsPerRequest, 7);
+  });
+
+  it('tokens turn auth on in local mode; HOURGLASS_GATEWAY_AUTH=off turns it off in cloud mode', () => {
+    assert.equal(resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: TOKEN_A }).authEnabled, true);
+    const open = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_AUTH: 'off' });
+    assert.equal(open.authEnabled, false);
+    assert.equal(open.host, '0.0.0.0');
+  });
+
+  it('reads the limits from the environment', () => {
+    const o = resolveGatewayOptions({
+      HOURGLASS_MODE: 'local',
+      HOURGLASS_MAX_BODY_BYTES: '2048',
+      HOURGLASS_MAX_EVENTS_PER_REQUEST: '10',
+      HOURGLASS_MAX_EVENT_BYTES: '4096',
+      HOURGLASS_RETRY_AFTER_S: '7',
+      HOURGLASS_SHUTDOWN_TIMEOUT_MS: '1500',
+      HOURGLASS_WINDOW_S: '60',
+      HOURGLASS_TOPIC_PREFIX: 'test-',
+      HOURGLASS_HOST: '127.0.0.2',
+    });
+    assert.deepEqual(
+      [o.maxBodyBytes, o.maxEventsPerRequest, o.maxEventBytes, o.retryAfterS, o.shutdownTimeoutMs, o.windowS, o.topicPrefix, o.host],
+      [2048, 10, 4096, 7, 1500, 60, 'test-', '127.0.0.2'],
+    );
+  });
+
+  it('reports every invalid variable in one error, naming each', () => {
+    const { problems } = configError(() =>
+      resolveGatewayOptions({
+        HOURGLASS_MODE: 'prod',
+        HOURGLASS_PORT: '70000',
+        HOURGLASS_MAX_BODY_BYTES: '5MB',
+        HOURGLASS_MAX_EVENTS_PER_REQUEST: '0',
+        HOURGLASS_RETRY_AFTER_S: '-1',
+        HOURGLASS_WINDOW_S: '7',
+        HOURGLASS_GATEWAY_AUTH: 'maybe',
+      }),
+    );
+    const all = problems.join('\n');
+    for (const name of ['HOURGLASS_MODE', 'HOURGLASS_PORT', 'HOURGLASS_MAX_BODY_BYTES', 'HOURGLASS_MAX_EVENTS_PER_REQUEST', 'HOURGLASS_RETRY_AFTER_S', 'HOURGLASS_GATEWAY_AUTH']) {
+      assert.match(all, new RegExp(name), `${name} is named`);
+    }
+    assert.match(all, /window length 7s/);
+    assert.match(all, /"5MB"/);
+  });
+
+  it('rejects weak or malformed tokens by position, without echoing them', () => {
+    const short = 'short';
+    const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A},${short},tok with space xxxxxxxxxx` }));
+    assert.match(message, /token #2 must be 16\.\.4096 characters long/);
+    assert.match(message, /token #3 may only hold/);
+    assert.doesNotMatch(message, new RegExp(short));
+    assert.doesNotMatch(message, new RegExp(TOKEN_A));
+  });
+
+  it('validates overrides too', () => {
+    const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local' }, { maxBodyBytes: 10, retryAfterS: 0.5 }));
+    assert.match(message, /maxBodyBytes must be an integer from 1024/);
+    assert.match(message, /retryAfterS must be an integer from 1/);
+  });
+
+  it('parseTokenList drops blanks and surrounding space', () => {
+    assert.deepEqual(parseTokenList(' a ,, b\r\nc\n'), ['a', 'b', 'c']);
+    assert.deepEqual(parseTokenList(''), []);
+  });
+});
+
+describe('gateway process with an invalid configuration', () => {
+  it('exits 2 with one log line naming the problem, before touching Pub/Sub', () => {
+    const main = new URL('../../services/gateway/main.ts', import.meta.url).pathname;
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, METADATA_SERVER_DETECTION: 'none', HOURGLASS_MODE: 'cloud', HOURGLASS_MAX_BODY_BYTES: 'lots' };
+    const result = spawnSync(process.execPath, [main], { env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(result.status, 2, result.stderr);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, result.stderr);
+    const entry = JSON.parse(lines[0]!) as { severity: string; code: string; message: string };
+    assert.equal(entry.severity, 'ERROR');
+    assert.equal(entry.code, 'HG_CONFIG_INVALID');
+    assert.match(entry.message, /HOURGLASS_MAX_BODY_BYTES must be an integer/);
+    assert.match(entry.message, /no tokens are configured/);
+  });
+});
