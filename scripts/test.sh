@@ -9,4 +9,4 @@ export METADATA_SERVER_DETECTION=none
 echo "== lint"; eslint .
 echo "== type check"; tsc --noEmit -p tsconfig.json
 echo "== tests (node $(node --version))"
-exec node --test --test-concurrency=2 --test-timeout=900000 "test/**/*.test.ts"
+exec node --test --test-concurrency=2 --test-timeout=300000 --test-force-exit "test/**/*.test.ts"

@@ -6,7 +6,7 @@
 // gateway and a direct publish() agree on what is valid.
 import { HourglassError } from '../errors/catalogue.ts';
 import type { SchemaVersion } from '../registry/registry.ts';
-import { validateEventId, validatePayload } from '../sdk/event-encoder.ts';
+import { validateEventId, validatePayload } from '../sdk/index.ts';
 import type { InvalidEvent, PublishItem } from '../sdk/index.ts';
 
 /** One invalid event of a request, as listed in a 400 answer. */

@@ -21,18 +21,26 @@ export function validatePayload(type: avro.Type, payload: unknown): FieldProblem
     return [{ path: '', message: `expected an object matching ${type.name ?? 'the schema'}, got ${describe(payload)}` }];
   }
   const problems: FieldProblem[] = [];
+  // Two passes: avsc stops checking a record's fields once it finds an undeclared one, so type
+  // errors are collected first, then undeclared fields (typos that would silently lose data).
+  type.isValid(payload, {
+    errorHook: (path: string[], value: unknown, fieldType: avro.Type) => {
+      problems.push({ path: path.join('.'), message: `expected ${describeType(fieldType)}, got ${describe(value)}` });
+    },
+  });
+  const reported = new Set(problems.map((p) => p.path));
   type.isValid(payload, {
     noUndeclaredFields: true,
     errorHook: (path: string[], value: unknown, fieldType: avro.Type) => {
-      if (fieldType.typeName === 'record' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        // A record that is otherwise fine but carries a field its schema does not declare.
-        const declared = new Set((fieldType as avro.types.RecordType).fields.map((f) => f.name));
-        for (const key of Object.keys(value)) {
-          if (!declared.has(key)) problems.push({ path: [...path, key].join('.'), message: 'is not a field of the schema' });
+      if (fieldType.typeName !== 'record' || typeof value !== 'object' || value === null || Array.isArray(value)) return;
+      const declared = new Set((fieldType as avro.types.RecordType).fields.map((f) => f.name));
+      for (const key of Object.keys(value)) {
+        const keyPath = [...path, key].join('.');
+        if (!declared.has(key) && !reported.has(keyPath)) {
+          reported.add(keyPath);
+          problems.push({ path: keyPath, message: 'is not a field of the schema' });
         }
-        return;
       }
-      problems.push({ path: path.join('.'), message: `expected ${describeType(fieldType)}, got ${describe(value)}` });
     },
   } as never);
   return problems;

@@ -64,13 +64,19 @@ export async function startPipeline(): Promise<PipelineKit> {
       throw new Error(`windows ${windows.join(', ')} of ${type} did not close in ${timeoutMs} ms (closed: ${[...closed.keys()].join(', ')})`);
     },
     async stop() {
-      for (const c of checkers) await c.stop();
-      await worker.stop();
+      // Bounded, so a failed test cannot leave the run waiting on a stuck component.
+      for (const c of checkers) await within(15_000, c.stop());
+      await within(30_000, worker.stop());
       await stack.stop();
     },
   };
   after(() => kit.stop());
   return kit;
+}
+
+function within(ms: number, p: Promise<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() => clearTimeout(timer));
 }
 
 export interface ReadRecord {

@@ -107,6 +107,12 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
       });
       await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), trackId: 'x' }), /field "trackId" is not a field of the schema/);
       await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), platform: 'FRIDGE' }), /field "platform" expected one of ANDROID, IOS/);
+      // Regression: an undeclared field must not hide a type error beside it (avsc stops at the first).
+      await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), ms_played: 'x', color: 1 }), (e) => {
+        assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
+        assert.deepEqual((e.details as Array<{ path: string }>).map((d) => d.path).sort(), ['color', 'ms_played']);
+        return true;
+      });
       await assert.rejects(publisher.publish('track_played', trackPlayed(1), { version: 7 }), (e) => hasCode(e, 'HG_UNKNOWN_VERSION'));
       await assert.rejects(
         publisher.publishMany('track_played', [{ payload: trackPlayed(1) }, { payload: { user_id: 5 } }, { payload: trackPlayed(2), eventId: '' }]),
