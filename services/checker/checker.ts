@@ -17,6 +17,11 @@ import { StagingIndex, type IndexedManifest } from './staging-index.ts';
 import { closeWindow, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
+/** Windows older than this drop out of the published status. */
+const STATUS_HORIZON_MS = 48 * 3600 * 1000;
+/** A publisher heard from within this long counts as alive on the status page. */
+const STATUS_ALIVE_MS = 30_000;
+
 export type WindowStateName = 'open' | 'closing' | 'closed' | 'incomplete';
 
 export interface WindowState {
@@ -101,6 +106,24 @@ export class Checker {
     await this.#heartbeats.loadAll(storage);
     this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
     for (const type of this.#d.registry.types()) await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
+    await this.#publishStatus();
+  }
+
+  /** Writes this replica's view of every window to checker/status/<checker>.json, for the status page and the CLI. */
+  async #publishStatus(): Promise<void> {
+    const nowMs = this.#nowMs();
+    for (const [key, s] of this.#states) if (nowMs - Date.parse(s.windowStart) >= STATUS_HORIZON_MS) this.#states.delete(key);
+    const states = this.windowStates();
+    const publishers = [...this.#heartbeats.views().values()].map((v) => ({
+      id: v.id,
+      lastSeenMs: v.lastSeenMs,
+      final: v.heartbeat?.final ?? false,
+      alive: !(v.heartbeat?.final ?? false) && nowMs - v.lastSeenMs < STATUS_ALIVE_MS,
+    }));
+    await this.#d.storage.put(
+      `${layout.checker}status/${this.#d.options.checkerId}.json`,
+      JSON.stringify({ checker: this.#d.options.checkerId, updatedAt: new Date(nowMs).toISOString(), windowS: this.#d.options.windowS, windows: states, publishers, errors: this.errors.slice(-10) }),
+    );
   }
 
   async #tickType(type: string, livenessTimeoutMs: number, maxWaitMs: number): Promise<void> {
