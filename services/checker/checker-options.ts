@@ -19,6 +19,8 @@ export interface CheckerOptions {
   readonly tickMs: number;
   /** Largest part file (bytes); a big window is several parts. Env HOURGLASS_MAX_PART_BYTES. Default: 256 MiB. */
   readonly maxPartBytes: number;
+  /** Compact an open window once this many staged bytes are not yet in a segment (bytes). Env HOURGLASS_SEGMENT_BYTES. Default: 64 MiB. */
+  readonly segmentBytes: number;
   /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
   readonly codec: CodecName;
   /** How long a silent publisher is remembered (ms). Default: 2 days. */
@@ -46,6 +48,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     checkerId: overrides.checkerId ?? env.HOURGLASS_CHECKER_ID ?? `checker-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     tickMs: overrides.tickMs ?? num('HOURGLASS_CHECKER_TICK_MS', 500),
     maxPartBytes: overrides.maxPartBytes ?? num('HOURGLASS_MAX_PART_BYTES', 256 * 1024 * 1024),
+    segmentBytes: overrides.segmentBytes ?? num('HOURGLASS_SEGMENT_BYTES', 64 * 1024 * 1024),
     codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),

@@ -13,7 +13,8 @@ import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore } from './coverage-store.ts';
 import { HeartbeatTable } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
-import { StagingIndex, type IndexedManifest } from './staging-index.ts';
+import { compactSegment, segmentPrefix } from './segments.ts';
+import { StagingIndex, type WindowStaging } from './staging-index.ts';
 import { closeWindow, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -63,13 +64,15 @@ export class Checker {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
+  /** Segments this replica compacted (for tests and metrics). */
+  segmentsMade = 0;
   /** Failures of a round, by message: counted, logged by the caller, retried next round. */
   readonly errors: string[] = [];
 
   constructor(deps: CheckerDeps) {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
-    this.#index = new StagingIndex(deps.storage);
+    this.#index = new StagingIndex(deps.storage, deps.options.windowS);
     this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, topicNames(deps.options.topicPrefix).controlSubscription, this.#heartbeats) : undefined;
   }
 
@@ -130,49 +133,62 @@ export class Checker {
     const { storage, options } = this.#d;
     await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
+    // Coverage: what is delivered already, plus what is staged or compacted in open windows.
     const coverage = new Map<string, WindowedRuns>();
     for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
+    const cover = (p: string, from: number, to: number, w: number) => {
+      let runs = coverage.get(p);
+      if (!runs) coverage.set(p, (runs = new WindowedRuns()));
+      runs.add(from, to, w, w);
+    };
     const firstSeen = new Map<string, number>();
-    for (const [w, manifests] of windows) {
-      for (const { manifest } of manifests) {
+    for (const [w, { staged, segments }] of windows) {
+      for (const { manifest } of staged) {
         for (const m of manifest.messages) {
-          let runs = coverage.get(m.publisher);
-          if (!runs) coverage.set(m.publisher, (runs = new WindowedRuns()));
-          runs.add(m.firstSeq, m.firstSeq + m.count, w, w);
+          cover(m.publisher, m.firstSeq, m.firstSeq + m.count, w);
           firstSeen.set(m.publisher, Math.min(firstSeen.get(m.publisher) ?? Infinity, manifest.writtenAtUs / 1000));
         }
       }
+      for (const g of segments) for (const [p, ranges] of Object.entries(g.runs)) for (const [from, to] of ranges) cover(p, from, to, w);
     }
     const publishers = new Map<string, PublisherView>(this.#heartbeats.views());
     for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: seenMs });
 
     for (const w of [...windows.keys()].sort((a, b) => a - b)) {
-      const manifests = windows.get(w)!;
+      const staging = windows.get(w)!;
       const ref: WindowRef = { type, index: w, lengthS: options.windowS };
       const ended = this.#nowMs() >= windowEndUs(w, options.windowS) / 1000;
       const closed = ended ? await this.#closedManifest(ref) : undefined;
       if (closed) {
-        await this.#afterClose(ref, closed, manifests);
+        await this.#afterClose(ref, closed, staging);
         continue;
       }
-      const stagedEvents = manifests.reduce((n, m) => n + m.manifest.events, 0);
-      if (!ended) {
-        this.#setState(ref, { state: 'open', stagedEvents });
-        continue;
-      }
-      const decision = decideClose({
-        type,
-        window: w,
-        windowS: options.windowS,
-        nowMs: this.#nowMs(),
-        livenessTimeoutMs: options.livenessTimeoutMs ?? livenessTimeoutMs,
-        maxWaitMs: options.maxWaitMs ?? maxWaitMs,
-        publishers,
-        coverage,
-        seenInWindow: new Set(manifests.flatMap((m) => m.manifest.messages.map((x) => x.publisher))),
-      });
-      if (decision.kind === 'wait') {
-        this.#setState(ref, { state: 'closing', stagedEvents, waitingOn: decision.waitingOn });
+      const consumed = new Set(staging.segments.flatMap((g) => g.stagingManifests));
+      const pending = staging.staged.filter((m) => !consumed.has(m.key));
+      const stagedEvents = staging.staged.reduce((n, m) => n + m.manifest.events, 0);
+      const decision = ended
+        ? decideClose({
+            type,
+            window: w,
+            windowS: options.windowS,
+            nowMs: this.#nowMs(),
+            livenessTimeoutMs: options.livenessTimeoutMs ?? livenessTimeoutMs,
+            maxWaitMs: options.maxWaitMs ?? maxWaitMs,
+            publishers,
+            coverage,
+            seenInWindow: new Set([
+              ...staging.staged.flatMap((m) => m.manifest.messages.map((x) => x.publisher)),
+              ...staging.segments.flatMap((g) => Object.keys(g.runs)),
+            ]),
+          })
+        : undefined;
+      if (decision?.kind !== 'close') {
+        // Not closable yet: compact what has piled up, so that closing later only finishes the tail.
+        if (pending.reduce((n, m) => n + m.manifest.bytes, 0) >= options.segmentBytes) {
+          await compactSegment(storage, this.#d.registry, ref, staging.segments, pending, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId });
+          this.segmentsMade++;
+        }
+        this.#setState(ref, { state: ended ? 'closing' : 'open', stagedEvents, ...(decision ? { waitingOn: decision.waitingOn } : {}) });
         continue;
       }
       const manifest = await closeWindow(storage, this.#d.registry, {
@@ -180,18 +196,19 @@ export class Checker {
         status: decision.status,
         reason: decision.reason,
         proofs: decision.proofs,
-        manifests,
+        manifests: staging.staged,
+        segments: staging.segments,
         closer: options.checkerId,
         nowMs: () => this.#nowMs(),
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
       });
-      await this.#afterClose(ref, manifest, manifests);
+      await this.#afterClose(ref, manifest, staging);
     }
   }
 
-  /** Records a closed window's coverage, removes its staging, and moves staged files it does not hold to the late area. */
-  async #afterClose(ref: WindowRef, manifest: ClosedManifest, staged: readonly IndexedManifest[]): Promise<void> {
+  /** Records a closed window's coverage, removes its staging and segments, and moves staged files it does not hold to the late area. */
+  async #afterClose(ref: WindowRef, manifest: ClosedManifest, staging: WindowStaging): Promise<void> {
     const { storage, options } = this.#d;
     const key = `${ref.type}/${ref.index}`;
     if (!this.#closed.has(key)) {
@@ -201,9 +218,11 @@ export class Checker {
       this.#d.onClosed?.(manifest, layout.closed(ref));
     }
     const included = new Set(manifest.stagingFiles);
-    const done = staged.filter((m) => included.has(m.manifest.file));
-    const late = staged.filter((m) => !included.has(m.manifest.file));
+    const done = staging.staged.filter((m) => included.has(m.manifest.file));
+    const late = staging.staged.filter((m) => !included.has(m.manifest.file));
     await removeStaged(storage, done);
+    // Segments are caches of staged files: once the window is closed, none of them is needed.
+    for (const k of staging.keys) if (k.startsWith(segmentPrefix(ref))) await storage.delete(k);
     if (late.length > 0) {
       const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
         maxPartBytes: options.maxPartBytes,
@@ -231,7 +250,7 @@ export class Checker {
     if (manifest) {
       // Committed (perhaps by another replica): make sure it is finished before relying on it.
       return closeWindow(this.#d.storage, this.#d.registry, {
-        ref, status: manifest.status, reason: manifest.reason, proofs: [], manifests: [], closer: this.#d.options.checkerId,
+        ref, status: manifest.status, reason: manifest.reason, proofs: [], manifests: [], segments: [], closer: this.#d.options.checkerId,
         nowMs: () => this.#nowMs(), maxPartBytes: this.#d.options.maxPartBytes, codec: this.#d.options.codec,
       });
     }

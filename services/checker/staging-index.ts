@@ -1,46 +1,78 @@
-// Lists a type's staging area and keeps the parsed manifests (immutable once written), grouped by window.
+// Lists a type's staging area and keeps the parsed manifests and segments (immutable once written), grouped by window.
 import type { Storage } from '../storage/storage.ts';
 import { parseStagingManifest, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../storage/staging-manifest.ts';
-import { layout } from '../storage/layout.ts';
+import { layout, windowIndexOfId } from '../storage/layout.ts';
+import { isSegmentKey, parseSegment, type Segment } from './segments.ts';
 
 export interface IndexedManifest {
   readonly key: string;
   readonly manifest: StagingManifest;
 }
 
+export interface WindowStaging {
+  /** Staged files' manifests, sorted by key. */
+  readonly staged: IndexedManifest[];
+  /** Committed segments, by number. */
+  readonly segments: Segment[];
+  /** Every key under the window's staging folder (to clean up after close). */
+  readonly keys: string[];
+}
+
 export class StagingIndex {
   readonly #storage: Storage;
-  readonly #cache = new Map<string, StagingManifest>();
+  readonly #windowS: number;
+  readonly #manifests = new Map<string, StagingManifest>();
+  readonly #segments = new Map<string, Segment>();
   /** Manifests that could not be parsed, with the reason (reported, left in place). */
   readonly unreadable = new Map<string, string>();
 
-  constructor(storage: Storage) {
+  constructor(storage: Storage, windowS: number) {
     this.#storage = storage;
+    this.#windowS = windowS;
   }
 
-  /** Every staged manifest of `type`, grouped by window, sorted by key within a window. */
-  async windows(type: string): Promise<Map<number, IndexedManifest[]>> {
-    const byWindow = new Map<number, IndexedManifest[]>();
-    const listed = await this.#storage.list(layout.stagingType(type));
+  /** Everything staged for `type`, by window. */
+  async windows(type: string): Promise<Map<number, WindowStaging>> {
+    const prefix = layout.stagingType(type);
+    const out = new Map<number, WindowStaging>();
     const present = new Set<string>();
-    for (const o of listed) {
-      if (!o.key.endsWith(STAGING_MANIFEST_SUFFIX)) continue;
+    for (const o of await this.#storage.list(prefix)) {
       present.add(o.key);
-      let manifest = this.#cache.get(o.key);
-      if (!manifest) {
-        try {
-          manifest = parseStagingManifest(o.key, await this.#storage.get(o.key));
-          this.#cache.set(o.key, manifest);
-        } catch (err) {
-          this.unreadable.set(o.key, (err as Error).message);
-          continue;
-        }
+      const windowIdPart = o.key.slice(prefix.length).split('/')[0]!;
+      let index: number;
+      try {
+        index = windowIndexOfId(windowIdPart, this.#windowS);
+      } catch {
+        continue; // not a window folder
       }
-      let list = byWindow.get(manifest.window);
-      if (!list) byWindow.set(manifest.window, (list = []));
-      list.push({ key: o.key, manifest });
+      let w = out.get(index);
+      if (!w) out.set(index, (w = { staged: [], segments: [], keys: [] }));
+      w.keys.push(o.key);
+      if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) {
+        const manifest = await this.#read(o.key, this.#manifests, parseStagingManifest);
+        if (manifest) w.staged.push({ key: o.key, manifest });
+      } else if (isSegmentKey(o.key)) {
+        const segment = await this.#read(o.key, this.#segments, parseSegment);
+        if (segment) w.segments.push(segment);
+      }
     }
-    for (const key of this.#cache.keys()) if (key.startsWith(layout.stagingType(type)) && !present.has(key)) this.#cache.delete(key);
-    return byWindow;
+    for (const w of out.values()) w.segments.sort((a, b) => a.n - b.n);
+    for (const cache of [this.#manifests, this.#segments] as Array<Map<string, unknown>>) {
+      for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key);
+    }
+    return out;
+  }
+
+  async #read<T>(key: string, cache: Map<string, T>, parse: (key: string, bytes: Buffer) => T): Promise<T | undefined> {
+    const cached = cache.get(key);
+    if (cached) return cached;
+    try {
+      const value = parse(key, await this.#storage.get(key));
+      cache.set(key, value);
+      return value;
+    } catch (err) {
+      this.unreadable.set(key, (err as Error).message);
+      return undefined;
+    }
   }
 }

@@ -28,6 +28,8 @@ export interface CompactOptions {
   readonly codec: CodecName;
   /** Names the output (instead of a random id), so that a repeated run collides with, rather than duplicates, the first. */
   readonly attempt?: string;
+  /** Schema version to write. Default: the newest among the inputs. */
+  readonly schemaVersion?: number;
 }
 
 export interface PartFile {
@@ -53,7 +55,7 @@ export interface CompactResult {
 
 export async function compactWindow(storage: Storage, registry: Registry, manifests: readonly IndexedManifest[], o: CompactOptions): Promise<CompactResult> {
   const attempt = o.attempt ?? randomBytes(6).toString('hex');
-  const targetVersion = Math.max(...manifests.map((m) => m.manifest.version));
+  const targetVersion = o.schemaVersion ?? Math.max(...manifests.map((m) => m.manifest.version));
   const target = registry.version(o.type, targetVersion);
   const written = new Map<string, WindowedRuns>();
   const seen = (publisher: string): WindowedRuns => {

@@ -50,6 +50,18 @@ export class GcsBucketStorage implements Storage {
     }
   }
 
+  async copy(from: string, to: string): Promise<void> {
+    // GCS enforces ifGenerationMatch: 0 on the rewrite; fake-gcs-server ignores it on copies, so the
+    // explicit check keeps the contract there too (GCS itself needs no check: the precondition holds).
+    if (await this.stat(to)) throw new HourglassError('HG_STORAGE_EXISTS', `object ${to} already exists`);
+    try {
+      await this.#file(from).copy(this.#file(to), { preconditionOpts: { ifGenerationMatch: 0 } });
+    } catch (err) {
+      if (statusOf(err) === 412) throw new HourglassError('HG_STORAGE_EXISTS', `object ${to} already exists`, { cause: err });
+      throw unavailableOr(err, from);
+    }
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       const [contents] = await this.#file(key).download();

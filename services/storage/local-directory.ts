@@ -70,6 +70,21 @@ export class LocalDirectoryStorage implements Storage {
     }
   }
 
+  async copy(from: string, to: string): Promise<void> {
+    const source = this.#pathOf(from);
+    const target = this.#pathOf(to);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      // Objects are immutable once created (put replaces by rename), so sharing the inode is safe.
+      await link(source, target);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new HourglassError('HG_STORAGE_EXISTS', `object ${to} already exists`, { cause: err });
+      throw notFoundOr(err, from);
+    }
+    await syncDir(path.dirname(target));
+  }
+
   async get(key: string): Promise<Buffer> {
     try {
       return await readFile(this.#pathOf(key));

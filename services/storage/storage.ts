@@ -29,6 +29,11 @@ export interface Storage {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Every object whose key starts with `prefix` (plain string prefix, as on GCS), sorted by key. */
   list(prefix: string): Promise<ObjectInfo[]>;
+  /**
+   * Copies `from` to a new object `to`, create-only (HG_STORAGE_EXISTS if `to` exists). Cheap on
+   * both backends: a hard link locally, a server-side copy on GCS; no bytes pass through us.
+   */
+  copy(from: string, to: string): Promise<void>;
   /** Deletes `key`; deleting an absent object is not an error. */
   delete(key: string): Promise<void>;
   /** Releases clients and handles; idempotent. */

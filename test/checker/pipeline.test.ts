@@ -33,9 +33,11 @@ async function publishSpread(publisher: Publisher, count: number, spreadMs: numb
 }
 
 describe('checker in a pipeline', () => {
-  it('closes every window by proof, exactly: no duplicates (redelivered or client retries), v1 read as v2, nothing resolved missing', async () => {
+  for (const incremental of [false, true]) {
+  it(`closes every window by proof, exactly: no duplicates (redelivered or client retries), v1 read as v2, nothing resolved missing${incremental ? ' (compacting incrementally while open)' : ''}`, async () => {
     const kit = await startPipeline();
-    kit.startChecker();
+    // A tiny segment threshold makes the checker compact every round while windows are open.
+    const checker = kit.startChecker(incremental ? { segmentBytes: 1 } : {});
     const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 40 });
     // Client retries: every 10th event reuses the id of the event before it.
     const resolved = await publishSpread(publisher, 1500, 5000, (i) => (i % 10 === 0 && i > 0 ? `client-${i - 1}` : i % 10 === 9 ? `client-${i}` : undefined));
@@ -64,7 +66,10 @@ describe('checker in a pipeline', () => {
       for (const p of m.publishers) assert.ok(p.boundBy === 'heartbeat' || p.boundBy === 'final', `closed by proof, not by timeout (${p.boundBy})`);
     }
     assert.ok(staged.messages.length > 0);
+    if (incremental) assert.ok(checker.segmentsMade > 0, 'segments were compacted while windows were open');
+    assert.deepEqual(await kit.storage.list('staging/'), [], 'staging (and segments) cleaned up after close');
   });
+  }
 
   it('a publisher killed with SIGKILL: its windows close after the liveness timeout with everything that resolved', async () => {
     const kit = await startPipeline();

@@ -29,10 +29,12 @@ describe('local directory storage', () => {
       for (const delayMs of [0, 5, 30, 120, 400]) {
         const key = `big/${mode}-${delayMs}.bin`;
         const child = spawn(process.execPath, [killedWriter, dir, key, mode, String(256 * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
+        // Listen for the exit at once: a fast machine may finish the write before the kill.
+        const exited = new Promise((r) => child.once('exit', r));
         await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
         await new Promise((r) => setTimeout(r, delayMs));
         child.kill('SIGKILL');
-        await new Promise((r) => child.once('exit', r));
+        await exited;
         const storage = await LocalDirectoryStorage.open(dir);
         const info = await storage.stat(key);
         // Either the whole object is there (the write finished before the kill) or nothing is.

@@ -56,6 +56,19 @@ export function storageContract(open: () => Promise<Storage>): void {
     assert.equal((await s.list('t/dt=2026-01-01/hour=10/'))[0]?.size, 't/dt=2026-01-01/hour=10/part-0.avro'.length);
   });
 
+  it('copy makes a create-only copy; the source stays and later changes of it do not leak', async () => {
+    const s = await open();
+    await s.createOnly('copy/src.bin', 'payload');
+    await s.copy('copy/src.bin', 'copy/deeper/dst.bin');
+    assert.equal((await s.get('copy/deeper/dst.bin')).toString(), 'payload');
+    await assert.rejects(s.copy('copy/src.bin', 'copy/deeper/dst.bin'), (e) => hasCode(e, 'HG_STORAGE_EXISTS'));
+    await assert.rejects(s.copy('copy/missing', 'copy/other'), (e) => hasCode(e, 'HG_STORAGE_NOT_FOUND'));
+    await s.put('copy/src.bin', 'replaced');
+    assert.equal((await s.get('copy/deeper/dst.bin')).toString(), 'payload');
+    await s.delete('copy/src.bin');
+    assert.equal((await s.get('copy/deeper/dst.bin')).toString(), 'payload');
+  });
+
   it('delete removes an object; deleting an absent one is fine', async () => {
     const s = await open();
     await s.createOnly('del/me', 'x');

@@ -1,0 +1,130 @@
+// Incremental compaction: while a window is open, its staged files are compacted into segments, so closing only finishes the tail.
+//
+// A segment is an optimisation, never the only copy: it records which staged files it holds, and
+// those files stay in staging until the window closes. So a segment lost in a race between two
+// checkers, or made after a close had planned without it, costs only work, never events.
+// Segments are numbered; seg-N is created with a create-only put on top of seg-0..N-1 (its dedup
+// state starts from theirs), so replicas build one chain.
+import { createHash } from 'node:crypto';
+import { hasCode } from '../errors/catalogue.ts';
+import type { Registry } from '../registry/registry.ts';
+import { layout, type WindowRef } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { CodecName } from '../wire/codecs.ts';
+import type { IndexedManifest } from './staging-index.ts';
+import { compactWindow, type PartFile } from './window-compactor.ts';
+import { WindowedRuns } from './windowed-runs.ts';
+
+export const SEGMENT_FORMAT = 'hg-segment-1';
+
+export interface Segment {
+  readonly format: typeof SEGMENT_FORMAT;
+  readonly type: string;
+  readonly window: number;
+  readonly n: number;
+  readonly schemaVersion: number;
+  readonly codec: CodecName;
+  /** Staging manifests whose events this segment holds. */
+  readonly stagingManifests: string[];
+  readonly parts: PartFile[];
+  /** Seqs held, per publisher. */
+  readonly runs: Record<string, Array<[number, number]>>;
+  /** Key of a JSON array of the client event ids this segment holds (spilled, so memory holds only what a close needs). */
+  readonly clientIdsKey: string;
+  readonly events: number;
+  readonly redelivered: number;
+  readonly clientRetries: number;
+  readonly checker: string;
+}
+
+export const segmentPrefix = (ref: WindowRef) => `${layout.staging(ref)}compacted/`;
+const segmentKey = (ref: WindowRef, n: number) => `${segmentPrefix(ref)}seg-${String(n).padStart(6, '0')}.json`;
+export const isSegmentKey = (key: string) => /\/compacted\/seg-\d{6}\.json$/.test(key);
+
+/** What a chain of segments already holds: seqs per publisher, client ids, staged manifests. */
+export interface SegmentState {
+  readonly runs: Map<string, WindowedRuns>;
+  readonly clientIds: Set<string>;
+  readonly consumed: Set<string>;
+}
+
+export async function segmentState(storage: Storage, segments: readonly Segment[]): Promise<SegmentState> {
+  const runs = new Map<string, WindowedRuns>();
+  const clientIds = new Set<string>();
+  const consumed = new Set<string>();
+  for (const s of segments) {
+    for (const [p, ranges] of Object.entries(s.runs)) {
+      let r = runs.get(p);
+      if (!r) runs.set(p, (r = new WindowedRuns()));
+      for (const [from, to] of ranges) r.add(from, to, s.window, s.window);
+    }
+    for (const id of JSON.parse((await storage.get(s.clientIdsKey)).toString('utf8')) as string[]) clientIds.add(id);
+    for (const m of s.stagingManifests) consumed.add(m);
+  }
+  return { runs, clientIds, consumed };
+}
+
+/**
+ * Compacts `staged` (not yet in any segment) into segment number `segments.length`.
+ * Returns the new segment, or undefined when another checker created that number first.
+ */
+export async function compactSegment(
+  storage: Storage,
+  registry: Registry,
+  ref: WindowRef,
+  segments: readonly Segment[],
+  staged: readonly IndexedManifest[],
+  o: { codec: CodecName; maxPartBytes: number; checker: string },
+): Promise<Segment | undefined> {
+  const n = segments.length;
+  const state = await segmentState(storage, segments);
+  const namePrefix = `seg-${String(n).padStart(6, '0')}`;
+  const result = await compactWindow(storage, registry, staged, {
+    type: ref.type,
+    window: ref.index,
+    alreadyDelivered: state.runs,
+    deliveredEventIds: state.clientIds,
+    outPrefix: segmentPrefix(ref),
+    namePrefix,
+    maxPartBytes: o.maxPartBytes,
+    codec: o.codec,
+  });
+  const newIds = [...result.eventIds].filter((id) => !state.clientIds.has(id));
+  const clientIdsKey = `${segmentPrefix(ref)}${namePrefix}-${result.attempt}.ids.json`;
+  await storage.createOnly(clientIdsKey, JSON.stringify(newIds));
+  const segment: Segment = {
+    format: SEGMENT_FORMAT,
+    type: ref.type,
+    window: ref.index,
+    n,
+    schemaVersion: result.schemaVersion,
+    codec: o.codec,
+    stagingManifests: staged.map((m) => m.key),
+    parts: result.files,
+    runs: Object.fromEntries([...result.written].map(([p, r]) => [p, r.runs.map((x) => [x.from, x.to] as [number, number])])),
+    clientIdsKey,
+    events: result.events,
+    redelivered: result.redeliveredDropped,
+    clientRetries: result.clientRetryDropped,
+    checker: o.checker,
+  };
+  try {
+    await storage.createOnly(segmentKey(ref, n), JSON.stringify(segment));
+    return segment;
+  } catch (err) {
+    if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+    for (const f of result.files) await storage.delete(f.key);
+    await storage.delete(clientIdsKey);
+    return undefined;
+  }
+}
+
+export function parseSegment(key: string, bytes: Buffer): Segment {
+  const s = JSON.parse(bytes.toString('utf8')) as Segment;
+  if (s.format !== SEGMENT_FORMAT) throw new Error(`${key}: not a ${SEGMENT_FORMAT} segment`);
+  return s;
+}
+
+export function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
