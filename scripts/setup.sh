@@ -28,3 +28,17 @@ if [ ! -x .cache/venv/bin/python ] || ! .cache/venv/bin/python -c 'import fastav
   python3 -m venv .cache/venv
   .cache/venv/bin/pip install --quiet --disable-pip-version-check fastavro zstandard cramjam 'backports.zstd; python_version < "3.14"'
 fi
+
+# --- begin: Chromium for the status page's browser test (test/console/) ---------------------------
+# Debian's chromium, driven by playwright-core; never a browser download of playwright's own.
+if [ -z "${HOURGLASS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing chromium (apt-get; for the status page's browser test)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: installing chromium failed; the status page test will fail until it is installed" >&2
+  else
+    echo "setup: chromium is missing and this is not root: run 'sudo apt-get install -y chromium'" \
+      "(or set HOURGLASS_CHROMIUM to a Chromium binary); the status page test fails without it" >&2
+  fi
+fi
+# --- end: Chromium -------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ import { WindowedRuns } from './windowed-runs.ts';
 
 /** Windows older than this drop out of the published status. */
 const STATUS_HORIZON_MS = 48 * 3600 * 1000;
+/** And at most this many windows per type (short windows would otherwise make the file large). */
+const STATUS_WINDOWS_PER_TYPE = 200;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
 
@@ -115,7 +117,13 @@ export class Checker {
   /** Writes this replica's view of every window to checker/status/<checker>.json, for the status page and the CLI. */
   async #publishStatus(): Promise<void> {
     const nowMs = this.#nowMs();
-    for (const [key, s] of this.#states) if (nowMs - Date.parse(s.windowStart) >= STATUS_HORIZON_MS) this.#states.delete(key);
+    const perType = new Map<string, number>();
+    for (const s of this.windowStates()) {
+      // windowStates() is newest first per type: keep the most recent windows of each type.
+      const n = (perType.get(s.type) ?? 0) + 1;
+      perType.set(s.type, n);
+      if (n > STATUS_WINDOWS_PER_TYPE || nowMs - Date.parse(s.windowStart) >= STATUS_HORIZON_MS) this.#states.delete(`${s.type}/${s.window}`);
+    }
     const states = this.windowStates();
     const publishers = [...this.#heartbeats.views().values()].map((v) => ({
       id: v.id,

@@ -201,7 +201,8 @@ export class Publisher {
       batch = new OpenBatch(type, version.version, window, seq, Math.min(this.#o.maxBatchBytes, 64 * 1024), Date.now());
       this.#open.set(type, batch);
       const opened = batch;
-      setTimeout(() => this.#open.get(type) === opened && this.#seal(opened), this.#o.lingerMs).unref();
+      // Not unref()ed: a short script that awaits publish() must not exit before its batch is sent.
+      setTimeout(() => this.#open.get(type) === opened && this.#seal(opened), this.#o.lingerMs);
     }
     const bytes = this.#encoder(version, type).append(batch.sink, payload, seq, receiveUs, eventId);
     if (bytes > this.#o.maxEventBytes) {

@@ -21,7 +21,11 @@ export async function openStorage(location: string, options: OpenStorageOptions 
     }
     return new GcsBucketStorage({ bucket, prefix: prefix.join('/'), apiEndpoint: options.gcsEndpoint, projectId: options.projectId ?? (options.gcsEndpoint ? 'hourglass-local' : undefined) });
   }
-  if (location.startsWith('file://')) return LocalDirectoryStorage.open(fileURLToPath(location));
+  if (location.startsWith('file://')) {
+    const rest = location.slice('file://'.length);
+    // file:///abs/path is a URL; file://./rel and file://rel are taken relative to the working directory.
+    return LocalDirectoryStorage.open(rest.startsWith('/') ? fileURLToPath(location) : path.resolve(rest));
+  }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
     throw new HourglassError('HG_STORAGE_BAD_LOCATION', `${location}: unsupported storage location (use file:///path or gs://bucket/prefix)`);
   }

@@ -18,6 +18,8 @@ describe('local directory storage', () => {
     const dir = await tempDir();
     assert.equal((await openStorage(`file://${dir}`)).location, `file://${dir}`);
     assert.equal((await openStorage(dir)).location, `file://${dir}`);
+    const relative = path.relative(process.cwd(), dir);
+    assert.equal((await openStorage(`file://./${relative}`)).location, `file://${dir}`, 'file://./relative resolves against the working directory');
     await assert.rejects(openStorage('s3://bucket/x'), /unsupported storage location/);
     await assert.rejects(openStorage('gs://Bad_Bucket!'), /not a valid bucket name/);
   });

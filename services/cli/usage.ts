@@ -1,0 +1,66 @@
+// The CLI's help text: the overall usage and one synopsis per command.
+
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  status: `usage: hourglass status [--type TYPE] [--windows N] [--json]
+  Windows of the last N window lengths (default 12) per type, with their states (open, closing,
+  closed, incomplete), events, close delay, lost, late and dead-lettered counts, from the checkers'
+  status files and the closed manifests in the bucket.
+  --type TYPE   only this type
+  --windows N   how many window lengths back from now to show (default 12)
+  --json        the whole snapshot as JSON (the console's /api/status)`,
+  ls: `usage: hourglass ls <type> [--limit N] [--json]
+  Closed windows of <type>, oldest first: start, status, events, lost, files, bytes, close delay.
+  --limit N     only the newest N
+  --json        one JSON object per line`,
+  cat: `usage: hourglass cat <type> <hour>
+  Every record of a closed window as JSON lines on stdout, streamed block by block (a big hour never
+  sits in memory). timestamp-micros fields print as numbers (µs since the epoch, UTC); bytes as base64.`,
+  manifest: `usage: hourglass manifest <type> <hour>
+  The window's _MANIFEST.json: files, checksums, counts per publisher, and how completeness was
+  proven (lost and abandoned seq ranges of an incomplete window).`,
+  verify: `usage: hourglass verify <type> <hour>
+  Re-reads every part file: size, SHA-256, records per file (every block decompressed and its records
+  counted), schema and codec against the manifest. Exit 1 on any mismatch.`,
+  schemas: `usage: hourglass schemas check [--dir DIR]
+  Loads the event-type registry (default: the shipped schemas/, or HOURGLASS_SCHEMAS_DIR) and checks
+  every type: names, configs, and that each version reads all older versions' data. Exit 1 on error.`,
+  publish: `usage: hourglass publish <type> <file.jsonl> [--project ID] [--topic-prefix P] [--schema-version N] [--skip-invalid]
+  Publishes each line of the file as one event through the SDK to Pub/Sub (PUBSUB_EMULATOR_HOST is
+  honoured). A line is {"payload": {...}, "event_id": "..."} (event_id optional) or a bare payload
+  object; blank lines are skipped. Every line is checked first: if any is invalid, nothing is
+  published and each bad line is reported by number (exit 1).
+  --project ID        Google Cloud project [HOURGLASS_PROJECT, GOOGLE_CLOUD_PROJECT; default hourglass-local]
+  --topic-prefix P    topic name prefix [HOURGLASS_TOPIC_PREFIX; default hourglass-]
+  --schema-version N  validate and encode with this schema version (default: the newest)
+  --skip-invalid      publish the valid lines, report the invalid ones, and exit 1 if there were any`,
+};
+
+export const SHORT_USAGE = 'usage: hourglass <command> [options]   commands: status, ls, cat, manifest, verify, schemas check, publish, help';
+
+export const USAGE = `usage: hourglass <command> [options]
+
+Reads, checks and feeds an hourglass bucket.
+
+commands:
+  status                        windows of every type and their states
+  ls <type>                     closed windows of a type
+  cat <type> <hour>             records of a closed window as JSON lines (streamed)
+  manifest <type> <hour>        the window's _MANIFEST.json
+  verify <type> <hour>          re-read the part files and check them against the manifest
+  schemas check                 load and check the schema registry
+  publish <type> <file.jsonl>   publish each line as an event (all or nothing per file)
+  help [command]                this text, or a command's
+
+global options:
+  -l, --location LOC      the bucket: file:///path, a path, or gs://bucket/prefix
+                          [HOURGLASS_BUCKET; default file://./.hourglass-data]
+      --gcs-endpoint URL  GCS API endpoint, e.g. fake-gcs-server's [HOURGLASS_GCS_ENDPOINT]
+      --window-s N        window length in seconds; must divide a day [HOURGLASS_WINDOW_S; default 3600]
+  -h, --help              help
+
+<hour> names a window by its start, in UTC: 2026-11-22T21 or 2026-11-22/21 for hourly windows; for
+shorter windows the start as an ISO time, 2026-11-22T21:52:20Z (also 20261122T215220Z or
+dt=2026-11-22/hour=21/minute=52/second=20). \`ls\` prints windows in a form <hour> accepts.
+
+Progress bars go to stderr, only when it is a terminal.
+exit codes: 0 ok, 1 failure (not found, mismatch, invalid input), 2 bad usage.`;
