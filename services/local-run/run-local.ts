@@ -62,8 +62,9 @@ function report(name: string, line: string): void {
 start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(options.port), HOURGLASS_HOST: '127.0.0.1' });
 for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts');
 start('checker', 'services/checker/main.ts');
+start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(options.consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
 process.stdout.write(
-  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type>, bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
+  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type>, status page http://127.0.0.1:${options.consolePort}/, bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
 );
 const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${options.port}`, rate: options.rate }) : undefined;
 

@@ -10,6 +10,8 @@ export interface RunOptions {
   readonly windowS: number;
   /** Gateway port on 127.0.0.1. Flag --port, env HOURGLASS_PORT. Default: 8080. */
   readonly port: number;
+  /** Status page port on 127.0.0.1. Flag --console-port. Default: 8081. */
+  readonly consolePort: number;
   /** Number of worker processes. Flag --workers. Default: 1. */
   readonly workers: number;
   /** Generate realistic load for the shipped types (SDK and gateway) and print each window as it closes. Flag --demo. */
@@ -18,7 +20,7 @@ export interface RunOptions {
   readonly rate: number;
 }
 
-export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--location file:///path | --gcs] [--rate N]`;
+export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--location file:///path | --gcs] [--rate N]`;
 
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOptions {
   const { values } = parseArgs({
@@ -28,6 +30,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
       gcs: { type: 'boolean', default: false },
       'window-s': { type: 'string' },
       port: { type: 'string' },
+      'console-port': { type: 'string' },
       workers: { type: 'string' },
       demo: { type: 'boolean', default: false },
       rate: { type: 'string' },
@@ -49,6 +52,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     gcs,
     windowS: int('window-s', values['window-s'] ?? env.HOURGLASS_WINDOW_S, demo ? 10 : 3600, 1, 86_400),
     port: int('port', values.port ?? env.HOURGLASS_PORT, 8080, 0, 65_535),
+    consolePort: int('console-port', values['console-port'], 8081, 0, 65_535),
     workers: int('workers', values.workers, 1, 1, 16),
     demo,
     rate: int('rate', values.rate, 2000, 1, 1_000_000),
