@@ -10,7 +10,9 @@ import type { Storage } from '../../services/storage/storage.ts';
 import { Worker } from '../../services/worker/worker.ts';
 import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
 import { ensurePythonVenv, runPythonScript } from './python.ts';
-import { tempDir } from './temp-dir.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 
 export const WINDOW_S = 2;
 
@@ -29,7 +31,9 @@ export interface PipelineKit {
 export async function startPipeline(): Promise<PipelineKit> {
   const registry = await Registry.load();
   const stack = await startLocalStack({ registry, ackDeadlineS: 20 });
-  const storage = await LocalDirectoryStorage.open(await tempDir('hg-pipeline-'));
+  // Removed in stop(), after every component has stopped writing into it.
+  const root = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));
+  const storage = await LocalDirectoryStorage.open(root);
   const worker = new Worker(
     resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }),
     { registry, storage, pubsub: stack.client },
@@ -68,6 +72,7 @@ export async function startPipeline(): Promise<PipelineKit> {
       for (const c of checkers) await within(15_000, c.stop());
       await within(30_000, worker.stop());
       await stack.stop();
+      await rm(root, { recursive: true, force: true, maxRetries: 5 });
     },
   };
   after(() => kit.stop());
