@@ -9,6 +9,7 @@ import { windowEndUs, windowStartUs } from '../wire/window.ts';
 import type { CheckerOptions } from './checker-options.ts';
 import { decideClose, type PublisherView } from './close-rule.ts';
 import type { ClosedManifest } from './closed-manifest.ts';
+import { CheckerMetrics } from './checker-metrics.ts';
 import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore } from './coverage-store.ts';
 import { HeartbeatTable } from './heartbeat-table.ts';
@@ -63,6 +64,7 @@ export class Checker {
   readonly #closed = new Map<string, ClosedManifest>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
+  readonly #metrics: CheckerMetrics;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
@@ -75,6 +77,11 @@ export class Checker {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#index = new StagingIndex(deps.storage, deps.options.windowS);
+    this.#metrics = new CheckerMetrics({
+      windowStates: () => this.windowStates(),
+      publishersAlive: () => [...this.#heartbeats.views().values()].filter((v) => !(v.heartbeat?.final ?? false) && this.#nowMs() - v.lastSeenMs < STATUS_ALIVE_MS).length,
+      nowMs: () => this.#nowMs(),
+    });
     this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, topicNames(deps.options.topicPrefix).controlSubscription, this.#heartbeats) : undefined;
   }
 
@@ -98,6 +105,7 @@ export class Checker {
     clearTimeout(this.#timer);
     await this.#running;
     await this.#consumer?.close();
+    this.#metrics.close();
   }
 
   windowStates(): WindowState[] {
@@ -195,6 +203,7 @@ export class Checker {
         if (pending.reduce((n, m) => n + m.manifest.bytes, 0) >= options.segmentBytes) {
           await compactSegment(storage, this.#d.registry, ref, staging.segments, pending, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId });
           this.segmentsMade++;
+          this.#metrics.segment(type);
         }
         this.#setState(ref, { state: ended ? 'closing' : 'open', stagedEvents, ...(decision ? { waitingOn: decision.waitingOn } : {}) });
         continue;
@@ -223,6 +232,8 @@ export class Checker {
       this.#closed.set(key, manifest);
       for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
       await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
+      // Count a close once, in the replica that made it.
+      if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
     }
     const included = new Set(manifest.stagingFiles);
@@ -240,6 +251,7 @@ export class Checker {
       });
       await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
       this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
+      this.#metrics.late(ref.type, moved.events, moved.duplicates);
     }
     this.#setState(ref, {
       state: manifest.status === 'complete' ? 'closed' : 'incomplete',

@@ -1,12 +1,15 @@
-// Process entry of the checker: configuration from the environment, one JSON log line per closed window, graceful stop.
+// Process entry of the checker: configuration from the environment, metrics and health endpoints, one log line per closed window, graceful stop.
 import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from '../registry/registry.ts';
 import { openStorage } from '../storage/open-storage.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import { startOpsServer } from '../telemetry/ops-server.ts';
+import { startTelemetry } from '../telemetry/telemetry.ts';
 import { Checker } from './checker.ts';
 import { resolveCheckerOptions } from './checker-options.ts';
 
-const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), service: 'checker', msg, ...fields })}\n`);
+const log = createLogger('checker');
+const telemetry = startTelemetry({ service: 'checker', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
 
 try {
   const options = resolveCheckerOptions(process.env);
@@ -19,30 +22,37 @@ try {
     pubsub,
     options,
     onClosed: (m, path) =>
-      log(m.status === 'complete' ? 'info' : 'warn', 'window closed', {
-        event: 'window_closed',
+      log.log(m.status === 'complete' ? 'info' : 'warn', 'window_closed', {
+        // The alerts in infra/ count these lines by code (close delay, lost events).
+        code: 'HG_WINDOW_CLOSED',
         type: m.type,
         window: m.windowStart,
         status: m.status,
         events: m.events,
-        lost: m.lostEvents,
-        abandoned: m.abandonedEvents,
+        lostEvents: m.lostEvents,
+        abandonedEvents: m.abandonedEvents,
         duplicatesDropped: m.duplicatesDropped,
         closeDelayMs: Math.round(m.closeDelayMs),
+        closer: m.closer,
         path: `${storage.location}/${path}`,
       }),
   });
   checker.start();
-  log('info', 'checker started', { checker: options.checkerId, location: storage.location, windowS: options.windowS });
+  // Cloud Run gives PORT; locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
+  const opsPort = process.env.HOURGLASS_OPS_PORT ?? process.env.PORT;
+  const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => true });
+  log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url });
   let reported = 0;
   const errorTimer = setInterval(() => {
-    for (const e of checker.errors.slice(reported)) log('error', 'checker round failed', { event: 'checker_round_failed', error: e });
+    for (const e of checker.errors.slice(reported)) log.error('checker_round_failed', { error: e });
     reported = checker.errors.length;
   }, 1000);
   const shutdown = async (signal: string) => {
-    log('info', 'checker stopping', { signal });
+    log.info('checker_stopping', { signal });
     clearInterval(errorTimer);
     await checker.stop();
+    await ops?.close();
+    await telemetry.shutdown();
     await pubsub.close();
     await storage.close();
     process.exit(0);
@@ -50,6 +60,6 @@ try {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 } catch (err) {
-  log('error', 'checker failed to start', { error: (err as Error).message });
+  log.error('checker_start_failed', { error: (err as Error).message });
   process.exit(1);
 }

@@ -53,7 +53,7 @@ function report(name: string, line: string): void {
   }
   if (entry.event === 'window_closed') {
     const delay = ((entry.closeDelayMs as number) / 1000).toFixed(1);
-    process.stdout.write(`closed ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.events).padStart(7)} events  close delay ${delay}s  lost ${entry.lost}  → ${entry.path}\n`);
+    process.stdout.write(`closed ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.events).padStart(7)} events  close delay ${delay}s  lost ${entry.lostEvents}  → ${entry.path}\n`);
   } else if (entry.level === 'error' || entry.level === 'warn' || !options.demo) {
     process.stdout.write(`[${name}] ${entry.level ?? ''} ${entry.msg ?? line}\n`);
   }

@@ -13,6 +13,7 @@ import { AckTracker } from './ack-tracker.ts';
 import { EventEncoder, validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
 import { MessageSender } from './message-sender.ts';
 import { OpenBatch, type SealedBatch } from './open-batch.ts';
+import { PublisherMetrics } from './publisher-metrics.ts';
 import { resolvePublisherOptions, type PublisherOptions, type ResolvedPublisherOptions } from './publisher-options.ts';
 
 export interface PublishOptions {
@@ -62,6 +63,7 @@ export class Publisher {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #capacityWaiters: Array<() => void> = [];
   readonly #heartbeatTimer: NodeJS.Timeout;
+  readonly #metrics: PublisherMetrics;
   #closing: Promise<void> | undefined;
   #failingSinceMs: number | undefined;
   #stats = {
@@ -91,6 +93,7 @@ export class Publisher {
         this.#failingSinceMs = undefined;
       },
     });
+    this.#metrics = new PublisherMetrics(this.id, () => ({ bytes: this.#stats.bufferedBytes, events: this.#stats.bufferedEvents }));
     this.#heartbeatTimer = setInterval(() => void this.#sendHeartbeat(false).catch(() => undefined), this.#o.heartbeatIntervalMs);
     this.#heartbeatTimer.unref();
     // An immediate first heartbeat tells the checker this publisher exists and when it started.
@@ -158,6 +161,7 @@ export class Publisher {
       for (const wake of this.#capacityWaiters.splice(0)) wake();
       await this.flush();
       await this.#sendHeartbeat(true);
+      this.#metrics.close();
     })();
     return this.#closing;
   }
@@ -215,6 +219,7 @@ export class Publisher {
     this.#nextSeq.set(type, seq + 1);
     batch.noteEvent(receiveUs, eventId !== undefined);
     this.#stats.acceptedEvents++;
+    this.#metrics.accepted(type, 1);
     this.#stats.bufferedEvents++;
     this.#stats.bufferedBytes += bytes;
     if (this.#stats.bufferedBytes > this.#stats.peakBufferedBytes) this.#stats.peakBufferedBytes = this.#stats.bufferedBytes;
@@ -233,11 +238,13 @@ export class Publisher {
       () => {
         this.#acks.settle(sealed.type, sealed.firstSeq, true);
         this.#stats.acknowledgedEvents += sealed.count;
+        this.#metrics.settled(sealed.type, sealed.count, true, Date.now() - batch.openedAtMs);
         batch.outcome.resolve();
       },
       (err: unknown) => {
         this.#acks.settle(sealed.type, sealed.firstSeq, false);
         this.#stats.failedEvents += sealed.count;
+        this.#metrics.settled(sealed.type, sealed.count, false, Date.now() - batch.openedAtMs);
         batch.outcome.reject(err);
       },
     );
