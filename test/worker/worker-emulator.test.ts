@@ -218,7 +218,8 @@ describe('worker on the Pub/Sub emulator', () => {
     assert.equal(worker.stats().acks, 0, 'nothing acked while storage fails');
     assert.equal(worker.stats().stagedEvents, 0);
     flaky.heal();
-    await waitUntil('every event to be staged after recovery', async () => seqCounts((await readStaging(flaky, registry)).records, 'track_played').size >= 2000, WAIT_MS, 500);
+    // Nothing is acked before it is staged, so the acks count tells when to look (polling storage could hang on a stuck request).
+    await waitUntil('every event to be staged after recovery', async () => worker.stats().stagedEvents >= 2000, WAIT_MS, 200);
     await worker.stop();
     const staged = await readStaging(flaky, registry);
     const seqs = seqCounts(staged.records, 'track_played');

@@ -239,6 +239,19 @@ describe('worker (in-memory source, driven clock)', () => {
     assert.equal(worker.stats().heldMessages, 0);
   });
 
+  it('T11 with a staging codec configured, messages of every codec land in one file of that codec, records intact', async () => {
+    const { worker, storage, send } = await rig({ maxFileAgeMs: 3_600_000, codec: 'snappy' });
+    send({ count: 10, codec: 'deflate' });
+    send({ count: 10, firstSeq: 10, codec: 'zstandard' });
+    send({ count: 10, firstSeq: 20, codec: 'snappy' });
+    send({ count: 10, firstSeq: 30, codec: 'null' });
+    await worker.flush();
+    const staged = await readStaging(storage, registry);
+    assert.deepEqual(staged.manifests.map((m) => [m.codec, m.events]), [['snappy', 40]]);
+    assert.equal(seqCounts(staged.records, 'track_played').size, 40);
+    await worker.stop();
+  });
+
   it('T10 refuses a types subset naming a type the registry does not know', async () => {
     const storage = await openStorage(await tempDir('hg-worker-unit-'));
     assert.throws(
