@@ -8,18 +8,31 @@ import { createWriteStream } from 'node:fs';
 const live = new Set<number>();
 let exitHookInstalled = false;
 
+function killAll(): void {
+  for (const pgid of live) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const pgid of live) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
+  process.on('exit', killAll);
+  // 'exit' does not run when a signal ends the process (a test runner's timeout sends SIGTERM). When
+  // nobody else handles the signal, kill the groups and end the way the signal would have.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(signal) > 1) return; // the program handles it, and stops its stack
+      killAll();
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 export interface GroupProcess {
