@@ -52,6 +52,8 @@ export interface CheckerDeps {
   readonly clock?: Clock;
   /** Called once per window this checker saw closed (by itself or another replica). */
   readonly onClosed?: (manifest: ClosedManifest, path: string) => void;
+  /** Called once per window still open past its end plus the liveness timeout (it waits on a gap). */
+  readonly onOverdue?: (ref: WindowRef, waitingOn: string[]) => void;
 }
 
 export class Checker {
@@ -64,6 +66,8 @@ export class Checker {
   readonly #closed = new Map<string, ClosedManifest>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
+  /** Windows reported overdue (once each). */
+  readonly #overdue = new Set<string>();
   readonly #metrics: CheckerMetrics;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -206,6 +210,12 @@ export class Checker {
           this.#metrics.segment(type);
         }
         this.#setState(ref, { state: ended ? 'closing' : 'open', stagedEvents, ...(decision ? { waitingOn: decision.waitingOn } : {}) });
+        // Past the liveness timeout every publisher is bounded or dead: a window still open now waits on a gap.
+        const overdueAtMs = windowEndUs(w, options.windowS) / 1000 + (options.livenessTimeoutMs ?? livenessTimeoutMs);
+        if (decision && this.#nowMs() >= overdueAtMs && !this.#overdue.has(`${type}/${w}`)) {
+          this.#overdue.add(`${type}/${w}`);
+          this.#d.onOverdue?.(ref, decision.waitingOn);
+        }
         continue;
       }
       const manifest = await closeWindow(storage, this.#d.registry, {

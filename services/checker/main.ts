@@ -36,6 +36,9 @@ try {
         closer: m.closer,
         path: `${storage.location}/${path}`,
       }),
+    onOverdue: (ref, waitingOn) =>
+      // The "window not closed" alert in infra/ counts these lines.
+      log.warn('window_overdue', { code: 'HG_WINDOW_OVERDUE', type: ref.type, window: new Date(ref.index * ref.lengthS * 1000).toISOString(), waitingOn: waitingOn.slice(0, 20) }),
   });
   checker.start();
   // Cloud Run gives PORT; locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.

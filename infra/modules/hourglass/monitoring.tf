@@ -3,19 +3,19 @@
 # (Cloud Run turns a JSON line on stdout into jsonPayload; the fields are the closed manifest's):
 #   {"severity":"INFO","code":"HG_WINDOW_CLOSED","type":"track_played","window":…,"status":"complete",
 #    "closeDelayMs":4200,"lostEvents":0,…}
-# closeDelayMs: from the window's end to its _SUCCESS. The checker closes every window, empty ones
-# too, so a type with no close for a window length plus its target is itself an alert.
+# closeDelayMs: from the window's end to its _SUCCESS. A window with no events gets no partition, so
+# "no close for a while" is no alarm (a quiet type closes nothing); instead the checker logs
+#   {"severity":"WARNING","code":"HG_WINDOW_OVERDUE","type":…,"window":…,"waitingOn":[…]}
+# once for a window still open past its end plus the liveness timeout: it waits on a gap.
 
 locals {
   closed_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_closed_log_code}\""
 
+  overdue_logs       = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_overdue_log_code}\""
   close_delay_metric = "logging.googleapis.com/user/${google_logging_metric.window_close_delay.name}"
+  overdue_metric     = "logging.googleapis.com/user/${google_logging_metric.window_overdue.name}"
   events_lost_metric = "logging.googleapis.com/user/${google_logging_metric.events_lost.name}"
 
-  # Monitoring durations are whole minutes; one alignment period of slack for log ingestion.
-  close_absent_s = {
-    for t, c in local.types : t => min(86400, 60 * ceil((var.window_s + var.tiers[c.tier].close_target_s + 300) / 60))
-  }
   severity = { high = "CRITICAL", normal = "ERROR", low = "WARNING" }
 }
 
@@ -45,6 +45,27 @@ resource "google_logging_metric" "window_close_delay" {
       scale              = 100 # ms: 0.1 s .. ~2 weeks
     }
   }
+
+  depends_on = [google_project_service.api]
+}
+
+resource "google_logging_metric" "window_overdue" {
+  project = var.project_id
+  name    = "${var.name}/window_overdue"
+  filter  = local.overdue_logs
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "hourglass windows still open past their end plus the liveness timeout"
+    labels {
+      key         = "type"
+      value_type  = "STRING"
+      description = "Event type."
+    }
+  }
+  label_extractors = { type = "EXTRACT(jsonPayload.type)" }
 
   depends_on = [google_project_service.api]
 }
@@ -196,12 +217,14 @@ resource "google_monitoring_alert_policy" "window_close" {
   }
 
   conditions {
-    display_name = "${each.key}: no window closed for ${local.close_absent_s[each.key]} s"
-    condition_absent {
-      filter   = "metric.type = \"${local.close_delay_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
-      duration = "${local.close_absent_s[each.key]}s"
+    display_name = "${each.key}: a window is still open past its end plus the liveness timeout (waiting on a gap)"
+    condition_threshold {
+      filter          = "metric.type = \"${local.overdue_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
       aggregations {
-        alignment_period   = "300s"
+        alignment_period   = "60s"
         per_series_aligner = "ALIGN_DELTA"
       }
     }

@@ -138,6 +138,12 @@ variable "checker_closed_log_code" {
   default     = "HG_WINDOW_CLOSED"
 }
 
+variable "checker_overdue_log_code" {
+  description = "jsonPayload.code of the line the checker logs once per window still open past its end plus the liveness timeout (it waits on a gap); the window alert counts these lines."
+  type        = string
+  default     = "HG_WINDOW_OVERDUE"
+}
+
 variable "notification_channels" {
   description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
   type        = list(string)
