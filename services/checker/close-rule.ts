@@ -36,11 +36,11 @@ export interface CloseRuleInput {
   readonly seenInWindow: ReadonlySet<string>;
 }
 
-export type Bound = 'heartbeat' | 'final' | 'dead' | 'none';
+export type Bound = 'heartbeat' | 'final' | 'dead' | 'lagging' | 'none';
 
 export interface PublisherProof {
   readonly publisher: string;
-  /** How the bound was obtained: a heartbeat at/after the window end, a final heartbeat, liveness timeout, or none (max wait). */
+  /** How the bound was obtained: a heartbeat at/after the window end, a final heartbeat, liveness timeout (dead, or a clock lagging past it), or none (max wait). */
   readonly boundBy: Bound;
   /** Every seq of this publisher in the window is below this. */
   readonly bound: number;
@@ -91,6 +91,13 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
       boundBy = hb.final ? 'final' : 'heartbeat';
       bound = progress.nextSeq;
       ceilingWindow = windowOf(hb.timeUs, input.windowS);
+    } else if (hb && lastSeenMs - windowEndMs > input.livenessTimeoutMs) {
+      // Alive (Pub/Sub stamped a heartbeat of it well after W ended) but its clock has not reached W's
+      // end: a clock lagging by more than the liveness timeout. Treat it like a dead publisher for W,
+      // so a bad clock cannot hold a window; what it stamps into W from now on goes to the late area.
+      boundBy = 'lagging';
+      bound = Math.max(progress.nextSeq, covered);
+      ceilingWindow = Math.max(windowOf(hb.timeUs, input.windowS), input.window);
     } else if (dead) {
       boundBy = 'dead';
       bound = Math.max(progress.nextSeq, covered);
@@ -120,7 +127,7 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
           else pending = true;
         }
         if (to > split) {
-          if (dead || boundBy === 'none' || pastMaxWait) abandoned.push([split, to]);
+          if (dead || boundBy === 'lagging' || boundBy === 'none' || pastMaxWait) abandoned.push([split, to]);
           else pending = true;
         }
       }

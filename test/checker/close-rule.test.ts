@@ -131,6 +131,18 @@ describe('close rule', () => {
   });
 });
 
+describe('close rule and clocks', () => {
+  it('C14 a live publisher whose clock lags by more than the liveness timeout does not hold the window', () => {
+    // Its heartbeats reach Pub/Sub 6 s after the window end, but its clock still says 20 s before it.
+    const lagging = pub('slow', { timeMs: endMs - 20_000, nextSeq: 12, ackedBelow: 12 }, endMs + 6000);
+    const d = decideClose(input({ runs: { a: [[0, 5, W]], slow: [[0, 12, W - 2]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), lagging]), nowMs: endMs + 6500 }));
+    assert.equal(d.kind, 'close');
+    assert.deepEqual(d.kind === 'close' && d.proofs.find((p) => p.publisher === 'slow')?.boundBy, 'lagging');
+    const early = decideClose(input({ runs: { a: [[0, 5, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), pub('slow', { timeMs: endMs - 20_000, nextSeq: 12 }, endMs + 1000)]), nowMs: endMs + 1500 }));
+    assert.equal(early.kind, 'wait', 'within the liveness timeout the window still waits for it');
+  });
+});
+
 describe('windowed runs', () => {
   it('merges overlapping and touching runs, keeping the window span', () => {
     const r = new WindowedRuns();
