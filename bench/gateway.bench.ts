@@ -134,7 +134,7 @@ function poster(baseUrl: string, body: Buffer, concurrency: number): { post: () 
 /** The gateway as deployed: its own process (main.ts), this one only generating load. */
 async function childGateway(stack: LocalStack, body: Buffer, concurrency: number): Promise<Case> {
   const child = spawn(process.execPath, [MAIN], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'inherit'],
     env: {
       ...process.env,
       METADATA_SERVER_DETECTION: 'none',
@@ -151,10 +151,10 @@ async function childGateway(stack: LocalStack, body: Buffer, concurrency: number
   };
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: child.stderr }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         try {
-          const entry = JSON.parse(line) as { message?: string; url?: string };
-          if (entry.message === 'gateway listening' && entry.url) resolve(entry.url);
+          const entry = JSON.parse(line) as { event?: string; url?: string };
+          if (entry.event === 'gateway_listening' && entry.url) resolve(entry.url);
         } catch {
           // not a log line
         }

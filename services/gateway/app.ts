@@ -7,6 +7,7 @@
 // in publishMany, which runs in the same tick as the end of the body, so it is the moment the
 // gateway holds the whole request; the client's clock is never read (an event carries only
 // "payload" and "event_id", and payload fields may not use the identity names).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { HourglassError, hasCode } from '../errors/catalogue.ts';
 import type { Registry, SchemaVersion } from '../registry/registry.ts';
@@ -15,8 +16,8 @@ import { requireBearerToken, TokenSet } from './auth.ts';
 import { asHourglassError, errorAnswer } from './error-response.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { GatewayLifecycle } from './lifecycle.ts';
-import { jsonLogger, type GatewayLogger } from './log.ts';
-import { GatewayMetrics } from './metrics.ts';
+import { gatewayLogger, type GatewayLogger } from './log.ts';
+import { GatewayMetrics, type GatewayMetricsView } from './metrics.ts';
 import { assertJsonContentType, fromSdkProblems, invalidEventsError, parseEventsBody, parseVersionParam } from './parse-request.ts';
 
 /** What the gateway needs of a publisher (a real Publisher in production; unit tests may pass less). */
@@ -29,13 +30,18 @@ export interface GatewayAppDeps {
   readonly publisher: GatewayPublisher;
   readonly registry: Registry;
   readonly options: GatewayAppOptions;
-  /** Default: JSON lines on stderr. */
+  /** Default: JSON lines on stdout. */
   readonly logger?: GatewayLogger;
   /** Shared with the server that drains the app. Default: a fresh one. */
   readonly lifecycle?: GatewayLifecycle;
-  /** Default: a fresh one. */
+  /** Default: a fresh one, observing this app's lifecycle and publisher (never closed). */
   readonly metrics?: GatewayMetrics;
+  /** Serves GET /metrics: `startTelemetry(...).metricsHandler`. Default: none, and /metrics answers 404. */
+  readonly metricsHandler?: MetricsHandler;
 }
+
+/** Writes the Prometheus text of every instrument of the process (the gateway's, the SDK's, the failure counter). */
+export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Per-request state kept in res.locals. */
 interface EventRequestState {
@@ -46,14 +52,25 @@ interface EventRequestState {
   errorCode?: string;
 }
 
-/** Server-side failures are logged at most this often per code (the rest are counted in /metrics). */
+/** Server-side failures are logged at most this often per code (every one is counted in hourglass_gateway_requests_total). */
 const LOG_EVERY_MS = 1000;
+
+/** What the gateway's gauges read, from its lifecycle, publisher and registry. */
+export function metricsView(lifecycle: GatewayLifecycle, publisher: GatewayPublisher, registry: Registry): GatewayMetricsView {
+  return {
+    inFlightRequests: () => lifecycle.inFlight,
+    draining: () => lifecycle.draining,
+    publisherHealthy: () => publisher.isHealthy(),
+    publisherStats: () => publisher.stats(),
+    isKnownType: (type) => registry.get(type) !== undefined,
+  };
+}
 
 export function createGatewayApp(deps: GatewayAppDeps): Express {
   const { publisher, registry, options } = deps;
-  const logger = deps.logger ?? jsonLogger();
+  const logger = deps.logger ?? gatewayLogger();
   const lifecycle = deps.lifecycle ?? new GatewayLifecycle();
-  const metrics = deps.metrics ?? new GatewayMetrics();
+  const metrics = deps.metrics ?? new GatewayMetrics(metricsView(lifecycle, publisher, registry));
   const logFailure = rateLimitedFailureLog(logger);
 
   const app = express();
@@ -79,14 +96,10 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
     else res.json({ status: 'ready' });
   });
-  app.get('/metrics', (_req, res) => {
-    const text = metrics.render({
-      inFlightRequests: lifecycle.inFlight,
-      draining: lifecycle.draining,
-      publisherHealthy: publisher.isHealthy(),
-      publisher: publisher.stats(),
-    });
-    res.type('text/plain; version=0.0.4').send(text);
+  const { metricsHandler } = deps;
+  app.get('/metrics', (req, res, next) => {
+    if (metricsHandler) metricsHandler(req, res);
+    else next(new HourglassError('HG_NO_ROUTE', 'no metrics here: this gateway was started without telemetry'));
   });
 
   const track: RequestHandler = (_req, res, next) => {
@@ -155,7 +168,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     const error = asHourglassError(err);
     const state = res.locals as EventRequestState;
     state.errorCode = error.code;
-    if (state.events !== undefined) metrics.recordRejected(error.code, state.events);
+    if (state.events !== undefined) metrics.recordRejected(state.type, error.code, state.events);
     if (error.httpStatus >= 500) logFailure(error, { method: req.method, path: req.path.slice(0, 200), type: state.type });
     if (res.headersSent) {
       // Too late for an answer: cut the connection rather than send half of one.
@@ -193,7 +206,8 @@ function rateLimitedFailureLog(logger: GatewayLogger): (error: HourglassError, f
       return;
     }
     last.set(error.code, { atMs: now, skipped: 0 });
-    logger.log(error.code === 'HG_INTERNAL' ? 'ERROR' : 'WARNING', `request failed: ${error.code}`, {
+    logger.log(error.code === 'HG_INTERNAL' ? 'error' : 'warn', 'request_failed', {
+      code: error.code,
       ...fields,
       error,
       ...(seen?.skipped ? { skippedSinceLast: seen.skipped } : {}),

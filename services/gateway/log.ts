@@ -1,24 +1,26 @@
-// The gateway's log: one JSON object per line with a Cloud Logging `severity`, so Cloud Run indexes the fields.
+// The gateway's log: the shared JSON logger (service "gateway", warnings and errors counted), with Error fields written out.
+import { createLogger, type Level, type Logger } from '../telemetry/logger.ts';
 
-export type Severity = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+export type GatewayLogger = Logger;
 
-export interface GatewayLogger {
-  log(severity: Severity, message: string, fields?: Record<string, unknown>): void;
-}
-
-/** Writes JSON lines to `stream` (default: stderr). Errors in fields are written with their code, message and stack. */
-export function jsonLogger(stream: { write(line: string): unknown } = process.stderr): GatewayLogger {
+/** JSON lines on stdout (default) with `severity`, `level`, `service` and `event`; an Error in a field is written with its code, message, stack and cause. */
+export function gatewayLogger(options: { level?: Level; write?: (line: string) => void } = {}): GatewayLogger {
+  const inner = createLogger('gateway', options);
+  const log = (level: Level, event: string, fields: Record<string, unknown> = {}) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(fields)) out[key] = value instanceof Error ? describeError(value) : value;
+    inner.log(level, event, out);
+  };
   return {
-    log(severity, message, fields = {}) {
-      const entry: Record<string, unknown> = { severity, message, time: new Date().toISOString(), component: 'gateway' };
-      for (const [key, value] of Object.entries(fields)) entry[key] = value instanceof Error ? describeError(value) : value;
-      stream.write(`${JSON.stringify(entry)}\n`);
-    },
+    log,
+    info: (e, f) => log('info', e, f),
+    warn: (e, f) => log('warn', e, f),
+    error: (e, f) => log('error', e, f),
   };
 }
 
-/** A logger that drops everything (tests that do not look at logs). */
-export const silentLogger: GatewayLogger = { log: () => undefined };
+/** A logger that drops everything (tests and benchmarks that do not look at logs). Nothing is counted either. */
+export const silentLogger: GatewayLogger = { log: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 function describeError(err: Error, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = { name: err.name, message: err.message, stack: err.stack };

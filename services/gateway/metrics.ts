@@ -1,79 +1,94 @@
-// The gateway's counters and gauges, rendered in the Prometheus text format for GET /metrics.
+// The gateway's OpenTelemetry instruments (meter "hourglass-gateway"): answers by status and code, request duration, events accepted and rejected, drain state.
 //
 // Every answer is counted by status and error code, so every failure shows on a dashboard and not
-// only in a log line. Labels are bounded: the type label only ever holds registry types.
+// only in a log line. Labels are bounded: status and code come from the error catalogue, and the
+// type label only ever holds registry types (anything else is "_unknown"). The publisher's own
+// figures (events accepted and acknowledged per type, publish latency) come from the SDK's
+// instruments under meter "hourglass-sdk"; only what those lack is observed here.
+import { metrics, type BatchObservableCallback, type Counter, type Histogram, type Meter, type Observable } from '@opentelemetry/api';
 import type { PublisherStats } from '../sdk/index.ts';
 
 /** Upper bounds (s) of the request-duration histogram buckets. */
-const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] as const;
+const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The label of a type the registry does not know (so a caller cannot grow the label set). */
+export const UNKNOWN_TYPE = '_unknown';
+
+/** What the gauges read at each collection. */
+export interface GatewayMetricsView {
+  inFlightRequests(): number;
+  draining(): boolean;
+  publisherHealthy(): boolean;
+  publisherStats(): PublisherStats;
+  /** Whether `type` may be a label value (a registry type). */
+  isKnownType(type: string): boolean;
+}
 
 export class GatewayMetrics {
-  readonly #answers = new Map<string, number>();
-  readonly #accepted = new Map<string, number>();
-  readonly #rejectedEvents = new Map<string, number>();
-  readonly #durationCounts = new Array<number>(DURATION_BUCKETS_S.length + 1).fill(0);
-  #durationSumS = 0;
-  #durationCount = 0;
+  readonly #view: GatewayMetricsView;
+  readonly #meter: Meter;
+  readonly #requests: Counter;
+  readonly #duration: Histogram;
+  readonly #accepted: Counter;
+  readonly #rejected: Counter;
+  readonly #observables: Observable[];
+  readonly #observe: BatchObservableCallback;
+
+  constructor(view: GatewayMetricsView) {
+    this.#view = view;
+    const meter = metrics.getMeter('hourglass-gateway');
+    this.#meter = meter;
+    this.#requests = meter.createCounter('hourglass.gateway.requests', { description: 'Answered POST /v1/events requests, by HTTP status and error code ("" on success; status 499: the client hung up)' });
+    this.#duration = meter.createHistogram('hourglass.gateway.request.duration', {
+      description: 'From a POST /v1/events request arriving to its answer, by HTTP status',
+      unit: 's',
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
+    });
+    this.#accepted = meter.createCounter('hourglass.gateway.events.accepted', { description: 'Events acknowledged by Pub/Sub and answered 200, by type' });
+    this.#rejected = meter.createCounter('hourglass.gateway.events.rejected', { description: 'Events in requests refused after their body was read, by type and error code' });
+
+    const inFlight = meter.createObservableGauge('hourglass.gateway.in_flight_requests', { description: 'POST /v1/events requests being handled now' });
+    const draining = meter.createObservableGauge('hourglass.gateway.draining', { description: '1 while the gateway is shutting down' });
+    const healthy = meter.createObservableGauge('hourglass.gateway.publisher.healthy', { description: '0 while Pub/Sub has been failing for a while (the gateway then answers 503)' });
+    const bufferedEvents = meter.createObservableGauge('hourglass.gateway.publisher.buffered_events', { description: 'Events accepted by the publisher and not yet acknowledged' });
+    const inFlightMessages = meter.createObservableGauge('hourglass.gateway.publisher.in_flight_messages', { description: 'Pub/Sub messages sent and not yet acknowledged' });
+    const failedAttempts = meter.createObservableCounter('hourglass.gateway.publisher.failed_attempts', { description: 'Pub/Sub publish attempts that failed (and were retried or given up on)' });
+    const heartbeats = meter.createObservableCounter('hourglass.gateway.publisher.heartbeats', { description: 'Heartbeats sent on the control topic' });
+    this.#observables = [inFlight, draining, healthy, bufferedEvents, inFlightMessages, failedAttempts, heartbeats];
+    this.#observe = (r) => {
+      const stats = view.publisherStats();
+      r.observe(inFlight, view.inFlightRequests());
+      r.observe(draining, view.draining() ? 1 : 0);
+      r.observe(healthy, view.publisherHealthy() ? 1 : 0);
+      r.observe(bufferedEvents, stats.bufferedEvents);
+      r.observe(inFlightMessages, stats.inFlightMessages);
+      r.observe(failedAttempts, stats.failedAttempts);
+      r.observe(heartbeats, stats.heartbeatsSent);
+    };
+    meter.addBatchObservableCallback(this.#observe, this.#observables);
+  }
 
   /** One answered POST /v1/events request: its status, error code ("" on success) and how long it took. */
   recordAnswer(status: number, code: string, durationS: number): void {
-    const key = `${status}\u0000${code}`;
-    this.#answers.set(key, (this.#answers.get(key) ?? 0) + 1);
-    let i = 0;
-    while (i < DURATION_BUCKETS_S.length && durationS > DURATION_BUCKETS_S[i]!) i++;
-    this.#durationCounts[i]!++;
-    this.#durationSumS += durationS;
-    this.#durationCount++;
+    this.#requests.add(1, { status: String(status), code });
+    this.#duration.record(durationS, { status: String(status) });
   }
 
   recordAccepted(type: string, events: number): void {
-    this.#accepted.set(type, (this.#accepted.get(type) ?? 0) + events);
+    this.#accepted.add(events, { type: this.#typeLabel(type) });
   }
 
-  /** Events in requests refused with `code` (counted when the body was read). */
-  recordRejected(code: string, events: number): void {
-    this.#rejectedEvents.set(code, (this.#rejectedEvents.get(code) ?? 0) + events);
+  /** Events in a request refused with `code` (counted when the body was read). */
+  recordRejected(type: string | undefined, code: string, events: number): void {
+    this.#rejected.add(events, { type: this.#typeLabel(type), code });
   }
 
-  acceptedEvents(): number {
-    let sum = 0;
-    for (const n of this.#accepted.values()) sum += n;
-    return sum;
+  /** Stops observing the gauges (so a closed gateway is not kept alive, nor reported, by the meter); idempotent. */
+  close(): void {
+    this.#meter.removeBatchObservableCallback(this.#observe, this.#observables);
   }
 
-  render(state: { inFlightRequests: number; draining: boolean; publisherHealthy: boolean; publisher: PublisherStats }): string {
-    const out: string[] = [];
-    const family = (name: string, type: 'counter' | 'gauge' | 'histogram', help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    family('hourglass_gateway_requests_total', 'counter', 'Answered POST /v1/events requests, by HTTP status and error code.');
-    for (const [key, n] of this.#answers) {
-      const [status, code] = key.split('\u0000');
-      out.push(`hourglass_gateway_requests_total{status="${status}",code="${code}"} ${n}`);
-    }
-    family('hourglass_gateway_events_accepted_total', 'counter', 'Events acknowledged by Pub/Sub and answered 200, by type.');
-    for (const [type, n] of this.#accepted) out.push(`hourglass_gateway_events_accepted_total{type="${type}"} ${n}`);
-    family('hourglass_gateway_events_rejected_total', 'counter', 'Events in requests that were refused after their body was read, by error code.');
-    for (const [code, n] of this.#rejectedEvents) out.push(`hourglass_gateway_events_rejected_total{code="${code}"} ${n}`);
-    family('hourglass_gateway_request_duration_seconds', 'histogram', 'Time from request arrival to answer, POST /v1/events.');
-    let cumulative = 0;
-    DURATION_BUCKETS_S.forEach((le, i) => {
-      cumulative += this.#durationCounts[i]!;
-      out.push(`hourglass_gateway_request_duration_seconds_bucket{le="${le}"} ${cumulative}`);
-    });
-    out.push(`hourglass_gateway_request_duration_seconds_bucket{le="+Inf"} ${this.#durationCount}`);
-    out.push(`hourglass_gateway_request_duration_seconds_sum ${this.#durationSumS}`);
-    out.push(`hourglass_gateway_request_duration_seconds_count ${this.#durationCount}`);
-    family('hourglass_gateway_in_flight_requests', 'gauge', 'POST /v1/events requests being handled now.');
-    out.push(`hourglass_gateway_in_flight_requests ${state.inFlightRequests}`);
-    family('hourglass_gateway_draining', 'gauge', '1 while the gateway is shutting down.');
-    out.push(`hourglass_gateway_draining ${state.draining ? 1 : 0}`);
-    family('hourglass_gateway_publisher_healthy', 'gauge', '0 while Pub/Sub has been failing for a while.');
-    out.push(`hourglass_gateway_publisher_healthy ${state.publisherHealthy ? 1 : 0}`);
-    for (const [key, value] of Object.entries(state.publisher)) {
-      if (typeof value !== 'number') continue;
-      const name = `hourglass_publisher_${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`;
-      family(name, 'gauge', `Publisher statistic ${key}.`);
-      out.push(`${name} ${value}`);
-    }
-    return `${out.join('\n')}\n`;
+  #typeLabel(type: string | undefined): string {
+    return type !== undefined && this.#view.isKnownType(type) ? type : UNKNOWN_TYPE;
   }
 }

@@ -3,10 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
-import { createGatewayApp, type GatewayPublisher } from './app.ts';
+import { createGatewayApp, metricsView, type GatewayPublisher, type MetricsHandler } from './app.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { GatewayLifecycle } from './lifecycle.ts';
-import { jsonLogger, type GatewayLogger } from './log.ts';
+import { gatewayLogger, type GatewayLogger } from './log.ts';
 import { GatewayMetrics } from './metrics.ts';
 
 export interface StartGatewayParams {
@@ -14,8 +14,13 @@ export interface StartGatewayParams {
   readonly publisher: GatewayPublisher;
   readonly registry: Registry;
   readonly options: GatewayOptions;
-  /** Default: JSON lines on stderr. */
+  /** Default: JSON lines on stdout. */
   readonly logger?: GatewayLogger;
+  /**
+   * Serves GET /metrics: `startTelemetry(...).metricsHandler`. Default: none (/metrics answers 404).
+   * Start the telemetry before the gateway: instruments made before a meter provider is registered stay no-ops.
+   */
+  readonly metricsHandler?: MetricsHandler;
 }
 
 /** How a shutdown went. */
@@ -44,13 +49,14 @@ export interface RunningGateway {
 
 export async function startGateway(params: StartGatewayParams): Promise<RunningGateway> {
   const { publisher, options } = params;
-  const logger = params.logger ?? jsonLogger();
+  const logger = params.logger ?? gatewayLogger();
   const lifecycle = new GatewayLifecycle();
-  const metrics = new GatewayMetrics();
-  const app = createGatewayApp({ publisher, registry: params.registry, options, logger, lifecycle, metrics });
+  const metrics = new GatewayMetrics(metricsView(lifecycle, publisher, params.registry));
+  const app = createGatewayApp({ publisher, registry: params.registry, options, logger, lifecycle, metrics, metricsHandler: params.metricsHandler });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
+      metrics.close();
       reject(new HourglassError('HG_CONFIG_INVALID', `gateway cannot listen on ${options.host}:${options.port}: ${err.message}`, { cause: err }));
     };
     server.once('error', onError);
@@ -59,7 +65,7 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
       resolve();
     });
   });
-  server.on('error', (err) => logger.log('ERROR', 'gateway server error', { error: err }));
+  server.on('error', (err) => logger.error('gateway_server_error', { error: err }));
   const port = (server.address() as AddressInfo).port;
   const urlHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
 
@@ -70,7 +76,7 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
       lifecycle.startDraining();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      logger.log('INFO', 'gateway draining', { inFlightRequests: lifecycle.inFlight, publisher: publisher.id });
+      logger.info('gateway_draining', { inFlightRequests: lifecycle.inFlight, publisher: publisher.id });
       // Requests in flight wait for their batches; send the open ones now rather than at the end of their linger.
       void publisher.flush().catch(() => undefined);
       const drained = await lifecycle.whenIdle(Math.max(0, deadline - Date.now()));
@@ -78,14 +84,15 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
       const publisherClosed = await withinMs(publisher.close(), Math.max(0, deadline - Date.now())).then(
         (done) => done,
         (err: unknown) => {
-          logger.log('ERROR', 'publisher close failed', { error: err });
+          logger.error('publisher_close_failed', { error: err });
           return false;
         },
       );
       server.closeAllConnections();
       await serverClosed;
       const report: ShutdownReport = { drained, publisherClosed, abandonedRequests };
-      logger.log(drained && publisherClosed ? 'INFO' : 'ERROR', 'gateway stopped', { ...report, publisher: publisher.id });
+      metrics.close();
+      logger.log(drained && publisherClosed ? 'info' : 'error', 'gateway_stopped', { ...report, publisher: publisher.id });
       return report;
     })();
     return closing;

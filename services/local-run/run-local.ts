@@ -43,6 +43,14 @@ const start = (name: string, entry: string, extra: NodeJS.ProcessEnv = {}) => {
   return child;
 };
 
+/** Fields every log line has, left out of the compact form. */
+const ENVELOPE = new Set(['time', 'severity', 'level', 'service', 'event', 'msg', 'message']);
+
+/**
+ * One line of a child's stdout. The services log JSON lines with `level` and `event` (the console a
+ * `msg`): closed windows get a line of their own; warnings and errors a compact one
+ * (`[worker-0] warn write_retry what=staging error=…`); the rest only without --demo.
+ */
 function report(name: string, line: string): void {
   let entry: Record<string, unknown>;
   try {
@@ -55,16 +63,27 @@ function report(name: string, line: string): void {
     const delay = ((entry.closeDelayMs as number) / 1000).toFixed(1);
     process.stdout.write(`closed ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.events).padStart(7)} events  close delay ${delay}s  lost ${entry.lostEvents}  → ${entry.path}\n`);
   } else if (entry.level === 'error' || entry.level === 'warn' || !options.demo) {
-    process.stdout.write(`[${name}] ${entry.level ?? ''} ${entry.msg ?? line}\n`);
+    const fields = Object.entries(entry)
+      .filter(([key]) => !ENVELOPE.has(key))
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      .join(' ');
+    const what = String(entry.event ?? entry.msg ?? '');
+    process.stdout.write(`[${name}] ${String(entry.level ?? '')} ${what}${fields ? ` ${fields.length > 300 ? `${fields.slice(0, 300)}…` : fields}` : ''}\n`);
   }
 }
 
+/** Ops endpoints (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on WORKER_OPS_PORT + i, the checker on CHECKER_OPS_PORT. */
+const WORKER_OPS_PORT = 9100;
+const CHECKER_OPS_PORT = 9200;
+
 start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(options.port), HOURGLASS_HOST: '127.0.0.1' });
-for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts');
-start('checker', 'services/checker/main.ts');
+for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts', { HOURGLASS_OPS_PORT: String(WORKER_OPS_PORT + i), HOURGLASS_OPS_HOST: '127.0.0.1' });
+start('checker', 'services/checker/main.ts', { HOURGLASS_OPS_PORT: String(CHECKER_OPS_PORT), HOURGLASS_OPS_HOST: '127.0.0.1' });
 start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(options.consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
 process.stdout.write(
-  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type>, status page http://127.0.0.1:${options.consolePort}/, bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
+  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type> (metrics /metrics), status page http://127.0.0.1:${options.consolePort}/, ` +
+    `metrics: worker(s) ${Array.from({ length: options.workers }, (_, i) => `http://127.0.0.1:${WORKER_OPS_PORT + i}/metrics`).join(' ')}, checker http://127.0.0.1:${CHECKER_OPS_PORT}/metrics; ` +
+    `bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
 );
 const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${options.port}`, rate: options.rate }) : undefined;
 

@@ -1,6 +1,6 @@
 // The worker's counters: a plain snapshot for worker.stats() and tests, mirrored to OpenTelemetry instruments (no-ops until an SDK is registered).
 import { metrics, type Attributes, type Counter } from '@opentelemetry/api';
-import { DEAD_LETTER_REASONS, type DeadLetterReason } from './message-validator.ts';
+import { DEAD_LETTER_REASONS, UNKNOWN_TYPE_DIR, type DeadLetterReason } from './message-validator.ts';
 
 export interface WorkerStats {
   /** Deliveries received (a redelivery counts again). */
@@ -52,6 +52,8 @@ export class WorkerCounters {
     writesInFlight: 0,
   };
   readonly #deadLettered = Object.fromEntries(DEAD_LETTER_REASONS.map((r) => [r, 0])) as Record<DeadLetterReason, number>;
+  /** The types of the subscriptions messages came from: registry types, the only values a type label may take. */
+  readonly #types = new Set<string>();
   readonly #otel: Record<'received' | 'receivedBytes' | 'stagedEvents' | 'stagedFiles' | 'stagedBytes' | 'deadLettered' | 'writeRetries' | 'writeFailures' | 'acks' | 'nacks', Counter>;
 
   constructor() {
@@ -63,7 +65,7 @@ export class WorkerCounters {
       stagedEvents: counter('events_staged', 'Events written to durable staging files'),
       stagedFiles: counter('files_staged', 'Staging files made durable (file and manifest)'),
       stagedBytes: counter('bytes_staged', 'Bytes of staging files made durable', 'By'),
-      deadLettered: counter('messages_dead_lettered', 'Messages written to the dead-letter area, by reason'),
+      deadLettered: counter('messages_dead_lettered', 'Messages written to the dead-letter area, by reason and type ("_unknown" when not a type this worker pulls)'),
       writeRetries: counter('write_retries', 'Storage writes retried'),
       writeFailures: counter('write_failures', 'Storage writes given up on (their messages were nacked)'),
       acks: counter('acks', 'Messages acknowledged'),
@@ -77,6 +79,7 @@ export class WorkerCounters {
     this.#s.receivedMessages++;
     this.#s.receivedBytes += bytes;
     this.#s.heldMessages++;
+    this.#types.add(type);
     const attrs: Attributes = { type };
     this.#otel.received.add(1, attrs);
     this.#otel.receivedBytes.add(bytes, attrs);
@@ -110,9 +113,10 @@ export class WorkerCounters {
     this.#otel.stagedBytes.add(bytes, attrs);
   }
 
+  /** `typeDir` comes from the message's attributes: any valid type name, so only a type this worker receives becomes a label. */
   deadLettered(reason: DeadLetterReason, typeDir: string): void {
     this.#deadLettered[reason]++;
-    this.#otel.deadLettered.add(1, { reason, type: typeDir });
+    this.#otel.deadLettered.add(1, { reason, type: this.#types.has(typeDir) ? typeDir : UNKNOWN_TYPE_DIR });
   }
 
   writeRetried(): void {

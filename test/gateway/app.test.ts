@@ -8,24 +8,30 @@ import { resolveGatewayOptions, type GatewayOptions } from '../../services/gatew
 import { silentLogger } from '../../services/gateway/log.ts';
 import { startGateway, type RunningGateway } from '../../services/gateway/server.ts';
 import { Registry } from '../../services/registry/registry.ts';
+import { startTelemetry, type Telemetry } from '../../services/telemetry/telemetry.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
+import { hasSample, sampleSum } from '../telemetry/prometheus-text.ts';
 import { assertError, assertNoLeak, eventually, postEvents, request, stubPublisher } from './gateway-kit.ts';
 
 const TOKEN = 'app_test_token_0123456789';
 
 describe('gateway app (stand-in publisher)', () => {
   let registry: Registry;
+  // Before any gateway: instruments made before a meter provider is registered stay no-ops.
+  let telemetry: Telemetry;
   const running: RunningGateway[] = [];
   before(async () => {
+    telemetry = startTelemetry({ service: 'gateway-test' });
     registry = await Registry.load();
   });
   after(async () => {
     for (const g of running) await g.close();
+    await telemetry.shutdown();
   });
 
   const start = async (publisher: GatewayPublisher, overrides: Partial<GatewayOptions> = {}) => {
     const options = resolveGatewayOptions({}, { mode: 'local', port: 0, ...overrides });
-    const gateway = await startGateway({ publisher, registry, options, logger: silentLogger });
+    const gateway = await startGateway({ publisher, registry, options, logger: silentLogger, metricsHandler: telemetry.metricsHandler });
     running.push(gateway);
     return gateway;
   };
@@ -146,16 +152,48 @@ describe('gateway app (stand-in publisher)', () => {
     assert.equal((await postEvents(gw.url, 'track_played', events(1), { authorization: `Bearer ${TOKEN}` })).status, 200);
   });
 
-  it('/metrics counts answers by status and code, and accepted events by type', async () => {
+  it('/metrics counts answers by status and code, events accepted and rejected by type and code, and request durations', async () => {
     const gw = await start(stubPublisher());
+    // The instruments are the process's: other tests' gateways count there too, so compare before and after.
+    const scrape = async () => {
+      const res = await request(`${gw.url}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = res.text;
+      return {
+        text,
+        ok: sampleSum(text, 'hourglass_gateway_requests_total', { status: '200', code: '' }),
+        badRequest: sampleSum(text, 'hourglass_gateway_requests_total', { status: '400', code: 'HG_BAD_REQUEST' }),
+        unknownType: sampleSum(text, 'hourglass_gateway_requests_total', { status: '404', code: 'HG_UNKNOWN_TYPE' }),
+        accepted: sampleSum(text, 'hourglass_gateway_events_accepted_total', { type: 'track_played' }),
+        rejected: sampleSum(text, 'hourglass_gateway_events_rejected_total', { type: 'track_played', code: 'HG_INVALID_EVENT' }),
+        durations: sampleSum(text, 'hourglass_gateway_request_duration_count'),
+      };
+    };
+    const before = await scrape();
     await postEvents(gw.url, 'track_played', events(4));
     await postEvents(gw.url, 'track_played', 'not json');
-    const text = (await request(`${gw.url}/metrics`)).text;
-    assert.match(text, /^hourglass_gateway_requests_total\{status="200",code=""\} 1$/m);
-    assert.match(text, /^hourglass_gateway_requests_total\{status="400",code="HG_BAD_REQUEST"\} 1$/m);
-    assert.match(text, /^hourglass_gateway_events_accepted_total\{type="track_played"\} 4$/m);
-    assert.match(text, /^hourglass_gateway_request_duration_seconds_count 2$/m);
-    assert.match(text, /^hourglass_publisher_buffered_bytes 0$/m);
+    await postEvents(gw.url, 'track_played', [{ payload: trackPlayed(1) }, 'not an event', { payload: trackPlayed(2) }]);
+    await postEvents(gw.url, 'no_such_type', events(1));
+    const after = await scrape();
+    assert.deepEqual(
+      { ok: after.ok - before.ok, badRequest: after.badRequest - before.badRequest, unknownType: after.unknownType - before.unknownType },
+      { ok: 1, badRequest: 1, unknownType: 1 },
+    );
+    assert.equal(after.accepted - before.accepted, 4);
+    assert.equal(after.rejected - before.rejected, 3, 'every event of a refused request is counted as rejected');
+    assert.equal(after.durations - before.durations, 4);
+    assert.ok(hasSample(after.text, 'hourglass_gateway_request_duration_bucket', { status: '200', le: '+Inf' }));
+    assert.ok(!after.text.includes('no_such_type'), 'a type the registry does not know never becomes a label value');
+    for (const gauge of ['hourglass_gateway_in_flight_requests', 'hourglass_gateway_draining', 'hourglass_gateway_publisher_healthy', 'hourglass_gateway_publisher_buffered_events']) {
+      assert.ok(hasSample(after.text, gauge), `${gauge} is exported`);
+    }
+  });
+
+  it('without telemetry, /metrics answers 404', async () => {
+    const gateway = await startGateway({ publisher: stubPublisher(), registry, options: resolveGatewayOptions({}, { mode: 'local', port: 0 }), logger: silentLogger });
+    running.push(gateway);
+    assertError(await request(`${gateway.url}/metrics`), 404, 'HG_NO_ROUTE', /without telemetry/);
   });
 
   it('graceful close: stops accepting, answers the request in flight, then closes the publisher, once', async () => {

@@ -124,17 +124,17 @@ describe('resolveGatewayOptions', () => {
 });
 
 describe('gateway process with an invalid configuration', () => {
-  it('exits 2 with one log line naming the problem, before touching Pub/Sub', () => {
+  it('exits 2 with one JSON log line on stdout naming the problem, before touching Pub/Sub', () => {
     const main = new URL('../../services/gateway/main.ts', import.meta.url).pathname;
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, METADATA_SERVER_DETECTION: 'none', HOURGLASS_MODE: 'cloud', HOURGLASS_MAX_BODY_BYTES: 'lots' };
     const result = spawnSync(process.execPath, [main], { env, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(result.status, 2, result.stderr);
-    const lines = result.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, result.stderr);
-    const entry = JSON.parse(lines[0]!) as { severity: string; code: string; message: string };
-    assert.equal(entry.severity, 'ERROR');
+    assert.equal(result.status, 2, `${result.stdout}${result.stderr}`);
+    const lines = result.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, result.stdout);
+    const entry = JSON.parse(lines[0]!) as { severity: string; level: string; service: string; event: string; code: string; error: string };
+    assert.deepEqual([entry.severity, entry.level, entry.service, entry.event], ['ERROR', 'error', 'gateway', 'gateway_config_invalid']);
     assert.equal(entry.code, 'HG_CONFIG_INVALID');
-    assert.match(entry.message, /HOURGLASS_MAX_BODY_BYTES must be an integer/);
-    assert.match(entry.message, /no tokens are configured/);
+    assert.match(entry.error, /HOURGLASS_MAX_BODY_BYTES must be an integer/);
+    assert.match(entry.error, /no tokens are configured/);
   });
 });

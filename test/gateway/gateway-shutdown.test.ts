@@ -10,13 +10,14 @@ import { decodeBatch } from '../helpers/decode-batch.ts';
 import { drainSubscription } from '../helpers/drain-subscription.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.ts';
+import { sampleSum } from '../telemetry/prometheus-text.ts';
 import { eventually, postEvents, request } from './gateway-kit.ts';
 
 const MAIN = new URL('../../services/gateway/main.ts', import.meta.url).pathname;
 
 interface LogLine {
-  readonly severity: string;
-  readonly message: string;
+  readonly level: string;
+  readonly event: string;
   readonly [key: string]: unknown;
 }
 
@@ -40,7 +41,7 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     // The gateway reaches the emulator through a proxy, so the test can hold acknowledgements back
     // and be certain the requests are still in flight when SIGTERM arrives.
     child = spawn(process.execPath, [MAIN], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: {
         ...process.env,
         METADATA_SERVER_DETECTION: 'none',
@@ -53,16 +54,18 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     });
     const logs: LogLine[] = [];
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    createInterface({ input: child.stderr! }).on('line', (line) => {
+    // The log is JSON lines on stdout; anything on stderr is kept too, to explain a failure.
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
         logs.push(JSON.parse(line) as LogLine);
       } catch {
-        logs.push({ severity: 'RAW', message: line });
+        logs.push({ level: 'raw', event: 'stdout', line });
       }
     });
-    const logged = (message: string) => logs.find((l) => l.message === message);
-    await eventually('the gateway to listen', () => logged('gateway listening') !== undefined || child!.exitCode !== null, 60_000);
-    const listening = logged('gateway listening');
+    createInterface({ input: child.stderr! }).on('line', (line) => logs.push({ level: 'raw', event: 'stderr', line }));
+    const logged = (event: string) => logs.find((l) => l.event === event);
+    await eventually('the gateway to listen', () => logged('gateway_listening') !== undefined || child!.exitCode !== null, 60_000);
+    const listening = logged('gateway_listening');
     assert.ok(listening, `gateway did not start: ${JSON.stringify(logs)}`);
     const url = String(listening.url);
     const publisherId = String(listening.publisher);
@@ -74,12 +77,10 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     proxy.cut('blackhole');
     const inFlightCount = 4;
     const inFlight = Array.from({ length: inFlightCount }, (_, k) => postEvents(url, 'track_played', body(k + 1)));
-    await eventually('every request to be in flight', async () =>
-      /^hourglass_gateway_in_flight_requests 4$/m.test((await request(`${url}/metrics`)).text),
-    );
+    await eventually('every request to be in flight', async () => sampleSum((await request(`${url}/metrics`)).text, 'hourglass_gateway_in_flight_requests') === inFlightCount);
 
     child.kill('SIGTERM');
-    await eventually('the gateway to start draining', () => logged('gateway draining') !== undefined);
+    await eventually('the gateway to start draining', () => logged('gateway_draining') !== undefined);
     await assert.rejects(fetch(`${url}/healthz`), 'a draining gateway accepts no new connection');
     proxy.restore();
 
@@ -89,7 +90,7 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     }
     assert.equal(await exited, 0, `exit code (logs: ${JSON.stringify(logs.slice(-5))})`);
     assert.deepEqual(
-      { drained: logged('gateway stopped')?.drained, publisherClosed: logged('gateway stopped')?.publisherClosed },
+      { drained: logged('gateway_stopped')?.drained, publisherClosed: logged('gateway_stopped')?.publisherClosed },
       { drained: true, publisherClosed: true },
     );
 
