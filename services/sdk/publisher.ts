@@ -5,7 +5,7 @@ import { HourglassError } from '../errors/catalogue.ts';
 import type { SchemaVersion } from '../registry/registry.ts';
 import { MonotonicStamper } from '../time/clock.ts';
 import { encodeBatchAttributes } from '../wire/batch-attributes.ts';
-import { compressBlockAsync } from '../wire/codecs.ts';
+import { compressBlock } from '../wire/codecs.ts';
 import { encodeHeartbeat, type Heartbeat, type TypeProgress } from '../wire/heartbeat.ts';
 import { topicNames, type TopicNames } from '../wire/topics.ts';
 import { windowOf } from '../wire/window.ts';
@@ -259,7 +259,7 @@ export class Publisher {
   }
 
   async #send(batch: SealedBatch): Promise<void> {
-    const data = await compressBlockAsync(batch.codec, batch.datums);
+    const data = compressBlock(batch.codec, batch.datums);
     const attributes = encodeBatchAttributes({
       type: batch.type,
       version: batch.version,

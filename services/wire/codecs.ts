@@ -9,7 +9,6 @@
 // Decompression always caps its output: a block comes from the network, and a few kilobytes of
 // crafted deflate or zstd can claim gigabytes.
 import zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
 
 export type CodecName = 'null' | 'deflate' | 'zstandard' | 'snappy';
@@ -98,27 +97,6 @@ export function compressBlock(codec: CodecName, data: Uint8Array, level?: number
     }
     default:
       throw new UnknownCodecError(codec);
-  }
-}
-
-const deflateRawAsync = promisify(zlib.deflateRaw);
-const zstdCompressAsync = promisify(zlib.zstdCompress);
-
-/**
- * compressBlock on libuv's thread pool (deflate and zstandard), so a publisher compresses on
- * another core while its main thread keeps encoding. Same bytes as compressBlock.
- */
-export async function compressBlockAsync(codec: CodecName, data: Uint8Array, level?: number): Promise<Buffer> {
-  switch (codec) {
-    case 'deflate':
-      return deflateRawAsync(data, { level: level ?? DEFAULT_DEFLATE_LEVEL });
-    case 'zstandard':
-      return zstdCompressAsync(data, {
-        params: { [zlib.constants.ZSTD_c_compressionLevel]: level ?? DEFAULT_ZSTD_LEVEL, [zlib.constants.ZSTD_c_contentSizeFlag]: 1 },
-        pledgedSrcSize: data.byteLength,
-      });
-    default:
-      return compressBlock(codec, data, level);
   }
 }
 
