@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The benchmark command (`npm run bench -- [--json] [--quick] [--only a,b]`): set-up, then every benchmark in bench/ through bench/run-all.ts.
+# The full run takes about 10 minutes (most of it the 300-second-window close benchmark); --quick about 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --no-gcs >&2
+export PATH="$PWD/node_modules/.bin:$PATH"
+export METADATA_SERVER_DETECTION=none
+exec node bench/run-all.ts "$@"
