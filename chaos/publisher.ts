@@ -16,14 +16,15 @@ import { Publisher } from '../services/sdk/index.ts';
 import { systemClock } from '../services/time/clock.ts';
 import { SAMPLE_EVENTS } from '../test/helpers/sample-events.ts';
 
-const [recordFile, typesArg, rateArg, windowArg, offsetArg, stopAfterArg] = process.argv.slice(2);
-if (!recordFile || !typesArg || !rateArg || !windowArg) {
+const [recordFileArg, typesArg, rateArg, windowArg, offsetArg, stopAfterArg] = process.argv.slice(2);
+if (!recordFileArg || !typesArg || !rateArg || !windowArg) {
   process.stderr.write('usage: node chaos/publisher.ts <record file> <types> <events/s> <window s> [clock offset s] [stop after s]\n');
   process.exit(2);
 }
 const types = typesArg.split(',');
 const rate = Number(rateArg);
 const offsetUs = Math.round(Number(offsetArg ?? 0) * 1e6);
+const recordFile: string = recordFileArg;
 const stopAfterMs = Number(stopAfterArg ?? 3600) * 1000;
 
 const pubsub = emulatorClient(process.env.PUBSUB_EMULATOR_HOST!, process.env.HOURGLASS_PROJECT ?? 'hourglass-local');
