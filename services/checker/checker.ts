@@ -16,7 +16,7 @@ import { HeartbeatTable } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
 import { compactSegment, segmentPrefix } from './segments.ts';
 import { StagingIndex, type WindowStaging } from './staging-index.ts';
-import { closeWindow, readClosedManifest } from './window-closer.ts';
+import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
 /** Windows older than this drop out of the published status. */
@@ -251,7 +251,7 @@ export class Checker {
     const late = staging.staged.filter((m) => !included.has(m.manifest.file));
     await removeStaged(storage, done);
     // Segments are caches of staged files: once the window is closed, none of them is needed.
-    for (const k of staging.keys) if (k.startsWith(segmentPrefix(ref))) await storage.delete(k);
+    for (const k of staging.keys) if (k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))) await storage.delete(k);
     if (late.length > 0) {
       const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
         maxPartBytes: options.maxPartBytes,

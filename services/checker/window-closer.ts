@@ -1,9 +1,11 @@
-// Closes a window: part files, then _MANIFEST.json (create-only: the commit point), then _SUCCESS.
+// Closes a window: parts built aside, then _MANIFEST.json (create-only: the commit point), then the parts put in place, then _SUCCESS.
 //
-// Part names carry the attempt id, so racing closers never overwrite each other: whoever creates the
-// manifest first wins, the loser deletes its parts and adopts the winner's manifest. A crash before
-// the manifest leaves parts no manifest lists (removed by the next attempt); a crash after it is
-// finished by writing _SUCCESS. A closed window never changes after _SUCCESS.
+// Nothing enters the window's folder before its manifest exists: parts are built under
+// staging/<type>/<window>/closing/<attempt>/ with a plan of where each final file comes from. Whoever
+// creates the manifest first wins; the loser drops its attempt folder and adopts the winner's
+// manifest. Putting parts in place (a hard link or a server-side copy) is idempotent and driven by
+// the winner's plan, so a crash at any step is finished by the next round of any checker. A closed
+// window never changes after _SUCCESS, and never holds a file its manifest does not list.
 import { randomBytes } from 'node:crypto';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -48,10 +50,40 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
   const dir = layout.closed(req.ref);
   const existing = await readClosedManifest(storage, req.ref);
   if (existing) {
-    await finish(storage, dir, existing);
+    await finish(storage, req.ref, existing);
     return existing;
   }
   const attempt = randomBytes(6).toString('hex');
+  const work = closingPrefix(req.ref, attempt);
+  let manifest: ClosedManifest;
+  try {
+    manifest = await attemptClose(storage, registry, req, attempt, work, dir);
+  } catch (err) {
+    // Whatever happened, this attempt's own files must not outlive it.
+    for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
+    if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+    const winner = await readClosedManifest(storage, req.ref);
+    if (!winner) throw err;
+    await finish(storage, req.ref, winner);
+    return winner;
+  }
+  // Committed: from here a failure leaves the attempt folder for the next round to finish from.
+  await finish(storage, req.ref, manifest);
+  return manifest;
+}
+
+/** Where a closing attempt builds its parts and plan. */
+export const closingPrefix = (ref: WindowRef, attempt: string) => `${layout.staging(ref)}closing/${attempt}/`;
+export const closingRoot = (ref: WindowRef) => `${layout.staging(ref)}closing/`;
+
+interface ClosePlan {
+  readonly attempt: string;
+  /** Final file name → the object holding its bytes now. */
+  readonly sources: Record<string, string>;
+}
+
+async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string): Promise<ClosedManifest> {
+  const sources: Record<string, string> = {};
   const state = await segmentState(storage, req.segments);
   const tail = req.manifests.filter((m) => !state.consumed.has(m.key));
   const schemaVersion = Math.max(...req.segments.map((g) => g.schemaVersion), ...tail.map((m) => m.manifest.version));
@@ -63,13 +95,13 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
     redelivered += segment.redelivered;
     clientRetries += segment.clientRetries;
     for (const [k, part] of segment.parts.entries()) {
-      const targetKey = `${dir}part-${attempt}-s${segment.n}-${String(k).padStart(5, '0')}.avro`;
+      const name = `part-${attempt}-s${segment.n}-${String(k).padStart(5, '0')}.avro`;
       if (segment.schemaVersion === schemaVersion && segment.codec === req.codec) {
-        await storage.copy(part.key, targetKey);
-        files.push({ ...part, name: targetKey.slice(dir.length), key: targetKey });
+        files.push({ ...part, name, key: part.key });
       } else {
-        files.push(await convertPart(storage, registry, { type: req.ref.type, from: segment.schemaVersion, to: schemaVersion, sourceKey: part.key, targetKey, codec: req.codec }));
+        files.push(await convertPart(storage, registry, { type: req.ref.type, from: segment.schemaVersion, to: schemaVersion, sourceKey: part.key, targetKey: work + name, codec: req.codec }));
       }
+      sources[name] = files[files.length - 1]!.key;
     }
   }
   const written = new Map<string, WindowedRuns>();
@@ -80,7 +112,7 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
       window: req.ref.index,
       alreadyDelivered: state.runs,
       deliveredEventIds: state.clientIds,
-      outPrefix: dir,
+      outPrefix: work,
       namePrefix: 'part',
       maxPartBytes: req.maxPartBytes,
       codec: req.codec,
@@ -88,6 +120,7 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
       schemaVersion,
     });
     files.push(...result.files);
+    for (const f of result.files) sources[f.name] = f.key;
     redelivered += result.redeliveredDropped;
     clientRetries += result.clientRetryDropped;
     for (const [p, runs] of result.written) {
@@ -129,26 +162,32 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
     closer: req.closer,
     attempt,
   };
-  try {
-    await storage.createOnly(dir + layout.manifestName, JSON.stringify(manifest, null, 2));
-  } catch (err) {
-    if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-    // Another closer committed first: ours is not the closed window.
-    for (const f of files) await storage.delete(f.key);
-    const winner = (await readClosedManifest(storage, req.ref))!;
-    await finish(storage, dir, winner);
-    return winner;
-  }
-  await finish(storage, dir, manifest);
+  const plan: ClosePlan = { attempt, sources };
+  await storage.createOnly(`${work}plan.json`, JSON.stringify(plan));
+  await storage.createOnly(dir + layout.manifestName, JSON.stringify(manifest, null, 2)); // the commit point
   return manifest;
 }
 
-/** Removes parts the manifest does not list (debris of crashed or losing attempts), then writes _SUCCESS. */
-async function finish(storage: Storage, dir: string, manifest: ClosedManifest): Promise<void> {
+/** Puts the manifest's files in place from its attempt's plan, removes any part it does not list, then writes _SUCCESS. Idempotent. */
+async function finish(storage: Storage, ref: WindowRef, manifest: ClosedManifest): Promise<void> {
+  const dir = layout.closed(ref);
   const listed = new Set(manifest.files.map((f) => f.name));
-  for (const o of await storage.list(dir)) {
-    const name = o.key.slice(dir.length);
-    if (name.startsWith('part-') && !listed.has(name)) await storage.delete(o.key);
+  const present = new Set((await storage.list(dir)).map((o) => o.key.slice(dir.length)));
+  const missing = manifest.files.filter((f) => !present.has(f.name));
+  if (missing.length > 0) {
+    const plan = JSON.parse((await storage.get(`${closingPrefix(ref, manifest.attempt)}plan.json`)).toString('utf8')) as ClosePlan;
+    for (const f of missing) {
+      const source = plan.sources[f.name];
+      if (!source) throw new Error(`${dir}${f.name}: listed in the manifest but not in its attempt's plan`);
+      try {
+        await storage.copy(source, dir + f.name);
+      } catch (err) {
+        if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err; // another checker put it in place
+      }
+    }
+  }
+  for (const name of present) {
+    if (name.startsWith('part-') && !listed.has(name)) await storage.delete(dir + name);
   }
   try {
     await storage.createOnly(dir + layout.successName, JSON.stringify({ manifestAttempt: manifest.attempt, events: manifest.events, status: manifest.status }));

@@ -139,6 +139,12 @@ describe('checker in a pipeline', () => {
     const before = await snapshot();
     assert.equal(before.filter((k) => k.includes('_SUCCESS')).length, 1);
     assert.equal(before.filter((k) => k.includes('_MANIFEST.json')).length, 1);
+    // Regression (chaos seed 4242): a crashed or losing attempt must leave no part in the window's folder.
+    const listed = new Set(kit.closed.get(`track_played/${target}`)!.files.map((f) => f.name));
+    for (const entry of before) {
+      const name = entry.slice(0, entry.indexOf(':')).split('/').pop()!;
+      assert.ok(listed.has(name) || name === '_MANIFEST.json' || name === '_SUCCESS', `${name} is in the closed folder but not in its manifest`);
+    }
 
     // A late publisher whose clock is behind: its events are stamped in the already-closed window.
     const lateClockUs = (target * WINDOW_S + 1) * 1_000_000;
