@@ -28,52 +28,56 @@ export async function moveLateEvents(
   const dir = layout.late(ref);
   let events = 0;
   let duplicates = 0;
-  // One late file per staging file, named after it: two checkers moving the same file collide on a
-  // create-only name instead of writing the events twice.
+  // One late file per message, named by its (publisher, first seq, count): two checkers moving two
+  // staged copies of the same message collide on a create-only name instead of writing it twice.
   for (const staged of manifests) {
-    const attempt = staged.manifest.file.slice(staged.manifest.file.lastIndexOf('/') + 1).replace(/\.avro$/, '');
-    let result;
-    try {
-      result = await compactWindow(storage, registry, [staged], {
-        type: ref.type,
-        window: ref.index,
-        alreadyDelivered: coverage.runs(ref.type),
-        outPrefix: dir,
-        namePrefix: 'late',
-        maxPartBytes: options.maxPartBytes,
-        codec: options.codec,
-        attempt,
-      });
-    } catch (err) {
-      if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-      await removeStaged(storage, [staged]); // moved already, by us before a crash or by another checker
-      continue;
-    }
-    if (result.files.length > 0) {
-      await storage.createOnly(
-        `${dir}late-${attempt}.manifest.json`,
-        JSON.stringify({
-          format: 'hg-late-1',
+    for (const msg of staged.manifest.messages) {
+      const attempt = `${msg.publisher}-${msg.firstSeq}-${msg.count}`;
+      let result;
+      try {
+        result = await compactWindow(storage, registry, [{ key: staged.key, manifest: { ...staged.manifest, messages: [msg] } }], {
           type: ref.type,
           window: ref.index,
-          windowS: ref.lengthS,
-          schemaVersion: result.schemaVersion,
-          events: result.events,
-          duplicatesDropped: result.redeliveredDropped + result.clientRetryDropped,
-          publishers: Object.fromEntries([...result.written].map(([p, runs]) => [p, runs.runs.map((r) => [r.from, r.to])])),
-          files: result.files.map(({ key: _key, ...f }) => f),
-          stagingFile: staged.manifest.file,
-          movedAt: new Date(options.nowMs).toISOString(),
-          closer: options.closer,
-        }, null, 2),
-      ).catch((err: unknown) => {
+          alreadyDelivered: coverage.runs(ref.type),
+          outPrefix: dir,
+          namePrefix: 'late',
+          maxPartBytes: options.maxPartBytes,
+          codec: options.codec,
+          attempt,
+        });
+      } catch (err) {
         if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-      });
+        duplicates += msg.count; // moved already, by another checker or by us before a crash
+        continue;
+      }
+      if (result.files.length > 0) {
+        await storage
+          .createOnly(
+            `${dir}late-${attempt}.manifest.json`,
+            JSON.stringify({
+              format: 'hg-late-1',
+              type: ref.type,
+              window: ref.index,
+              windowS: ref.lengthS,
+              schemaVersion: result.schemaVersion,
+              events: result.events,
+              duplicatesDropped: result.redeliveredDropped + result.clientRetryDropped,
+              publishers: Object.fromEntries([...result.written].map(([p, runs]) => [p, runs.runs.map((r) => [r.from, r.to])])),
+              files: result.files.map(({ key: _key, ...f }) => f),
+              stagingFile: staged.manifest.file,
+              movedAt: new Date(options.nowMs).toISOString(),
+              closer: options.closer,
+            }, null, 2),
+          )
+          .catch((err: unknown) => {
+            if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+          });
+      }
+      for (const [publisher, runs] of result.written) for (const r of runs.runs) coverage.add(ref.type, publisher, r.from, r.to, ref.index);
+      events += result.events;
+      duplicates += result.redeliveredDropped + result.clientRetryDropped;
     }
-    for (const [publisher, runs] of result.written) for (const r of runs.runs) coverage.add(ref.type, publisher, r.from, r.to, ref.index);
     await removeStaged(storage, [staged]);
-    events += result.events;
-    duplicates += result.redeliveredDropped + result.clientRetryDropped;
   }
   return { events, duplicates };
 }

@@ -2,7 +2,7 @@
 //
 // The full suite is `npm run chaos` (two minutes by default, any seed). This one fixes the seed so a
 // failure here reproduces (same faults at the same offsets) with:
-//   bash scripts/chaos.sh --seed 20261122 --duration-s 60 --rate 100 --checkers 1 --keep
+//   bash scripts/chaos.sh --seed 20261122 --duration-s 60 --rate 100 --checkers 2 --keep
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -38,10 +38,10 @@ describe('chaos suite', () => {
   });
 
   it('one minute of faults: every resolved event in exactly one closed window or the late area, dead letters exactly the malformed messages, no duplicates, manifests match their files, every window closed', async (t) => {
-    // One checker (killed and restarted like the rest): with two, a known race duplicates events in the
-    // late area — two replicas moving two staged copies of one message at the same moment each dedup
-    // against their own view of the coverage. `npm run chaos` runs two checkers and reports it.
-    const args = [path.join(REPO_ROOT, 'chaos/run-chaos.ts'), '--seed', String(SEED), '--duration-s', '60', '--window-s', '5', '--rate', '100', '--checkers', '1', '--json'];
+    // Two checkers, killed and restarted like the rest. Regression: two replicas moving two staged copies
+    // of one message to the late area at the same moment used to write it twice (late files are now
+    // named by message, create-only).
+    const args = [path.join(REPO_ROOT, 'chaos/run-chaos.ts'), '--seed', String(SEED), '--duration-s', '60', '--window-s', '5', '--rate', '100', '--checkers', '2', '--json'];
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, METADATA_SERVER_DETECTION: 'none' }, maxBuffer: 64 * 1024 * 1024, timeout: 280_000 }, (err, out, errOut) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? 2) : 0, stdout: out, stderr: errOut });
