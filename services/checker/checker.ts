@@ -43,6 +43,14 @@ export interface WindowState {
   readonly path: string;
 }
 
+interface StagedCoverage {
+  /** Keys of staged manifests already folded into `runs`. */
+  readonly folded: Set<string>;
+  readonly runs: Map<string, WindowedRuns>;
+  /** When a publisher was first seen in staging (ms), for publishers that never sent a heartbeat. */
+  readonly firstSeen: Map<string, number>;
+}
+
 export interface CheckerDeps {
   readonly registry: Registry;
   readonly storage: Storage;
@@ -66,6 +74,8 @@ export class Checker {
   readonly #closed = new Map<string, ClosedManifest>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
+  /** Per type: seqs of staged manifests folded in so far (coverage only grows). */
+  readonly #staged = new Map<string, StagedCoverage>();
   /** Windows reported overdue (once each). */
   readonly #overdue = new Set<string>();
   readonly #metrics: CheckerMetrics;
@@ -153,24 +163,33 @@ export class Checker {
     const { storage, options } = this.#d;
     await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
-    // Coverage: what is delivered already, plus what is staged or compacted in open windows.
-    const coverage = new Map<string, WindowedRuns>();
-    for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
-    const cover = (p: string, from: number, to: number, w: number) => {
-      let runs = coverage.get(p);
-      if (!runs) coverage.set(p, (runs = new WindowedRuns()));
-      runs.add(from, to, w, w);
-    };
-    const firstSeen = new Map<string, number>();
-    for (const [w, { staged, segments }] of windows) {
-      for (const { manifest } of staged) {
+    // Coverage: what is delivered already, plus what is staged in open windows. Staged manifests are
+    // immutable, so each is folded in once; a round costs the listing, not the window's messages.
+    // (Segments need no folding: their staged files stay until the window closes.)
+    const staged = this.#stagedCoverage(type);
+    const listed = new Set<string>();
+    for (const [w, { staged: manifests }] of windows) {
+      for (const { key, manifest } of manifests) {
+        listed.add(key);
+        if (staged.folded.has(key)) continue;
+        staged.folded.add(key);
         for (const m of manifest.messages) {
-          cover(m.publisher, m.firstSeq, m.firstSeq + m.count, w);
-          firstSeen.set(m.publisher, Math.min(firstSeen.get(m.publisher) ?? Infinity, manifest.writtenAtUs / 1000));
+          let runs = staged.runs.get(m.publisher);
+          if (!runs) staged.runs.set(m.publisher, (runs = new WindowedRuns()));
+          runs.add(m.firstSeq, m.firstSeq + m.count, w, w);
+          staged.firstSeen.set(m.publisher, Math.min(staged.firstSeen.get(m.publisher) ?? Infinity, manifest.writtenAtUs / 1000));
         }
       }
-      for (const g of segments) for (const [p, ranges] of Object.entries(g.runs)) for (const [from, to] of ranges) cover(p, from, to, w);
     }
+    for (const key of staged.folded) if (!listed.has(key)) staged.folded.delete(key);
+    const coverage = new Map<string, WindowedRuns>();
+    for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
+    for (const [p, runs] of staged.runs) {
+      const c = coverage.get(p);
+      if (c) c.addAll(runs);
+      else coverage.set(p, WindowedRuns.of(runs.runs));
+    }
+    const firstSeen = staged.firstSeen;
     const publishers = new Map<string, PublisherView>(this.#heartbeats.views());
     for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: seenMs });
 
@@ -297,6 +316,12 @@ export class Checker {
       lateEvents: this.#late.get(key) ?? 0,
       ...s,
     });
+  }
+
+  #stagedCoverage(type: string): StagedCoverage {
+    let c = this.#staged.get(type);
+    if (!c) this.#staged.set(type, (c = { folded: new Set(), runs: new Map(), firstSeen: new Map() }));
+    return c;
   }
 
   #nowMs(): number {
