@@ -166,11 +166,17 @@ export class Checker {
     // Coverage: what is delivered already, plus what is staged in open windows. Staged manifests are
     // immutable, so each is folded in once; a round costs the listing, not the window's messages.
     // (Segments need no folding: their staged files stay until the window closes.)
-    const staged = this.#stagedCoverage(type);
     const listed = new Set<string>();
+    for (const { staged: manifests } of windows.values()) for (const { key } of manifests) listed.add(key);
+    // Runs cannot be subtracted: when a folded manifest is gone (after a close, or removed by anyone
+    // else), start over from what is listed now, so coverage never claims seqs no file holds.
+    let staged = this.#stagedCoverage(type);
+    if ([...staged.folded].some((key) => !listed.has(key))) {
+      this.#staged.delete(type);
+      staged = this.#stagedCoverage(type);
+    }
     for (const [w, { staged: manifests }] of windows) {
       for (const { key, manifest } of manifests) {
-        listed.add(key);
         if (staged.folded.has(key)) continue;
         staged.folded.add(key);
         for (const m of manifest.messages) {
@@ -181,7 +187,6 @@ export class Checker {
         }
       }
     }
-    for (const key of staged.folded) if (!listed.has(key)) staged.folded.delete(key);
     const coverage = new Map<string, WindowedRuns>();
     for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
     for (const [p, runs] of staged.runs) {
