@@ -21,6 +21,8 @@ export interface PipelineKit {
   readonly stack: LocalStack;
   readonly storage: LocalDirectoryStorage;
   readonly worker: Worker;
+  /** Starts a fresh worker (after the test stopped kit.worker), which kit.stop() stops too. */
+  restartWorker(): Worker;
   startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage): Checker;
   /** Closed manifests seen so far, by "<type>/<window>". */
   readonly closed: Map<string, ClosedManifest>;
@@ -34,10 +36,13 @@ export async function startPipeline(): Promise<PipelineKit> {
   // Removed in stop(), after every component has stopped writing into it.
   const root = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));
   const storage = await LocalDirectoryStorage.open(root);
-  const worker = new Worker(
-    resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }),
-    { registry, storage, pubsub: stack.client },
-  );
+  const newWorker = () =>
+    new Worker(resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }), {
+      registry,
+      storage,
+      pubsub: stack.client,
+    });
+  let worker = newWorker();
   worker.start();
   const checkers: Checker[] = [];
   const closed = new Map<string, ClosedManifest>();
@@ -45,7 +50,14 @@ export async function startPipeline(): Promise<PipelineKit> {
     registry,
     stack,
     storage,
-    worker,
+    get worker() {
+      return worker;
+    },
+    restartWorker() {
+      worker = newWorker();
+      worker.start();
+      return worker;
+    },
     closed,
     startChecker(overrides = {}, checkerStorage = storage) {
       const checker = new Checker({
