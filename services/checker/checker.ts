@@ -81,6 +81,7 @@ export class Checker {
   readonly #metrics: CheckerMetrics;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  readonly #startedMs: number;
   #stopped = false;
   /** Segments this replica compacted (for tests and metrics). */
   segmentsMade = 0;
@@ -91,6 +92,7 @@ export class Checker {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#index = new StagingIndex(deps.storage, deps.options.windowS);
+    this.#startedMs = this.#clock.nowUs() / 1000;
     this.#metrics = new CheckerMetrics({
       windowStates: () => this.windowStates(),
       publishersAlive: () => [...this.#heartbeats.views().values()].filter((v) => !(v.heartbeat?.final ?? false) && this.#nowMs() - v.lastSeenMs < STATUS_ALIVE_MS).length,
@@ -195,8 +197,12 @@ export class Checker {
       else coverage.set(p, WindowedRuns.of(runs.runs));
     }
     const firstSeen = staged.firstSeen;
-    const publishers = new Map<string, PublisherView>(this.#heartbeats.views());
-    for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: seenMs });
+    // Liveness is counted from when this checker started listening at the earliest: a checker that has
+    // just started has not read the heartbeat backlog yet, and must not declare anyone dead for that.
+    const heard = (ms: number) => Math.max(ms, this.#startedMs);
+    const publishers = new Map<string, PublisherView>();
+    for (const [id, v] of this.#heartbeats.views()) publishers.set(id, { ...v, lastSeenMs: heard(v.lastSeenMs) });
+    for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: heard(seenMs) });
 
     for (const w of [...windows.keys()].sort((a, b) => a - b)) {
       const staging = windows.get(w)!;
