@@ -101,48 +101,46 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     const file = await fileBytes;
     const reader = manifest.version === targetVersion ? undefined : registry.resolver(o.type, manifest.version, targetVersion);
     const sourceType = registry.version(o.type, manifest.version).deliveredType;
-    {
-      const already = o.alreadyDelivered?.get(msg.publisher);
-      const mine = seen(msg.publisher);
-      const end = msg.firstSeq + msg.count;
-      if (mine.covers(msg.firstSeq, end) || already?.covers(msg.firstSeq, end)) {
-        redeliveredDropped += msg.count;
+    const already = o.alreadyDelivered?.get(msg.publisher);
+    const mine = seen(msg.publisher);
+    const end = msg.firstSeq + msg.count;
+    if (mine.covers(msg.firstSeq, end) || already?.covers(msg.firstSeq, end)) {
+      redeliveredDropped += msg.count;
+      continue;
+    }
+    const fresh = (runs: WindowedRuns | undefined) => !runs || sameRange(runs.uncovered(msg.firstSeq, end), msg.firstSeq, end);
+    const partlySeen = !fresh(mine) || !fresh(already);
+    const body = blockBody(file, msg);
+    if (!partlySeen && !msg.clientIds && !reader && manifest.codec === o.codec) {
+      await append(msg.count, body);
+      mine.add(msg.firstSeq, end, o.window, o.window);
+      continue;
+    }
+    // Slow path: look at every record.
+    const datums = decompressBlock(manifest.codec, body);
+    const kept: Buffer[] = [];
+    let pos = 0;
+    for (let i = 0; i < msg.count; i++) {
+      const seq = msg.firstSeq + i;
+      const decoded = reader ? target.deliveredType.decode(datums, pos, reader) : sourceType.decode(datums, pos);
+      if (decoded.offset < 0) throw new Error(`${manifest.file}: record ${i} of the block at ${msg.offset} is truncated`);
+      pos = decoded.offset;
+      const record = decoded.value as { event_id: string };
+      if (mine.covers(seq, seq + 1) || already?.covers(seq, seq + 1)) {
+        redeliveredDropped++;
         continue;
       }
-      const fresh = (runs: WindowedRuns | undefined) => !runs || sameRange(runs.uncovered(msg.firstSeq, end), msg.firstSeq, end);
-      const partlySeen = !fresh(mine) || !fresh(already);
-      const body = blockBody(file, msg);
-      if (!partlySeen && !msg.clientIds && !reader && manifest.codec === o.codec) {
-        await append(msg.count, body);
-        mine.add(msg.firstSeq, end, o.window, o.window);
-        continue;
-      }
-      // Slow path: look at every record.
-      const datums = decompressBlock(manifest.codec, body);
-      const kept: Buffer[] = [];
-      let pos = 0;
-      for (let i = 0; i < msg.count; i++) {
-        const seq = msg.firstSeq + i;
-        const decoded = reader ? target.deliveredType.decode(datums, pos, reader) : sourceType.decode(datums, pos);
-        if (decoded.offset < 0) throw new Error(`${manifest.file}: record ${i} of the block at ${msg.offset} is truncated`);
-        pos = decoded.offset;
-        const record = decoded.value as { event_id: string };
-        if (mine.covers(seq, seq + 1) || already?.covers(seq, seq + 1)) {
-          redeliveredDropped++;
+      mine.add(seq, seq + 1, o.window, o.window);
+      if (msg.clientIds && record.event_id !== generatedEventId(msg.publisher, seq)) {
+        if (eventIds.has(record.event_id)) {
+          clientRetryDropped++;
           continue;
         }
-        mine.add(seq, seq + 1, o.window, o.window);
-        if (msg.clientIds && record.event_id !== generatedEventId(msg.publisher, seq)) {
-          if (eventIds.has(record.event_id)) {
-            clientRetryDropped++;
-            continue;
-          }
-          eventIds.add(record.event_id);
-        }
-        kept.push(encodeRecord(target.deliveredType, record));
+        eventIds.add(record.event_id);
       }
-      if (kept.length > 0) await append(kept.length, compressBlock(o.codec, Buffer.concat(kept)));
+      kept.push(encodeRecord(target.deliveredType, record));
     }
+    if (kept.length > 0) await append(kept.length, compressBlock(o.codec, Buffer.concat(kept)));
   }
   await finishPart();
   return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files: parts, events, redeliveredDropped, clientRetryDropped, written, eventIds };
