@@ -8,7 +8,7 @@ import { encodeBatchAttributes } from '../wire/batch-attributes.ts';
 import { compressBlock } from '../wire/codecs.ts';
 import { encodeHeartbeat, type Heartbeat, type TypeProgress } from '../wire/heartbeat.ts';
 import { topicNames, type TopicNames } from '../wire/topics.ts';
-import { windowOf } from '../wire/window.ts';
+import { windowEndUs, windowOf } from '../wire/window.ts';
 import { AckTracker } from './ack-tracker.ts';
 import { EventEncoder, validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
 import { MessageSender } from './message-sender.ts';
@@ -48,6 +48,8 @@ export interface PublisherStats {
 
 /** How long Pub/Sub may keep failing before the publisher reports itself unhealthy (ms). */
 const UNHEALTHY_AFTER_MS = 2000;
+/** The boundary heartbeat fires this long after a window's end, so its stamp is surely past the end (ms). */
+const BOUNDARY_SLACK_MS = 5;
 
 export class Publisher {
   readonly id: string;
@@ -63,6 +65,9 @@ export class Publisher {
   readonly #inFlight = new Set<Promise<void>>();
   readonly #capacityWaiters: Array<() => void> = [];
   readonly #heartbeatTimer: NodeJS.Timeout;
+  #boundaryTimer: NodeJS.Timeout | undefined;
+  /** The window of the last boundary heartbeat: one per window end. */
+  #boundaryWindow: number;
   readonly #metrics: PublisherMetrics;
   #closing: Promise<void> | undefined;
   #failingSinceMs: number | undefined;
@@ -96,6 +101,8 @@ export class Publisher {
     this.#metrics = new PublisherMetrics(this.id, () => ({ bytes: this.#stats.bufferedBytes, events: this.#stats.bufferedEvents }));
     this.#heartbeatTimer = setInterval(() => void this.#sendHeartbeat(false).catch(() => undefined), this.#o.heartbeatIntervalMs);
     this.#heartbeatTimer.unref();
+    this.#boundaryWindow = windowOf(this.#startedUs, this.#o.windowLengthS);
+    this.#scheduleBoundaryHeartbeat();
     // An immediate first heartbeat tells the checker this publisher exists and when it started.
     void this.#sendHeartbeat(false).catch(() => undefined);
   }
@@ -158,6 +165,7 @@ export class Publisher {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       clearInterval(this.#heartbeatTimer);
+      clearTimeout(this.#boundaryTimer);
       for (const wake of this.#capacityWaiters.splice(0)) wake();
       await this.flush();
       await this.#sendHeartbeat(true);
@@ -282,6 +290,26 @@ export class Publisher {
 
   #wakeWaiters(): void {
     while (this.#capacityWaiters.length > 0 && !this.wouldBlock()) this.#capacityWaiters.shift()!();
+  }
+
+  /**
+   * A window's end is when the checker needs this publisher's word: right after it, seal the batches of
+   * the ended window and send a heartbeat, instead of leaving the close to wait for the next periodic one.
+   */
+  #scheduleBoundaryHeartbeat(): void {
+    const nowUs = this.#o.clock.nowUs();
+    const dueMs = (windowEndUs(windowOf(nowUs, this.#o.windowLengthS), this.#o.windowLengthS) - nowUs) / 1000 + BOUNDARY_SLACK_MS;
+    this.#boundaryTimer = setTimeout(() => {
+      const window = windowOf(this.#o.clock.nowUs(), this.#o.windowLengthS);
+      // A clock that did not move (a test clock) gets no extra heartbeats.
+      if (window > this.#boundaryWindow) {
+        this.#boundaryWindow = window;
+        for (const batch of [...this.#open.values()]) if (batch.window < window) this.#seal(batch);
+        void this.#sendHeartbeat(false).catch(() => undefined);
+      }
+      this.#scheduleBoundaryHeartbeat();
+    }, Math.max(BOUNDARY_SLACK_MS, dueMs));
+    this.#boundaryTimer.unref();
   }
 
   /** Builds and sends a heartbeat; the time and next seqs are read in the same tick (see wire/heartbeat.ts). */

@@ -96,6 +96,24 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     assert.deepEqual(batches.map((b) => b.attributes.count).sort(), [10, 20]);
   });
 
+  it('at a window end, sends the ended window’s open batch and a heartbeat at once (no wait for the linger or the periodic heartbeat)', async () => {
+    const endUs = Date.UTC(2026, 10, 22, 12, 0, 10) * 1000_000 / 1000;
+    let now = endUs - 200_000; // 200 ms before a 10-second window ends
+    const clock: Clock = { nowUs: () => now };
+    // Linger and heartbeat interval far beyond the test: only the boundary can send these.
+    const publisher = new Publisher({ registry, pubsub: stack.client, clock, windowLengthS: 10, lingerMs: 60_000, heartbeatIntervalMs: 60_000, publisherId: 'boundary-pub' });
+    const pending = [0, 1, 2].map((i) => publisher.publish('track_played', trackPlayed(i)));
+    now = endUs + 1000; // the window ends; the boundary timer fires about 205 ms from now in real time
+    await Promise.all(pending); // resolves only if the boundary sealed the lingering batch
+    const batches = (await drainType('track_played')).filter((b) => b.attributes.publisher === 'boundary-pub');
+    assert.deepEqual(batches.map((b) => b.attributes.count), [3]);
+    const beats = (await drainHeartbeats()).filter((h) => h.publisher === 'boundary-pub');
+    const boundary = beats.find((h) => !h.final && h.timeUs >= endUs);
+    assert.ok(boundary, `a heartbeat stamped at or after the window end was sent before close (got ${beats.length} heartbeats)`);
+    assert.equal(boundary.types.track_played?.nextSeq, 3);
+    await publisher.close();
+  });
+
   it('refuses unknown types, invalid events (naming the field path) and undeclared fields at once', async () => {
     const publisher = new Publisher({ registry, pubsub: stack.client });
     try {
