@@ -166,16 +166,21 @@ describe('checker in a pipeline', () => {
 /** Waits (up to a minute) until the given seqs of `publisher` are in closed windows and staging is empty; returns what fastavro reads there. */
 async function readAllClosed(kit: PipelineKit, publisher: string, mustInclude: readonly number[]) {
   const deadline = Date.now() + 60_000;
-  let records: Awaited<ReturnType<typeof readWithFastavro>> = [];
-  while (Date.now() < deadline) {
+  for (;;) {
     const files = [...kit.closed.values()].filter((m) => m.type === 'track_played').flatMap((m) => closedFiles(kit, m.type, m.window));
-    records = (await readWithFastavro(files)).filter((r) => r.publisher === publisher);
-    const stillStaged = (await kit.storage.list('staging/track_played/')).length;
+    const records = (await readWithFastavro(files)).filter((r) => r.publisher === publisher);
+    const stillStaged = (await kit.storage.list('staging/track_played/')).map((o) => o.key);
     const present = new Set(records.map((r) => r.seq));
-    if (stillStaged === 0 && mustInclude.every((seq) => present.has(seq))) return records;
+    const missing = mustInclude.filter((seq) => !present.has(seq));
+    if (stillStaged.length === 0 && missing.length === 0) return records;
+    if (Date.now() >= deadline) {
+      // Say which window stayed open and why, rather than failing later on a partial read.
+      throw new Error(
+        `not everything closed within 60 s: ${missing.length} seqs missing (first: ${missing.slice(0, 10).join(', ')}), ${stillStaged.length} staged keys (first: ${stillStaged.slice(0, 5).join(', ')})\n${kit.diagnose('track_played')}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return records;
 }
 
 /** A storage whose first _MANIFEST.json create fails, as if the checker crashed after writing parts. */

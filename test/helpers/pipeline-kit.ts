@@ -27,6 +27,8 @@ export interface PipelineKit {
   /** Closed manifests seen so far, by "<type>/<window>". */
   readonly closed: Map<string, ClosedManifest>;
   waitForClosed(type: string, windows: number[], timeoutMs?: number): Promise<ClosedManifest[]>;
+  /** What the checkers are waiting on and what failed, for a test's error message when something does not close. */
+  diagnose(type: string): string;
   stop(): Promise<void>;
 }
 
@@ -77,7 +79,18 @@ export async function startPipeline(): Promise<PipelineKit> {
         if (windows.every((w) => closed.has(`${type}/${w}`))) return windows.map((w) => closed.get(`${type}/${w}`)!);
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error(`windows ${windows.join(', ')} of ${type} did not close in ${timeoutMs} ms (closed: ${[...closed.keys()].join(', ')})`);
+      throw new Error(`windows ${windows.join(', ')} of ${type} did not close in ${timeoutMs} ms (closed: ${[...closed.keys()].join(', ')})\n${kit.diagnose(type)}`);
+    },
+    diagnose(type) {
+      return checkers
+        .map((c, i) => {
+          const waiting = c.windowStates().filter((s) => s.type === type && (s.state === 'open' || s.state === 'closing'));
+          return [
+            `checker ${i}: ${c.errors.length} round errors${c.errors.length ? `, last: ${c.errors.slice(-3).join(' | ')}` : ''}`,
+            ...waiting.map((s) => `  window ${s.window} ${s.state}, ${s.stagedEvents} staged, waiting on: ${(s.waitingOn ?? []).join('; ') || '-'}`),
+          ].join('\n');
+        })
+        .join('\n');
     },
     async stop() {
       // Bounded, so a failed test cannot leave the run waiting on a stuck component.
