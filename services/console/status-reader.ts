@@ -4,6 +4,7 @@
 // that any number of checker replicas write. Closed manifests, late manifests and dead letters never
 // change once written, so each is read once and cached; only folder listings and the small status
 // files are read on every refresh, and only for the partitions of the recent range.
+import { mapLimit } from '../concurrency/map-limit.ts';
 import type { WindowState } from '../checker/checker.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -341,16 +342,3 @@ export class BucketStatusReader {
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]!);
-      }
-    }),
-  );
-  return out;
-}
