@@ -1,4 +1,4 @@
-// The checker's OpenTelemetry instruments (meter "hourglass-checker"): windows by state, events closed, late, lost, abandoned, duplicates, close delay.
+// The checker's OpenTelemetry instruments (meter "hourglass-checker"): windows by state, events closed, late, lost, abandoned, duplicates, close delay, round duration.
 import { metrics, type Counter, type Histogram, type ObservableCallback, type ObservableGauge } from '@opentelemetry/api';
 import type { ClosedManifest } from './closed-manifest.ts';
 import type { WindowState } from './checker.ts';
@@ -12,6 +12,7 @@ export class CheckerMetrics {
   readonly #abandoned: Counter;
   readonly #segments: Counter;
   readonly #closeDelay: Histogram;
+  readonly #round: Histogram;
   readonly #gauges: Array<[ObservableGauge, ObservableCallback]> = [];
 
   constructor(view: { windowStates(): WindowState[]; publishersAlive(): number; nowMs(): number }) {
@@ -28,6 +29,11 @@ export class CheckerMetrics {
       description: 'From a window end to its manifest',
       unit: 's',
       advice: { explicitBucketBoundaries: [0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 120, 300, 900, 3600] },
+    });
+    this.#round = meter.createHistogram('hourglass.checker.round.duration', {
+      description: 'One checker round over every type: listing staging, compacting segments, closing',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30] },
     });
     const gauge = (name: string, description: string, unit: string, observe: ObservableCallback) => {
       const g = meter.createObservableGauge(`hourglass.checker.${name}`, { description, unit });
@@ -63,6 +69,10 @@ export class CheckerMetrics {
     this.#lost.add(m.lostEvents, { type });
     this.#abandoned.add(m.abandonedEvents, { type });
     this.#closeDelay.record(m.closeDelayMs / 1000, { type });
+  }
+
+  round(seconds: number): void {
+    this.#round.record(seconds);
   }
 
   late(type: string, events: number, duplicates: number): void {

@@ -21,6 +21,8 @@ export interface CheckerOptions {
   readonly maxPartBytes: number;
   /** Compact an open window once this many staged bytes are not yet in a segment (bytes). Env HOURGLASS_SEGMENT_BYTES. Default: 64 MiB. */
   readonly segmentBytes: number;
+  /** Or once this many staged files are not yet in a segment (a small type stages few bytes but a file per second). Env HOURGLASS_SEGMENT_FILES. Default: 64. */
+  readonly segmentFiles: number;
   /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
   readonly codec: CodecName;
   /** How long a silent publisher is remembered (ms). Default: 2 days. */
@@ -49,6 +51,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     tickMs: overrides.tickMs ?? num('HOURGLASS_CHECKER_TICK_MS', 500),
     maxPartBytes: overrides.maxPartBytes ?? num('HOURGLASS_MAX_PART_BYTES', 256 * 1024 * 1024),
     segmentBytes: overrides.segmentBytes ?? num('HOURGLASS_SEGMENT_BYTES', 64 * 1024 * 1024),
+    segmentFiles: overrides.segmentFiles ?? num('HOURGLASS_SEGMENT_FILES', 64),
     codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),

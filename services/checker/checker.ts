@@ -1,21 +1,23 @@
 // The completeness checker: each round, bounds every publisher, closes the windows the close rule allows, and moves late events.
 import type { PubSub } from '@google-cloud/pubsub';
+import { mapLimit } from '../concurrency/map-limit.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
-import { windowEndUs, windowStartUs } from '../wire/window.ts';
+import { windowEndUs, windowOf, windowStartUs } from '../wire/window.ts';
 import type { CheckerOptions } from './checker-options.ts';
 import { decideClose, type PublisherView } from './close-rule.ts';
 import type { ClosedManifest } from './closed-manifest.ts';
 import { CheckerMetrics } from './checker-metrics.ts';
+import { CloseWatermarks } from './close-watermark.ts';
 import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore } from './coverage-store.ts';
 import { HeartbeatTable } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
 import { compactSegment, segmentPrefix } from './segments.ts';
-import { StagingIndex, type WindowStaging } from './staging-index.ts';
+import { StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -23,6 +25,10 @@ import { WindowedRuns } from './windowed-runs.ts';
 const STATUS_HORIZON_MS = 48 * 3600 * 1000;
 /** And at most this many windows per type (short windows would otherwise make the file large). */
 const STATUS_WINDOWS_PER_TYPE = 200;
+/** At most this many empty windows behind the newest ended one are closed (after a long outage, older empty ones stay unclosed). */
+const MAX_EMPTY_WINDOWS = 1000;
+/** Types whose rounds run at once (listing, compacting and closing are mostly waiting on storage). */
+const TYPES_IN_PARALLEL = 8;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
 
@@ -70,12 +76,15 @@ export class Checker {
   readonly #heartbeats = new HeartbeatTable();
   readonly #coverage = new CoverageStore();
   readonly #index: StagingIndex;
+  readonly #watermarks: CloseWatermarks;
   readonly #consumer: ControlConsumer | undefined;
   readonly #closed = new Map<string, ClosedManifest>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
   /** Per type: seqs of staged manifests folded in so far (coverage only grows). */
   readonly #staged = new Map<string, StagedCoverage>();
+  /** Per type: the segment compaction in flight, if any. */
+  readonly #compacting = new Map<string, Promise<void>>();
   /** Windows reported overdue (once each). */
   readonly #overdue = new Set<string>();
   readonly #metrics: CheckerMetrics;
@@ -92,6 +101,7 @@ export class Checker {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#index = new StagingIndex(deps.storage, deps.options.windowS);
+    this.#watermarks = new CloseWatermarks(deps.storage, deps.options.windowS);
     this.#startedMs = this.#clock.nowUs() / 1000;
     this.#metrics = new CheckerMetrics({
       windowStates: () => this.windowStates(),
@@ -105,10 +115,7 @@ export class Checker {
   start(): void {
     const loop = async () => {
       if (this.#stopped) return;
-      this.#running = this.tick().catch((err: unknown) => {
-        this.errors.push((err as Error).message);
-        if (this.errors.length > 100) this.errors.shift();
-      });
+      this.#running = this.tick().catch((err: unknown) => this.#recordError((err as Error).message));
       await this.#running;
       if (!this.#stopped) this.#timer = setTimeout(loop, this.#d.options.tickMs);
     };
@@ -120,6 +127,7 @@ export class Checker {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+    await Promise.all(this.#compacting.values());
     await this.#consumer?.close();
     this.#metrics.close();
   }
@@ -131,11 +139,20 @@ export class Checker {
   /** One round: save and merge heartbeats, then every type's windows. */
   async tick(): Promise<void> {
     const { storage, options } = this.#d;
+    const startedMs = this.#nowMs();
     if (this.#consumer) await this.#consumer.persist(storage, options.checkerId);
     await this.#heartbeats.loadAll(storage);
     this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
-    for (const type of this.#d.registry.types()) await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
+    // Types are independent: a big type compacting or closing must not hold a small type's close back.
+    await mapLimit(this.#d.registry.types(), TYPES_IN_PARALLEL, async (type) => {
+      try {
+        await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
+      } catch (err) {
+        this.#recordError(`${type.name}: ${(err as Error).message}`);
+      }
+    });
     await this.#publishStatus();
+    this.#metrics.round((this.#nowMs() - startedMs) / 1000);
   }
 
   /** Writes this replica's view of every window to checker/status/<checker>.json, for the status page and the CLI. */
@@ -165,6 +182,13 @@ export class Checker {
     const { storage, options } = this.#d;
     await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
+    // Every ended window since the mark is considered, staged or not: one with no events closes empty,
+    // with its proof, so whoever waits on its _SUCCESS is not left waiting for an hour that had nothing.
+    const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;
+    const watermark = await this.#watermarks.get(type, windowOf(this.#startedMs * 1000, options.windowS) - 1);
+    for (let w = Math.max(watermark + 1, lastEnded - MAX_EMPTY_WINDOWS + 1); w <= lastEnded; w++) {
+      if (!windows.has(w)) windows.set(w, { staged: [], segments: [], keys: [] });
+    }
     // Coverage: what is delivered already, plus what is staged in open windows. Staged manifests are
     // immutable, so each is folded in once; a round costs the listing, not the window's messages.
     // (Segments need no folding: their staged files stay until the window closes.)
@@ -216,6 +240,7 @@ export class Checker {
       const consumed = new Set(staging.segments.flatMap((g) => g.stagingManifests));
       const pending = staging.staged.filter((m) => !consumed.has(m.key));
       const stagedEvents = staging.staged.reduce((n, m) => n + m.manifest.events, 0);
+      const decidedAtMs = this.#nowMs();
       const decision = ended
         ? decideClose({
             type,
@@ -233,15 +258,28 @@ export class Checker {
           })
         : undefined;
       if (decision?.kind !== 'close') {
-        // Not closable yet: compact what has piled up, so that closing later only finishes the tail.
-        if (pending.reduce((n, m) => n + m.manifest.bytes, 0) >= options.segmentBytes) {
-          await compactSegment(storage, this.#d.registry, ref, staging.segments, pending, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId });
-          this.segmentsMade++;
-          this.#metrics.segment(type);
+        // Not closable yet: compact what has piled up, so that closing later only finishes the tail. Beside
+        // the rounds, so it never holds a close back; and not for a window that has just ended (its close
+        // is due within seconds and finishes the tail anyway), only for one overdue on a gap.
+        const overdueAtMs = windowEndUs(w, options.windowS) / 1000 + (options.livenessTimeoutMs ?? livenessTimeoutMs);
+        const pendingBytes = pending.reduce((n, m) => n + m.manifest.bytes, 0);
+        if ((!ended || this.#nowMs() >= overdueAtMs) && !this.#compacting.has(type) && (pendingBytes >= options.segmentBytes || pending.length >= options.segmentFiles)) {
+          const batch = segmentBatch(pending, options.segmentBytes, options.segmentFiles);
+          const job = compactSegment(storage, this.#d.registry, ref, staging.segments, batch, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId })
+            .then((segment) => {
+              if (!segment) return; // another replica made that segment first
+              this.segmentsMade++;
+              this.#metrics.segment(type);
+            })
+            .catch((err: unknown) => {
+              // A window that closed meanwhile took its staged files away: the segment is moot, not a failure.
+              if (!this.#closed.has(`${type}/${w}`)) this.#recordError(`${type}: compacting window ${w}: ${(err as Error).message}`);
+            })
+            .finally(() => this.#compacting.delete(type));
+          this.#compacting.set(type, job);
         }
         this.#setState(ref, { state: ended ? 'closing' : 'open', stagedEvents, ...(decision ? { waitingOn: decision.waitingOn } : {}) });
         // Past the liveness timeout every publisher is bounded or dead: a window still open now waits on a gap.
-        const overdueAtMs = windowEndUs(w, options.windowS) / 1000 + (options.livenessTimeoutMs ?? livenessTimeoutMs);
         if (decision && this.#nowMs() >= overdueAtMs && !this.#overdue.has(`${type}/${w}`)) {
           this.#overdue.add(`${type}/${w}`);
           this.#d.onOverdue?.(ref, decision.waitingOn);
@@ -256,12 +294,16 @@ export class Checker {
         manifests: staging.staged,
         segments: staging.segments,
         closer: options.checkerId,
+        provenAtMs: decidedAtMs,
         nowMs: () => this.#nowMs(),
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
       });
       await this.#afterClose(ref, manifest, staging);
     }
+    let closedThrough = Math.max(watermark, lastEnded - MAX_EMPTY_WINDOWS);
+    while (closedThrough < lastEnded && this.#closed.has(`${type}/${closedThrough + 1}`)) closedThrough++;
+    await this.#watermarks.advance(type, closedThrough);
   }
 
   /** Records a closed window's coverage, removes its staging and segments, and moves staged files it does not hold to the late area. */
@@ -281,7 +323,8 @@ export class Checker {
     const late = staging.staged.filter((m) => !included.has(m.manifest.file));
     await removeStaged(storage, done);
     // Segments are caches of staged files: once the window is closed, none of them is needed.
-    for (const k of staging.keys) if (k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))) await storage.delete(k);
+    const caches = staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref)));
+    await mapLimit(caches, 16, (k) => storage.delete(k));
     if (late.length > 0) {
       const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
         maxPartBytes: options.maxPartBytes,
@@ -329,6 +372,11 @@ export class Checker {
     });
   }
 
+  #recordError(message: string): void {
+    this.errors.push(message);
+    if (this.errors.length > 100) this.errors.shift();
+  }
+
   #stagedCoverage(type: string): StagedCoverage {
     let c = this.#staged.get(type);
     if (!c) this.#staged.set(type, (c = { folded: new Set(), runs: new Map(), firstSeen: new Map() }));
@@ -338,4 +386,17 @@ export class Checker {
   #nowMs(): number {
     return this.#clock.nowUs() / 1000;
   }
+}
+
+/** The oldest pending staged files, up to one segment's worth: a checker that fell behind compacts in bounded steps, not all at once. */
+function segmentBatch(pending: readonly IndexedManifest[], maxBytes: number, maxFiles: number): IndexedManifest[] {
+  const oldest = [...pending].sort((a, b) => a.manifest.writtenAtUs - b.manifest.writtenAtUs || (a.key < b.key ? -1 : 1));
+  const batch: IndexedManifest[] = [];
+  let bytes = 0;
+  for (const m of oldest) {
+    if (batch.length > 0 && (bytes >= maxBytes || batch.length >= maxFiles)) break;
+    batch.push(m);
+    bytes += m.manifest.bytes;
+  }
+  return batch;
 }

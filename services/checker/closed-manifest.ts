@@ -32,6 +32,8 @@ export interface ClosedManifest {
   readonly stagingFiles: string[];
   /** From the window's end to this manifest (ms). */
   readonly closeDelayMs: number;
+  /** Of closeDelayMs, how long until the close rule held (ms); the rest is writing. Absent in manifests of older checkers. */
+  readonly proofDelayMs?: number;
   readonly closedAt: string;
   readonly closer: string;
   readonly attempt: string;

@@ -2,6 +2,7 @@
 //
 // Duplicates of what the closed window (or earlier late files) already holds are dropped, so an
 // event ends in exactly one place; the staging files are removed once the late file is durable.
+import { mapLimit } from '../concurrency/map-limit.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
@@ -11,6 +12,9 @@ import type { CodecName } from '../wire/codecs.ts';
 import type { CoverageStore } from './coverage-store.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { compactWindow } from './window-compactor.ts';
+
+/** Staged files removed at once after a close. */
+const DELETES_IN_PARALLEL = 16;
 
 export interface LateResult {
   readonly events: number;
@@ -85,9 +89,10 @@ export async function moveLateEvents(
 
 /** Deletes staged files: manifest first, so a crash never leaves a manifest pointing at nothing. */
 export async function removeStaged(storage: Storage, manifests: readonly IndexedManifest[]): Promise<void> {
-  for (const m of manifests) {
+  // Manifest first, so no manifest ever names a file that is gone; files independently of each other.
+  await mapLimit(manifests, DELETES_IN_PARALLEL, async (m) => {
     await storage.delete(m.key);
     await storage.delete(m.manifest.file);
     if (manifestKeyOf(m.manifest.file) !== m.key) await storage.delete(manifestKeyOf(m.manifest.file));
-  }
+  });
 }

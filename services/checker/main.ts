@@ -33,6 +33,7 @@ try {
         abandonedEvents: m.abandonedEvents,
         duplicatesDropped: m.duplicatesDropped,
         closeDelayMs: Math.round(m.closeDelayMs),
+        proofDelayMs: m.proofDelayMs === undefined ? undefined : Math.round(m.proofDelayMs),
         closer: m.closer,
         path: `${storage.location}/${path}`,
       }),

@@ -7,6 +7,7 @@
 // the winner's plan, so a crash at any step is finished by the next round of any checker. A closed
 // window never changes after _SUCCESS, and never holds a file its manifest does not list.
 import { randomBytes } from 'node:crypto';
+import { mapLimit } from '../concurrency/map-limit.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
@@ -21,6 +22,9 @@ import { segmentState, type Segment } from './segments.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
+/** Part files put in place at once after the commit. */
+const COPIES_IN_PARALLEL = 16;
+
 export interface CloseRequest {
   readonly ref: WindowRef;
   readonly status: 'complete' | 'incomplete';
@@ -30,6 +34,8 @@ export interface CloseRequest {
   /** Segments compacted while the window was open; their staged files are skipped. */
   readonly segments: readonly Segment[];
   readonly closer: string;
+  /** When the close rule held (ms since the epoch); defaults to when closing started. */
+  readonly provenAtMs?: number;
   readonly nowMs: () => number;
   readonly maxPartBytes: number;
   readonly codec: CodecName;
@@ -83,10 +89,13 @@ interface ClosePlan {
 }
 
 async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string): Promise<ClosedManifest> {
+  const provenAtMs = req.provenAtMs ?? req.nowMs();
   const sources: Record<string, string> = {};
   const state = await segmentState(storage, req.segments);
   const tail = req.manifests.filter((m) => !state.consumed.has(m.key));
-  const schemaVersion = Math.max(...req.segments.map((g) => g.schemaVersion), ...tail.map((m) => m.manifest.version));
+  // The newest version present; an empty window is written in the type's newest.
+  const present = [...req.segments.map((g) => g.schemaVersion), ...tail.map((m) => m.manifest.version)];
+  const schemaVersion = present.length > 0 ? Math.max(...present) : registry.require(req.ref.type).latest.version;
   // Segments become parts by a cheap copy; only a segment in an older schema is rewritten.
   const files: PartFile[] = [];
   let redelivered = 0;
@@ -158,6 +167,7 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     files: files.map(({ key: _key, ...f }) => f),
     stagingFiles: req.manifests.map((m) => m.manifest.file),
     closeDelayMs: Math.max(0, req.nowMs() - windowEndMs),
+    proofDelayMs: Math.max(0, provenAtMs - windowEndMs),
     closedAt: new Date(req.nowMs()).toISOString(),
     closer: req.closer,
     attempt,
@@ -176,7 +186,8 @@ async function finish(storage: Storage, ref: WindowRef, manifest: ClosedManifest
   const missing = manifest.files.filter((f) => !present.has(f.name));
   if (missing.length > 0) {
     const plan = JSON.parse((await storage.get(`${closingPrefix(ref, manifest.attempt)}plan.json`)).toString('utf8')) as ClosePlan;
-    for (const f of missing) {
+    // Copies are server-side (a hard link locally) and independent: several at once.
+    await mapLimit(missing, COPIES_IN_PARALLEL, async (f) => {
       const source = plan.sources[f.name];
       if (!source) throw new Error(`${dir}${f.name}: listed in the manifest but not in its attempt's plan`);
       try {
@@ -184,7 +195,7 @@ async function finish(storage: Storage, ref: WindowRef, manifest: ClosedManifest
       } catch (err) {
         if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err; // another checker put it in place
       }
-    }
+    });
   }
   for (const name of present) {
     if (name.startsWith('part-') && !listed.has(name)) await storage.delete(dir + name);

@@ -5,6 +5,7 @@
 // seen seqs, another codec) its records are decoded, filtered and re-encoded.
 import { createHash, randomBytes } from 'node:crypto';
 import type avro from 'avsc';
+import { readAhead } from '../concurrency/read-ahead.ts';
 import { generatedEventId } from '../registry/delivered-schema.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { StagedMessage } from '../storage/staging-manifest.ts';
@@ -13,6 +14,9 @@ import { ContainerWriter, readLong } from '../wire/avro-container.ts';
 import { compressBlock, decompressBlock, type CodecName } from '../wire/codecs.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { WindowedRuns } from './windowed-runs.ts';
+
+/** Staged files read ahead of their use. */
+const READ_AHEAD = 8;
 
 export interface CompactOptions {
   readonly type: string;
@@ -94,11 +98,14 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
   const work = manifests
     .flatMap(({ manifest }) => manifest.messages.map((msg) => ({ manifest, msg })))
     .sort((a, b) => a.msg.minReceiveUs - b.msg.minReceiveUs || cmp(a.msg.publisher, b.msg.publisher) || a.msg.firstSeq - b.msg.firstSeq || cmp(a.manifest.file, b.manifest.file));
-  const files = new Map<string, Promise<Buffer>>();
+  // Every staged file is read once, a few ahead of their use, so the reads overlap the work.
+  const files = readAhead(
+    work.map((w) => w.manifest.file),
+    READ_AHEAD,
+    (key) => storage.get(key),
+  );
   for (const { manifest, msg } of work) {
-    let fileBytes = files.get(manifest.file);
-    if (!fileBytes) files.set(manifest.file, (fileBytes = storage.get(manifest.file)));
-    const file = await fileBytes;
+    const file = await files.get(manifest.file)!;
     const reader = manifest.version === targetVersion ? undefined : registry.resolver(o.type, manifest.version, targetVersion);
     const sourceType = registry.version(o.type, manifest.version).deliveredType;
     const already = o.alreadyDelivered?.get(msg.publisher);

@@ -1,4 +1,4 @@
-// Creates the topics and subscriptions the registry implies, plus the control topic (idempotent).
+// Creates (and removes) the topics and subscriptions the registry implies, plus the control topic (idempotent).
 import { PubSub } from '@google-cloud/pubsub';
 import type { Registry } from '../registry/registry.ts';
 import type { TopicNames } from '../wire/topics.ts';
@@ -31,4 +31,15 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
 
 function ignoreAlreadyExists(err: unknown): void {
   if ((err as { code?: number }).code !== 6) throw err;
+}
+
+/** Deletes what provisionTopics created (subscriptions first), so an emulator shared by several runs frees their backlog. */
+export async function removeTopics(pubsub: PubSub, registry: Registry, names: TopicNames): Promise<void> {
+  const ignoreNotFound = (err: unknown) => {
+    if ((err as { code?: number }).code !== 5) throw err;
+  };
+  for (const type of registry.names()) await pubsub.subscription(names.workerSubscription(type)).delete().catch(ignoreNotFound);
+  await pubsub.subscription(names.controlSubscription).delete().catch(ignoreNotFound);
+  for (const type of registry.names()) await pubsub.topic(names.eventTopic(type)).delete().catch(ignoreNotFound);
+  await pubsub.topic(names.controlTopic).delete().catch(ignoreNotFound);
 }
