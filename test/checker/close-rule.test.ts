@@ -141,6 +141,19 @@ describe('close rule and clocks', () => {
     const early = decideClose(input({ runs: { a: [[0, 5, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), pub('slow', { timeMs: endMs - 20_000, nextSeq: 12 }, endMs + 1000)]), nowMs: endMs + 1500 }));
     assert.equal(early.kind, 'wait', 'within the liveness timeout the window still waits for it');
   });
+
+  it('C15 a window with nothing staged waits for every live publisher, and closes empty only when none can have events in it', () => {
+    // a's events are in the windows before and after W: nothing of a can be in W.
+    const runs = { a: [[0, 10, W - 1], [10, 20, W + 1]] as Array<[number, number, number]> };
+    const empty = (over: Parameters<typeof input>[0]) => decideClose(input({ runs, seenInWindow: new Set(), ...over }));
+    assert.equal(empty({ publishers: new Map([pub('a', { timeMs: endMs - 100, nextSeq: 10 })]) }).kind, 'wait', 'no heartbeat past the end yet');
+    const closed = empty({ publishers: new Map([pub('a', { timeMs: endMs + 5000, nextSeq: 20 })]) });
+    assert.equal(closed.kind, 'close');
+    assert.equal(closed.kind === 'close' && closed.status, 'complete');
+    // A seq between W-1 and W+1 that is not staged may be in W: the empty window waits for it.
+    const gap = empty({ runs: { a: [[0, 10, W - 1], [11, 20, W + 1]] }, publishers: new Map([pub('a', { timeMs: endMs + 5000, nextSeq: 20 })]) });
+    assert.equal(gap.kind, 'wait');
+  });
 });
 
 describe('windowed runs', () => {

@@ -21,7 +21,7 @@ const SEARCHES = 30;
 
 // One pipeline run for the whole file (set up at the top level so its after() hook runs at the end).
 const kit = await startPipeline();
-kit.startChecker({ checkerId: 'checker-cli' });
+const checker = kit.startChecker({ checkerId: 'checker-cli' });
 const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 50 });
 const pending: Array<Promise<void>> = [];
 for (let i = 0; i < TRACKS; i++) {
@@ -32,8 +32,14 @@ for (let i = 0; i < TRACKS; i++) {
 }
 await Promise.all(pending);
 await publisher.close();
-const trackWindows = await waitForEvents(kit, 'track_played', publisher.id, TRACKS);
+await waitForEvents(kit, 'track_played', publisher.id, TRACKS);
 await waitForEvents(kit, 'search_performed', publisher.id, SEARCHES);
+// From here the bucket holds still: the checker would otherwise go on closing empty windows under the tests.
+await checker.stop();
+/** Every closed track_played window, in time order: those with the run's events, and the empty ones around them. */
+const trackWindows = [...kit.closed.values()].filter((m) => m.type === 'track_played').sort((a, b) => a.window - b.window);
+const eventWindows = trackWindows.filter((m) => m.events > 0);
+const emptyBucket = await tempDir('hg-cli-empty-');
 
 const ENV = { HOURGLASS_BUCKET: kit.storage.location, HOURGLASS_WINDOW_S: String(WINDOW_S) };
 const hg = (args: string[], env: NodeJS.ProcessEnv = {}) => runHourglass(args, { ...ENV, ...env });
@@ -61,7 +67,7 @@ describe('hourglass on a closed pipeline run (file://)', () => {
   });
 
   it('manifest prints the _MANIFEST.json of a window', async () => {
-    const m = trackWindows[0]!;
+    const m = eventWindows[0]!;
     const r = await hg(['manifest', 'track_played', label(m)]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), JSON.parse(await readFile(path.join(dirOf(m), layout.manifestName), 'utf8')));
@@ -134,7 +140,10 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     assert.match(r.stdout, /^publishers: \d+ alive, 1 finished, \d+ silent$/m);
     assert.match(r.stdout, /^track_played \(tier high\)$/m);
     assert.match(r.stdout, /^search_performed \(tier normal\)$/m);
-    assert.match(r.stdout, /^ui_interaction \(tier low\)\n {2}no windows with events in this range$/m);
+    // No ui_interaction events were published: its windows closed empty, by proof.
+    const ui = r.stdout.slice(r.stdout.indexOf('ui_interaction (tier low)\n')).split('\n').slice(2).filter((l) => l.startsWith('  2'));
+    assert.ok(ui.length > 0, 'ui_interaction lists its windows');
+    for (const line of ui) assert.match(line, /^ {2}\S+\s+closed\s+0\s/);
     for (const m of trackWindows) assert.match(r.stdout, new RegExp(`^ {2}${label(m)}\\s+closed\\s+${m.events}\\s+\\d+\\.\\ds\\s+0\\s+0\\s+0\\s+0`, 'm'));
     const json = JSON.parse((await hg(['status', '--windows', '300', '--json', '--type', 'track_played'])).stdout) as { windowS: number; cells: Array<{ type: string; window: number; state: string; events: number }> };
     assert.equal(json.windowS, WINDOW_S);
@@ -171,6 +180,9 @@ describe('hourglass publish', () => {
     const lines = Array.from({ length: 25 }, (_, i) => (i % 2 === 0 ? JSON.stringify({ payload: searchPerformed(1000 + i), event_id: `cli-${i}` }) : JSON.stringify(searchPerformed(1000 + i))));
     lines.splice(10, 0, '', '   '); // blank lines are skipped
     await writeFile(file, `${lines.join('\n')}\n`);
+    // A checker for this test only, stopped at its end, so the later tests read a bucket that holds still.
+    const publishChecker = kit.startChecker({ checkerId: 'checker-cli-publish' });
+    after(() => publishChecker.stop());
     const r = await hg(['publish', 'search_performed', file], pubsubEnv());
     assert.equal(r.code, 0, r.stderr);
     const id = /^published 25 events of search_performed \(v1\) from .* as publisher (\S+)$/m.exec(r.stdout)?.[1];
@@ -188,6 +200,7 @@ describe('hourglass publish', () => {
       assert.equal(x.event_id, i % 2 === 0 ? `cli-${i}` : `${id}-${i}`);
       assert.equal(x.query, searchPerformed(1000 + i).query);
     }
+    await publishChecker.stop();
   });
 
   it('refuses a file with invalid lines, naming each line, and publishes nothing (exit 1)', async () => {
@@ -227,7 +240,7 @@ describe('hourglass on gs:// (fake-gcs-server)', () => {
     const remote = new GcsBucketStorage({ bucket: 'hg-cli', prefix: 'lake', apiEndpoint: gcs.endpoint, projectId: 'hourglass-local' });
     for (const o of [...(await kit.storage.list('track_played/')), ...(await kit.storage.list('checker/status/'))]) await remote.put(o.key, await kit.storage.get(o.key));
     const env = { HOURGLASS_GCS_ENDPOINT: gcs.endpoint };
-    const m = trackWindows[0]!;
+    const m = eventWindows[0]!;
     const gsArgs = ['-l', 'gs://hg-cli/lake'];
     for (const args of [['ls', 'track_played', '--json'], ['manifest', 'track_played', label(m)], ['cat', 'track_played', label(m)]]) {
       const [local, onGcs] = await Promise.all([hg(args), hg([...gsArgs, ...args], env)]);
@@ -243,7 +256,7 @@ describe('hourglass on gs:// (fake-gcs-server)', () => {
 });
 
 describe('hourglass with bad arguments', () => {
-  const m = () => trackWindows[0]!;
+  const m = () => eventWindows[0]!;
   const cases: Array<{ name: string; args: () => string[]; env?: NodeJS.ProcessEnv; code: number; stderr: RegExp }> = [
     { name: 'no command', args: () => [], code: 2, stderr: /no command given\nusage: hourglass <command> \[options\]\n\nReads, checks/ },
     { name: 'unknown command', args: () => ['frobnicate'], code: 2, stderr: /unknown command "frobnicate"\nusage: hourglass <command> \[options\] {3}commands: status, ls/ },
@@ -257,7 +270,7 @@ describe('hourglass with bad arguments', () => {
     { name: 'a time that is no window start', args: () => ['manifest', 'track_played', m().windowStart.slice(0, 19)], env: { HOURGLASS_WINDOW_S: '60' }, code: 2, stderr: /not the start of a 60 s window/ },
     { name: 'an impossible type name', args: () => ['cat', 'Track-Played', label(m())], code: 2, stderr: /"Track-Played" is not an event type name/ },
     { name: 'an unknown type', args: () => ['manifest', 'no_such_type', label(m())], code: 1, stderr: /no closed window no_such_type .* \("no_such_type" is not a registered type; known: search_performed, track_played, ui_interaction\)/ },
-    { name: 'ls of a type with no closed windows', args: () => ['ls', 'ui_interaction'], code: 1, stderr: /no closed windows of "ui_interaction" at file:\/\// },
+    { name: 'ls of a type with no closed windows', args: () => ['-l', emptyBucket, 'ls', 'ui_interaction'], code: 1, stderr: /no closed windows of "ui_interaction" at file:\/\// },
     { name: 'a window that never closed', args: () => ['cat', 'track_played', '2020-01-01T00:00:00Z'], code: 1, stderr: /no closed window track_played 2020-01-01T00:00:00Z at file:\/\/.*\/track_played\/dt=2020-01-01\/hour=00\/minute=00\/second=00\// },
     { name: 'the default hour-long windows on a 2-second bucket', args: () => ['manifest', 'track_played', m().windowStart.slice(0, 13)], env: { HOURGLASS_WINDOW_S: '' }, code: 1, stderr: /the windows under it are 2 s long: pass --window-s 2/ },
     { name: 'a window length that does not divide a day', args: () => ['--window-s', '7', 'status'], code: 2, stderr: /--window-s: window length 7s must be a whole number of seconds that divides a day/ },
@@ -291,11 +304,11 @@ describe('hourglass with bad arguments', () => {
   });
 });
 
-/** Waits until closed windows of `type` hold `count` events of `publisherId`; returns those windows' manifests in time order. */
+/** Waits until closed windows of `type` hold `count` events of `publisherId`; returns the manifests of the windows holding some, in time order. */
 async function waitForEvents(k: PipelineKit, type: string, publisherId: string, count: number): Promise<ClosedManifest[]> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const windows = [...k.closed.values()].filter((m) => m.type === type && m.publishers.some((p) => p.publisher === publisherId)).sort((a, b) => a.window - b.window);
+    const windows = [...k.closed.values()].filter((m) => m.type === type && m.publishers.some((p) => p.publisher === publisherId && p.events > 0)).sort((a, b) => a.window - b.window);
     const events = windows.reduce((n, m) => n + m.publishers.filter((p) => p.publisher === publisherId).reduce((s, p) => s + p.events, 0), 0);
     if (events >= count) return windows;
     if (Date.now() > deadline) throw new Error(`${type}: ${events} of ${count} events of ${publisherId} in closed windows after 60 s`);
