@@ -23,6 +23,8 @@ export interface CheckerOptions {
   readonly segmentBytes: number;
   /** Or once this many staged files are not yet in a segment (a small type stages few bytes but a file per second). Env HOURGLASS_SEGMENT_FILES. Default: 64. */
   readonly segmentFiles: number;
+  /** Two records of a window with the same client event id are duplicates when received at most this far apart (s): the dedup state is bounded by it. Env HOURGLASS_CLIENT_ID_HORIZON_S. Default: 600. */
+  readonly clientIdHorizonS: number;
   /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
   readonly codec: CodecName;
   /** How long a silent publisher is remembered (ms). Default: 2 days. */
@@ -52,6 +54,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     maxPartBytes: overrides.maxPartBytes ?? num('HOURGLASS_MAX_PART_BYTES', 256 * 1024 * 1024),
     segmentBytes: overrides.segmentBytes ?? num('HOURGLASS_SEGMENT_BYTES', 64 * 1024 * 1024),
     segmentFiles: overrides.segmentFiles ?? num('HOURGLASS_SEGMENT_FILES', 64),
+    clientIdHorizonS: overrides.clientIdHorizonS ?? num('HOURGLASS_CLIENT_ID_HORIZON_S', 600),
     codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),

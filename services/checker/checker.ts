@@ -265,7 +265,7 @@ export class Checker {
         const pendingBytes = pending.reduce((n, m) => n + m.manifest.bytes, 0);
         if ((!ended || this.#nowMs() >= overdueAtMs) && !this.#compacting.has(type) && (pendingBytes >= options.segmentBytes || pending.length >= options.segmentFiles)) {
           const batch = segmentBatch(pending, options.segmentBytes, options.segmentFiles);
-          const job = compactSegment(storage, this.#d.registry, ref, staging.segments, batch, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId })
+          const job = compactSegment(storage, this.#d.registry, ref, staging.segments, batch, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId, clientIdHorizonUs: options.clientIdHorizonS * 1e6 })
             .then((segment) => {
               if (!segment) return; // another replica made that segment first
               this.segmentsMade++;
@@ -298,6 +298,7 @@ export class Checker {
         nowMs: () => this.#nowMs(),
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
+        clientIdHorizonUs: options.clientIdHorizonS * 1e6,
       });
       await this.#afterClose(ref, manifest, staging);
     }
@@ -354,7 +355,7 @@ export class Checker {
       // Committed (perhaps by another replica): make sure it is finished before relying on it.
       return closeWindow(this.#d.storage, this.#d.registry, {
         ref, status: manifest.status, reason: manifest.reason, proofs: [], manifests: [], segments: [], closer: this.#d.options.checkerId,
-        nowMs: () => this.#nowMs(), maxPartBytes: this.#d.options.maxPartBytes, codec: this.#d.options.codec,
+        nowMs: () => this.#nowMs(), maxPartBytes: this.#d.options.maxPartBytes, codec: this.#d.options.codec, clientIdHorizonUs: this.#d.options.clientIdHorizonS * 1e6,
       });
     }
     return undefined;

@@ -29,8 +29,10 @@ export interface Segment {
   readonly parts: PartFile[];
   /** Seqs held, per publisher. */
   readonly runs: Record<string, Array<[number, number]>>;
-  /** Key of a JSON array of the client event ids this segment holds (spilled, so memory holds only what a close needs). */
+  /** Key of a JSON array of [client event id, receive time µs] this segment holds (spilled: memory holds only what is within the horizon). */
   readonly clientIdsKey: string;
+  /** Newest receive time among those ids (µs); absent when the segment holds none. */
+  readonly clientIdsNewestUs?: number;
   readonly events: number;
   readonly redelivered: number;
   readonly clientRetries: number;
@@ -41,16 +43,21 @@ export const segmentPrefix = (ref: WindowRef) => `${layout.staging(ref)}compacte
 const segmentKey = (ref: WindowRef, n: number) => `${segmentPrefix(ref)}seg-${String(n).padStart(6, '0')}.json`;
 export const isSegmentKey = (key: string) => /\/compacted\/seg-\d{6}\.json$/.test(key);
 
-/** What a chain of segments already holds: seqs per publisher, client ids, staged manifests. */
+/** What a chain of segments already holds: seqs per publisher, client ids (those that can still matter), staged manifests. */
 export interface SegmentState {
   readonly runs: Map<string, WindowedRuns>;
-  readonly clientIds: Set<string>;
+  readonly clientIds: Map<string, number>;
   readonly consumed: Set<string>;
 }
 
-export async function segmentState(storage: Storage, segments: readonly Segment[]): Promise<SegmentState> {
+/**
+ * The chain's state. Client ids are read only from segments holding one received at or after `idsSinceUs`:
+ * a record received before that is beyond the dedup horizon of anything compacted next, so memory and
+ * reads stay bounded by the horizon, not the window.
+ */
+export async function segmentState(storage: Storage, segments: readonly Segment[], idsSinceUs = -Infinity): Promise<SegmentState> {
   const runs = new Map<string, WindowedRuns>();
-  const clientIds = new Set<string>();
+  const clientIds = new Map<string, number>();
   const consumed = new Set<string>();
   for (const s of segments) {
     for (const [p, ranges] of Object.entries(s.runs)) {
@@ -58,7 +65,11 @@ export async function segmentState(storage: Storage, segments: readonly Segment[
       if (!r) runs.set(p, (r = new WindowedRuns()));
       for (const [from, to] of ranges) r.add(from, to, s.window, s.window);
     }
-    for (const id of JSON.parse((await storage.get(s.clientIdsKey)).toString('utf8')) as string[]) clientIds.add(id);
+    if (s.clientIdsNewestUs !== undefined && s.clientIdsNewestUs >= idsSinceUs) {
+      for (const [id, receivedUs] of JSON.parse((await storage.get(s.clientIdsKey)).toString('utf8')) as Array<[string, number]>) {
+        if (receivedUs >= idsSinceUs) clientIds.set(id, Math.max(receivedUs, clientIds.get(id) ?? -Infinity));
+      }
+    }
     for (const m of s.stagingManifests) consumed.add(m);
   }
   return { runs, clientIds, consumed };
@@ -74,24 +85,26 @@ export async function compactSegment(
   ref: WindowRef,
   segments: readonly Segment[],
   staged: readonly IndexedManifest[],
-  o: { codec: CodecName; maxPartBytes: number; checker: string },
+  o: { codec: CodecName; maxPartBytes: number; checker: string; clientIdHorizonUs: number },
 ): Promise<Segment | undefined> {
   const n = segments.length;
-  const state = await segmentState(storage, segments);
+  const state = await segmentState(storage, segments, idsSince(staged, o.clientIdHorizonUs));
   const namePrefix = `seg-${String(n).padStart(6, '0')}`;
   const result = await compactWindow(storage, registry, staged, {
     type: ref.type,
     window: ref.index,
     alreadyDelivered: state.runs,
     deliveredEventIds: state.clientIds,
+    clientIdHorizonUs: o.clientIdHorizonUs,
     outPrefix: segmentPrefix(ref),
     namePrefix,
     maxPartBytes: o.maxPartBytes,
     codec: o.codec,
   });
-  const newIds = [...result.eventIds].filter((id) => !state.clientIds.has(id));
+  const newIds = [...result.eventIds].filter(([id, receivedUs]) => state.clientIds.get(id) !== receivedUs);
   const clientIdsKey = `${segmentPrefix(ref)}${namePrefix}-${result.attempt}.ids.json`;
   await storage.createOnly(clientIdsKey, JSON.stringify(newIds));
+  const clientIdsNewestUs = newIds.reduce<number | undefined>((max, [, receivedUs]) => Math.max(max ?? -Infinity, receivedUs), undefined);
   const segment: Segment = {
     format: SEGMENT_FORMAT,
     type: ref.type,
@@ -103,6 +116,7 @@ export async function compactSegment(
     parts: result.files,
     runs: Object.fromEntries([...result.written].map(([p, r]) => [p, r.runs.map((x) => [x.from, x.to] as [number, number])])),
     clientIdsKey,
+    ...(clientIdsNewestUs !== undefined ? { clientIdsNewestUs } : {}),
     events: result.events,
     redelivered: result.redeliveredDropped,
     clientRetries: result.clientRetryDropped,
@@ -127,4 +141,11 @@ export function parseSegment(key: string, bytes: Buffer): Segment {
 
 export function sha256(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The receive time from which client ids can still be duplicates of what `staged` holds. */
+export function idsSince(staged: readonly IndexedManifest[], horizonUs: number): number {
+  let oldest = Infinity;
+  for (const { manifest } of staged) for (const m of manifest.messages) if (m.clientIds) oldest = Math.min(oldest, m.minReceiveUs);
+  return oldest - horizonUs;
 }

@@ -18,7 +18,7 @@ import { CLOSED_MANIFEST_FORMAT, rangeTotal, type ClosedManifest } from './close
 import type { PublisherProof } from './close-rule.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { convertPart } from './part-converter.ts';
-import { segmentState, type Segment } from './segments.ts';
+import { idsSince, segmentState, type Segment } from './segments.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -39,6 +39,8 @@ export interface CloseRequest {
   readonly nowMs: () => number;
   readonly maxPartBytes: number;
   readonly codec: CodecName;
+  /** Client-id duplicates are dropped when received at most this far apart (µs). */
+  readonly clientIdHorizonUs: number;
 }
 
 /** Reads a window's manifest, if it has one. */
@@ -91,8 +93,9 @@ interface ClosePlan {
 async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string): Promise<ClosedManifest> {
   const provenAtMs = req.provenAtMs ?? req.nowMs();
   const sources: Record<string, string> = {};
-  const state = await segmentState(storage, req.segments);
-  const tail = req.manifests.filter((m) => !state.consumed.has(m.key));
+  const consumed = new Set(req.segments.flatMap((g) => g.stagingManifests));
+  const tail = req.manifests.filter((m) => !consumed.has(m.key));
+  const state = await segmentState(storage, req.segments, idsSince(tail, req.clientIdHorizonUs));
   // The newest version present; an empty window is written in the type's newest.
   const present = [...req.segments.map((g) => g.schemaVersion), ...tail.map((m) => m.manifest.version)];
   const schemaVersion = present.length > 0 ? Math.max(...present) : registry.require(req.ref.type).latest.version;
@@ -121,6 +124,7 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
       window: req.ref.index,
       alreadyDelivered: state.runs,
       deliveredEventIds: state.clientIds,
+      clientIdHorizonUs: req.clientIdHorizonUs,
       outPrefix: work,
       namePrefix: 'part',
       maxPartBytes: req.maxPartBytes,

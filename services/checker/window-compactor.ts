@@ -23,8 +23,10 @@ export interface CompactOptions {
   readonly window: number;
   /** Seqs already delivered elsewhere (for late events: the closed window and earlier late files). */
   readonly alreadyDelivered?: ReadonlyMap<string, WindowedRuns>;
-  /** Client event ids already delivered in this window (for late events). */
-  readonly deliveredEventIds?: ReadonlySet<string>;
+  /** Client event ids already written in this window (by earlier segments), with their receive times (µs). */
+  readonly deliveredEventIds?: ReadonlyMap<string, number>;
+  /** Two records with the same client event id are duplicates when received at most this far apart (µs). Default: the whole window. */
+  readonly clientIdHorizonUs?: number;
   /** Folder (ending in /) and file name prefix of the output parts. */
   readonly outPrefix: string;
   readonly namePrefix: string;
@@ -54,7 +56,8 @@ export interface CompactResult {
   readonly clientRetryDropped: number;
   /** Seqs written, per publisher. */
   readonly written: Map<string, WindowedRuns>;
-  readonly eventIds: Set<string>;
+  /** Client event ids seen (delivered before, or written now), with the receive time of the copy kept. */
+  readonly eventIds: Map<string, number>;
 }
 
 export async function compactWindow(storage: Storage, registry: Registry, manifests: readonly IndexedManifest[], o: CompactOptions): Promise<CompactResult> {
@@ -67,7 +70,8 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     if (!r) written.set(publisher, (r = new WindowedRuns()));
     return r;
   };
-  const eventIds = new Set<string>(o.deliveredEventIds ?? []);
+  const eventIds = new Map<string, number>(o.deliveredEventIds ?? []);
+  const horizonUs = o.clientIdHorizonUs ?? Infinity;
   const parts: PartFile[] = [];
   let writer = newWriter();
   let partEvents = 0;
@@ -132,18 +136,20 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
       const decoded = reader ? target.deliveredType.decode(datums, pos, reader) : sourceType.decode(datums, pos);
       if (decoded.offset < 0) throw new Error(`${manifest.file}: record ${i} of the block at ${msg.offset} is truncated`);
       pos = decoded.offset;
-      const record = decoded.value as { event_id: string };
+      const record = decoded.value as { event_id: string; receive_time: number | bigint };
       if (mine.covers(seq, seq + 1) || already?.covers(seq, seq + 1)) {
         redeliveredDropped++;
         continue;
       }
       mine.add(seq, seq + 1, o.window, o.window);
       if (msg.clientIds && record.event_id !== generatedEventId(msg.publisher, seq)) {
-        if (eventIds.has(record.event_id)) {
+        const receivedUs = Number(record.receive_time);
+        const keptAtUs = eventIds.get(record.event_id);
+        if (keptAtUs !== undefined && Math.abs(receivedUs - keptAtUs) <= horizonUs) {
           clientRetryDropped++;
           continue;
         }
-        eventIds.add(record.event_id);
+        eventIds.set(record.event_id, receivedUs);
       }
       kept.push(encodeRecord(target.deliveredType, record));
     }

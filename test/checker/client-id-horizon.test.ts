@@ -1,0 +1,90 @@
+// Client event ids are de-duplicated within a stated horizon of receive time, so the dedup state (in memory and read
+// from earlier segments) is bounded by the horizon, not by the window: staged files written by a real Worker.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { compactSegment, type Segment } from '../../services/checker/segments.ts';
+import { StagingIndex, type IndexedManifest } from '../../services/checker/staging-index.ts';
+import { compactWindow } from '../../services/checker/window-compactor.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import type { Storage } from '../../services/storage/storage.ts';
+import { windowOf } from '../../services/wire/window.ts';
+import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
+import { Worker } from '../../services/worker/worker.ts';
+import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound } from '../fixtures/worker-messages.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const S = 1_000_000;
+const HORIZON_US = 10 * S;
+const WINDOW_S = 3600;
+
+/** Three messages, one staged file each, whose events 3, 4 and 5 carry the client id "c-1": received at +0 s, +5 s and +60 s. */
+async function stageThree(storage: Storage, registry: Registry): Promise<IndexedManifest[]> {
+  const source = new FakeSource();
+  const worker = new Worker(resolveWorkerOptions({}, { workerId: 'horizon', maxFileAgeMs: 3_600_000 }), { registry, storage, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
+  worker.start();
+  const messages = [
+    { publisher: 'p', receiveUs: BASE_RECEIVE_US, dup: 3 },
+    { publisher: 'q', receiveUs: BASE_RECEIVE_US + 5 * S, dup: 4 },
+    { publisher: 'r', receiveUs: BASE_RECEIVE_US + 60 * S, dup: 5 },
+  ];
+  for (const m of messages) {
+    const b = buildBatch(registry, { publisher: m.publisher, receiveUs: m.receiveUs, count: 10, eventId: (seq) => (seq === m.dup ? 'c-1' : undefined) });
+    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
+    await worker.flush(); // one staged file per message
+  }
+  await worker.stop();
+  const staged = (await new StagingIndex(storage, WINDOW_S).windows('track_played')).get(windowOf(BASE_RECEIVE_US, WINDOW_S))!.staged;
+  return ['p', 'q', 'r'].map((p) => staged.find((s) => s.manifest.messages[0]!.publisher === p)!);
+}
+
+/** A storage that counts reads of segments' client-id files. */
+function countingIdReads(inner: Storage): { storage: Storage; idReads: string[] } {
+  const idReads: string[] = [];
+  const storage = new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'get') {
+        return (key: string) => {
+          if (key.endsWith('.ids.json')) idReads.push(key);
+          return target.get(key);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  return { storage, idReads };
+}
+
+describe('client event ids within a horizon', () => {
+  it('drops a copy received within the horizon of the kept one, keeps one received beyond it (one compaction)', async () => {
+    const registry = await Registry.load();
+    const storage = await LocalDirectoryStorage.open(await tempDir());
+    const [p, q, r] = await stageThree(storage, registry);
+    const o = { type: 'track_played', window: windowOf(BASE_RECEIVE_US, WINDOW_S), outPrefix: 'out/', namePrefix: 'part', maxPartBytes: 1 << 30, codec: 'deflate' as const };
+    const within = await compactWindow(storage, registry, [p!, q!, r!], { ...o, clientIdHorizonUs: HORIZON_US });
+    assert.equal(within.events, 29, 'q\'s copy (5 s after p\'s) is dropped; r\'s (60 s after) is kept');
+    assert.equal(within.clientRetryDropped, 1);
+    assert.equal(within.eventIds.get('c-1'), BASE_RECEIVE_US + 60 * S + 5, 'the id is remembered at the newest copy kept');
+    const wholeWindow = await compactWindow(storage, registry, [p!, q!, r!], { ...o, attempt: 'whole' });
+    assert.equal(wholeWindow.events, 28, 'without a horizon, every copy after the first is dropped');
+  });
+
+  it('across segments: the same decisions, and a segment whose ids are all older than the horizon is not read', async () => {
+    const registry = await Registry.load();
+    const { storage, idReads } = countingIdReads(await LocalDirectoryStorage.open(await tempDir()));
+    const [p, q, r] = await stageThree(storage, registry);
+    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
+    const o = { codec: 'deflate' as const, maxPartBytes: 1 << 30, checker: 'test', clientIdHorizonUs: HORIZON_US };
+    const chain: Segment[] = [];
+    chain.push((await compactSegment(storage, registry, ref, chain, [p!], o))!);
+    chain.push((await compactSegment(storage, registry, ref, chain, [q!], o))!);
+    assert.equal(chain[1]!.clientRetries, 1, 'q\'s copy is within the horizon of p\'s, in the segment before');
+    assert.deepEqual(idReads, [chain[0]!.clientIdsKey]);
+    idReads.length = 0;
+    chain.push((await compactSegment(storage, registry, ref, chain, [r!], o))!);
+    assert.equal(chain[2]!.clientRetries, 0, 'r\'s copy is beyond the horizon: kept');
+    assert.equal(chain[2]!.events, 10);
+    assert.deepEqual(idReads, [], 'no earlier segment holds an id within the horizon of r\'s records: none is read');
+  });
+});
