@@ -11,7 +11,9 @@ import type { Storage } from '../storage/storage.ts';
 import type { CodecName } from '../wire/codecs.ts';
 import type { CoverageStore } from './coverage-store.ts';
 import type { IndexedManifest } from './staging-index.ts';
-import { compactWindow } from './window-compactor.ts';
+import { describeParts } from './late-parts.ts';
+import { compactWindow, type PartFile } from './window-compactor.ts';
+import type { WindowedRuns } from './windowed-runs.ts';
 
 /** Staged files removed at once after a close. */
 const DELETES_IN_PARALLEL = 16;
@@ -37,7 +39,8 @@ export async function moveLateEvents(
   for (const staged of manifests) {
     for (const msg of staged.manifest.messages) {
       const attempt = `${msg.publisher}-${msg.firstSeq}-${msg.count}`;
-      let result;
+      const manifestKey = `${dir}late-${attempt}.manifest.json`;
+      let result: { files: PartFile[]; events: number; written: Map<string, WindowedRuns>; schemaVersion: number; redeliveredDropped: number; clientRetryDropped: number };
       try {
         result = await compactWindow(storage, registry, [{ key: staged.key, manifest: { ...staged.manifest, messages: [msg] } }], {
           type: ref.type,
@@ -51,13 +54,22 @@ export async function moveLateEvents(
         });
       } catch (err) {
         if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-        duplicates += msg.count; // moved already, by another checker or by us before a crash
-        continue;
+        // Moved already, by another checker or by us before a crash.
+        if (await storage.stat(manifestKey)) {
+          duplicates += msg.count;
+          continue;
+        }
+        // The crash came between the part and its manifest: describe the part as it is and commit its
+        // manifest, so no late file is ever left unlisted.
+        const partPrefix = `${dir}late-${attempt}-`;
+        const parts = (await storage.list(partPrefix)).map((o) => o.key).filter((k) => /^\d{5}\.avro$/.test(k.slice(partPrefix.length)));
+        const described = await describeParts(storage, registry, ref.type, staged.manifest.version, ref.index, parts);
+        result = { ...described, schemaVersion: staged.manifest.version, redeliveredDropped: msg.count - described.events, clientRetryDropped: 0 };
       }
       if (result.files.length > 0) {
         await storage
           .createOnly(
-            `${dir}late-${attempt}.manifest.json`,
+            manifestKey,
             JSON.stringify({
               format: 'hg-late-1',
               type: ref.type,

@@ -1,0 +1,71 @@
+// Moving late events survives a crash between a late part and its manifest: the next attempt commits the manifest
+// for the part already there, so no late file is ever left unlisted (found by the chaos suite). Staged by a real Worker.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CoverageStore } from '../../services/checker/coverage-store.ts';
+import { moveLateEvents } from '../../services/checker/late-events.ts';
+import { StagingIndex } from '../../services/checker/staging-index.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { layout } from '../../services/storage/layout.ts';
+import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import type { Storage } from '../../services/storage/storage.ts';
+import { windowOf } from '../../services/wire/window.ts';
+import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
+import { Worker } from '../../services/worker/worker.ts';
+import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound } from '../fixtures/worker-messages.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const WINDOW_S = 3600;
+
+/** A storage whose first create of a late manifest fails, as if the checker died right after writing the late part. */
+function crashBeforeFirstLateManifest(inner: Storage): Storage {
+  let crashed = false;
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'createOnly') {
+        return async (key: string, data: Uint8Array | string) => {
+          if (!crashed && key.startsWith('late/') && key.endsWith('.manifest.json')) {
+            crashed = true;
+            throw new Error('simulated crash before the late manifest');
+          }
+          return target.createOnly(key, data);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('late events', () => {
+  it('a crash between the late part and its manifest: the next attempt lists the part in a manifest, with its seqs', async () => {
+    const registry = await Registry.load();
+    const local = await LocalDirectoryStorage.open(await tempDir());
+    const source = new FakeSource();
+    const worker = new Worker(resolveWorkerOptions({}, { workerId: 'late', maxFileAgeMs: 3_600_000 }), { registry, storage: local, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
+    worker.start();
+    const b = buildBatch(registry, { publisher: 'late-pub', firstSeq: 40, count: 12 });
+    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
+    await worker.flush();
+    await worker.stop();
+    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
+    const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
+    const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+
+    await assert.rejects(moveLateEvents(crashBeforeFirstLateManifest(local), registry, new CoverageStore(), ref, await staged(), options), /simulated crash/);
+    const dir = layout.late(ref);
+    assert.equal((await local.list(dir)).filter((o) => o.key.endsWith('.avro')).length, 1, 'the late part was written before the crash');
+    assert.equal((await staged()).length, 1, 'staging is kept until the late file is listed');
+
+    const moved = await moveLateEvents(local, registry, new CoverageStore(), ref, await staged(), options);
+    assert.deepEqual(moved, { events: 12, duplicates: 0 });
+    const keys = (await local.list(dir)).map((o) => o.key);
+    const manifests = keys.filter((k) => k.endsWith('.manifest.json'));
+    assert.equal(manifests.length, 1);
+    const m = JSON.parse((await local.get(manifests[0]!)).toString('utf8')) as { events: number; files: Array<{ name: string; events: number }>; publishers: Record<string, Array<[number, number]>> };
+    assert.equal(m.events, 12);
+    assert.deepEqual(m.publishers, { 'late-pub': [[40, 52]] });
+    assert.deepEqual(m.files.map((f) => dir + f.name), keys.filter((k) => k.endsWith('.avro')), 'every late part is listed');
+    assert.deepEqual(await staged(), [], 'staging removed once listed');
+  });
+});
