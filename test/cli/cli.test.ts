@@ -34,6 +34,12 @@ await Promise.all(pending);
 await publisher.close();
 await waitForEvents(kit, 'track_played', publisher.id, TRACKS);
 await waitForEvents(kit, 'search_performed', publisher.id, SEARCHES);
+// The checker has published the publisher as finished (its final heartbeat read), for the status test.
+for (const deadline = Date.now() + 30_000; ; await new Promise((r) => setTimeout(r, 200))) {
+  const status = JSON.parse((await kit.storage.get('checker/status/checker-cli.json')).toString('utf8')) as { publishers: Array<{ id: string; final: boolean }> };
+  if (status.publishers.some((p) => p.id === publisher.id && p.final)) break;
+  if (Date.now() > deadline) throw new Error('the checker did not report the publisher finished within 30 s');
+}
 // From here the bucket holds still: the checker would otherwise go on closing empty windows under the tests.
 await checker.stop();
 /** Every closed track_played window, in time order: those with the run's events, and the empty ones around them. */
