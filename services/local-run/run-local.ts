@@ -88,15 +88,24 @@ process.stdout.write(
 const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${options.port}`, rate: options.rate }) : undefined;
 
 let stopping: Promise<void> | undefined;
-function stop(code: number): Promise<void> {
+const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
+const exitOf = (c: (typeof children)[number]) => new Promise((r) => c.once('exit', r));
+/** Ctrl-C in a terminal reaches the children too: they stop on their own, and a second signal would force them. */
+const TERMINAL_SIGINT_GRACE_MS = 15_000;
+function stop(code: number, fromTerminal = false): Promise<void> {
   stopping ??= (async () => {
     await demo?.stop();
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once('exit', r)))));
+    if (fromTerminal) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(running().map(exitOf)), new Promise((r) => (timer = setTimeout(r, TERMINAL_SIGINT_GRACE_MS)))]);
+      clearTimeout(timer);
+    }
+    for (const c of running()) c.kill('SIGTERM');
+    await Promise.all(running().map(exitOf));
     await stack.stop();
     process.exit(code);
   })();
   return stopping;
 }
-process.once('SIGINT', () => void stop(0));
+process.once('SIGINT', () => void stop(0, process.stdin.isTTY === true));
 process.once('SIGTERM', () => void stop(0));
