@@ -1,6 +1,7 @@
 // Process entry of the checker: configuration from the environment, metrics and health endpoints, one log line per closed window, graceful stop.
 import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from '../registry/registry.ts';
+import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startOpsServer } from '../telemetry/ops-server.ts';
@@ -14,7 +15,8 @@ const telemetry = startTelemetry({ service: 'checker', otlpEndpoint: process.env
 try {
   const options = resolveCheckerOptions(process.env);
   const registry = await Registry.load(process.env.HOURGLASS_SCHEMAS_DIR || undefined);
-  const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: process.env.HOURGLASS_PROJECT });
+  const faults = faultOptionsFromEnv(process.env);
+  const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: process.env.HOURGLASS_PROJECT, faults });
   const pubsub = new PubSub({ projectId: process.env.HOURGLASS_PROJECT ?? process.env.GOOGLE_CLOUD_PROJECT ?? 'hourglass-local' });
   const checker = new Checker({
     registry,
@@ -45,7 +47,7 @@ try {
   // Cloud Run gives PORT; locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
   const opsPort = process.env.HOURGLASS_OPS_PORT ?? process.env.PORT;
   const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => true });
-  log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url });
+  log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) });
   let reported = 0;
   const errorTimer = setInterval(() => {
     for (const e of checker.errors.slice(reported)) log.error('checker_round_failed', { error: e });

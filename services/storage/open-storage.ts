@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HourglassError } from '../errors/catalogue.ts';
+import { FaultyStorage, type FaultOptions } from './faulty-storage.ts';
 import { GcsBucketStorage } from './gcs-bucket.ts';
 import { LocalDirectoryStorage } from './local-directory.ts';
 import type { Storage } from './storage.ts';
@@ -10,9 +11,16 @@ export interface OpenStorageOptions {
   /** For gs:// locations: an API endpoint such as fake-gcs-server's. */
   readonly gcsEndpoint?: string;
   readonly projectId?: string;
+  /** Fault injection for chaos runs (see faulty-storage.ts); off when absent. */
+  readonly faults?: FaultOptions;
 }
 
 export async function openStorage(location: string, options: OpenStorageOptions = {}): Promise<Storage> {
+  const storage = await openLocation(location, options);
+  return options.faults ? new FaultyStorage(storage, options.faults) : storage;
+}
+
+async function openLocation(location: string, options: OpenStorageOptions): Promise<Storage> {
   if (location.startsWith('gs://')) {
     const rest = location.slice('gs://'.length);
     const [bucket = '', ...prefix] = rest.split('/');

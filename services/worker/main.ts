@@ -5,6 +5,7 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { emulatorClient } from '../local-stack/local-stack.ts';
 import { Registry } from '../registry/registry.ts';
+import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startOpsServer } from '../telemetry/ops-server.ts';
@@ -23,7 +24,8 @@ const telemetry = startTelemetry({ service: 'worker', otlpEndpoint: process.env.
 async function main(): Promise<void> {
   const options = resolveWorkerOptions(process.env);
   const registry = await Registry.load();
-  const storage = await openStorage(options.storageLocation, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined });
+  const faults = faultOptionsFromEnv(process.env);
+  const storage = await openStorage(options.storageLocation, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined, faults });
   const pubsub = options.pubsubEmulatorHost ? emulatorClient(options.pubsubEmulatorHost, options.projectId) : new PubSub({ projectId: options.projectId });
   let ready = false;
   // Cloud Run gives PORT (and routes to it only once something listens there); locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
   const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => ready });
   const log = ({ level, event, ...fields }: WorkerLogEvent) =>
     // The worker's own start line also carries what only this process knows, so one line tells where it writes and where it is scraped.
-    logger.log(level, event, event === 'worker_started' ? { ...fields, storage: storage.location, ops: ops?.url } : fields);
+    logger.log(level, event, event === 'worker_started' ? { ...fields, storage: storage.location, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) } : fields);
   const worker = new Worker(options, { registry, storage, pubsub, log });
   const gauges = observeWorker(() => worker.stats());
 

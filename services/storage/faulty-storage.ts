@@ -1,0 +1,92 @@
+// Fault injection for chaos runs: a storage whose writes fail at a given rate, before the write lands or after it (the write is durable but the caller is told it failed).
+//
+// Off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set (0 < rate ≤ 1). HOURGLASS_FAULTS_STORAGE_FAIL_MODE is
+// "before", "after" or "mixed" (the default: each failure picks one). A failure after the write is the
+// hard case for callers: a create-only put that landed and reported an error must be retried into
+// HG_STORAGE_EXISTS and understood as "done". Reads never fail here (a failed read is a failed round).
+import { HourglassError } from '../errors/catalogue.ts';
+import type { ObjectInfo, Storage } from './storage.ts';
+
+export type FaultMode = 'before' | 'after' | 'mixed';
+
+export interface FaultOptions {
+  readonly rate: number;
+  readonly mode: FaultMode;
+  /** Uniform [0, 1); default Math.random (tests pass a seeded one). */
+  readonly random?: () => number;
+}
+
+/** The fault options the environment asks for, or undefined when fault injection is off. */
+export function faultOptionsFromEnv(env: NodeJS.ProcessEnv): FaultOptions | undefined {
+  const raw = env.HOURGLASS_FAULTS_STORAGE_FAIL_RATE;
+  if (raw === undefined || raw === '' || raw === '0') return undefined;
+  const rate = Number(raw);
+  if (!(rate > 0 && rate <= 1)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_RATE must be a number in (0, 1], got ${JSON.stringify(raw)}`);
+  const mode = (env.HOURGLASS_FAULTS_STORAGE_FAIL_MODE || 'mixed') as FaultMode;
+  if (!['before', 'after', 'mixed'].includes(mode)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_MODE must be before, after or mixed, got ${JSON.stringify(mode)}`);
+  return { rate, mode };
+}
+
+export class FaultyStorage implements Storage {
+  readonly location: string;
+  readonly #inner: Storage;
+  readonly #o: FaultOptions;
+  readonly #random: () => number;
+  /** Failures injected so far, by mode. */
+  readonly injected = { before: 0, after: 0 };
+
+  constructor(inner: Storage, options: FaultOptions) {
+    this.#inner = inner;
+    this.#o = options;
+    this.#random = options.random ?? Math.random;
+    this.location = inner.location;
+  }
+
+  createOnly(key: string, data: Uint8Array | string): Promise<void> {
+    return this.#write(`createOnly ${key}`, () => this.#inner.createOnly(key, data));
+  }
+
+  put(key: string, data: Uint8Array | string): Promise<void> {
+    return this.#write(`put ${key}`, () => this.#inner.put(key, data));
+  }
+
+  copy(from: string, to: string): Promise<void> {
+    return this.#write(`copy ${from} → ${to}`, () => this.#inner.copy(from, to));
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#write(`delete ${key}`, () => this.#inner.delete(key));
+  }
+
+  get(key: string): Promise<Buffer> {
+    return this.#inner.get(key);
+  }
+
+  getRange(key: string, start: number, end: number): Promise<Buffer> {
+    return this.#inner.getRange(key, start, end);
+  }
+
+  stat(key: string): Promise<ObjectInfo | undefined> {
+    return this.#inner.stat(key);
+  }
+
+  list(prefix: string): Promise<ObjectInfo[]> {
+    return this.#inner.list(prefix);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  async #write(what: string, op: () => Promise<void>): Promise<void> {
+    if (this.#random() >= this.#o.rate) return op();
+    const after = this.#o.mode === 'after' || (this.#o.mode === 'mixed' && this.#random() < 0.5);
+    if (after) {
+      await op();
+      this.injected.after++;
+    } else {
+      this.injected.before++;
+    }
+    throw new HourglassError('HG_STORAGE_UNAVAILABLE', `injected storage fault (${after ? 'after the write landed' : 'before the write'}): ${what}`, { retryable: true });
+  }
+}

@@ -1,0 +1,37 @@
+// The fault-injection storage used by the chaos suite: failures before a write lands leave nothing; failures after
+// it leave the object and still report an error; the environment switch refuses bad values with a clear message.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hasCode } from '../../services/errors/catalogue.ts';
+import { faultOptionsFromEnv, FaultyStorage } from '../../services/storage/faulty-storage.ts';
+import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+/** A random source that returns the given values in turn. */
+const sequence = (...values: number[]) => () => values.shift() ?? 0.99;
+
+describe('faulty storage (chaos hook)', () => {
+  it('fails before the write (nothing lands) or after it (the object is there), with a retryable error', async () => {
+    const inner = await LocalDirectoryStorage.open(await tempDir());
+    const before = new FaultyStorage(inner, { rate: 0.5, mode: 'before', random: sequence(0.1) });
+    await assert.rejects(before.createOnly('a', 'x'), (e) => hasCode(e, 'HG_STORAGE_UNAVAILABLE') && /before the write/.test((e as Error).message));
+    assert.equal(await inner.stat('a'), undefined);
+    const after = new FaultyStorage(inner, { rate: 0.5, mode: 'after', random: sequence(0.1) });
+    await assert.rejects(after.createOnly('b', 'y'), (e) => hasCode(e, 'HG_STORAGE_UNAVAILABLE') && /after the write landed/.test((e as Error).message));
+    assert.equal((await inner.get('b')).toString(), 'y');
+    // Above the rate, writes pass through; reads never fail.
+    const passing = new FaultyStorage(inner, { rate: 0.5, mode: 'mixed', random: sequence(0.7) });
+    await passing.put('c', 'z');
+    assert.equal((await passing.get('c')).toString(), 'z');
+    assert.deepEqual({ ...before.injected }, { before: 1, after: 0 });
+    assert.deepEqual({ ...after.injected }, { before: 0, after: 1 });
+  });
+
+  it('is off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set, and refuses bad values', () => {
+    assert.equal(faultOptionsFromEnv({}), undefined);
+    assert.equal(faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0' }), undefined);
+    assert.deepEqual(faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.02' }), { rate: 0.02, mode: 'mixed' });
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '2' }), /must be a number in \(0, 1\], got "2"/);
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'sometimes' }), /must be before, after or mixed/);
+  });
+});
