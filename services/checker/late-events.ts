@@ -37,6 +37,12 @@ export async function moveLateEvents(
   // One late file per message, named by its (publisher, first seq, count): two checkers moving two
   // staged copies of the same message collide on a create-only name instead of writing it twice.
   for (const staged of manifests) {
+    // A staged file is removed only after all of its messages are in the late area: if it is gone, an
+    // earlier removal was cut off before the manifest. Finish it.
+    if (!(await storage.stat(staged.manifest.file))) {
+      await removeStaged(storage, [staged]);
+      continue;
+    }
     for (const msg of staged.manifest.messages) {
       const attempt = `${msg.publisher}-${msg.firstSeq}-${msg.count}`;
       const manifestKey = `${dir}late-${attempt}.manifest.json`;
@@ -99,12 +105,16 @@ export async function moveLateEvents(
 }
 
 
-/** Deletes staged files: manifest first, so a crash never leaves a manifest pointing at nothing. */
+/**
+ * Deletes staged files whose events are durable elsewhere (a closed window or the late area): the file
+ * first, then its manifest. A failure in between leaves a manifest naming a file that is gone; the
+ * next round finds that manifest again and finishes the removal. (Manifest first would leave, after
+ * such a failure, a file no manifest names, which nothing would ever remove.)
+ */
 export async function removeStaged(storage: Storage, manifests: readonly IndexedManifest[]): Promise<void> {
-  // Manifest first, so no manifest ever names a file that is gone; files independently of each other.
   await mapLimit(manifests, DELETES_IN_PARALLEL, async (m) => {
-    await storage.delete(m.key);
     await storage.delete(m.manifest.file);
     if (manifestKeyOf(m.manifest.file) !== m.key) await storage.delete(manifestKeyOf(m.manifest.file));
+    await storage.delete(m.key);
   });
 }

@@ -68,4 +68,45 @@ describe('late events', () => {
     assert.deepEqual(m.files.map((f) => dir + f.name), keys.filter((k) => k.endsWith('.avro')), 'every late part is listed');
     assert.deepEqual(await staged(), [], 'staging removed once listed');
   });
+
+  it('a crash between removing a staged file and its manifest: the next attempt finishes the removal, moving nothing twice', async () => {
+    const registry = await Registry.load();
+    const local = await LocalDirectoryStorage.open(await tempDir());
+    const source = new FakeSource();
+    const worker = new Worker(resolveWorkerOptions({}, { workerId: 'late', maxFileAgeMs: 3_600_000 }), { registry, storage: local, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
+    worker.start();
+    const b = buildBatch(registry, { publisher: 'late-pub', firstSeq: 0, count: 5 });
+    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
+    await worker.flush();
+    await worker.stop();
+    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
+    const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
+    const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+    // The first delete of a staging manifest fails: the staged file itself is already gone by then.
+    let failed = false;
+    const crashing = new Proxy(local, {
+      get(target, prop, receiver) {
+        if (prop === 'delete') {
+          return async (key: string) => {
+            if (!failed && key.endsWith('.manifest.json')) {
+              failed = true;
+              throw new Error('simulated crash between the staged file and its manifest');
+            }
+            return target.delete(key);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await assert.rejects(moveLateEvents(crashing, registry, new CoverageStore(), ref, await staged(), options), /simulated crash/);
+    const left = await staged();
+    assert.equal(left.length, 1, 'the manifest is still there');
+    assert.equal(await local.stat(left[0]!.manifest.file), undefined, 'its file is gone');
+    assert.deepEqual(await moveLateEvents(local, registry, new CoverageStore(), ref, left, options), { events: 0, duplicates: 0 });
+    assert.deepEqual((await local.list('staging/')).map((o) => o.key), [], 'nothing is left in staging');
+    const lateKeys = (await local.list(layout.late(ref))).map((o) => o.key);
+    assert.equal(lateKeys.filter((k) => k.endsWith('.avro')).length, 1, 'the events were moved once');
+    assert.equal(lateKeys.filter((k) => k.endsWith('.manifest.json')).length, 1);
+  });
 });
