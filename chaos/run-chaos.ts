@@ -12,7 +12,8 @@
 // What goes wrong (chaos/fault-plan.ts, from the seed): SIGKILL and restart of workers, checkers,
 // publishers and the gateway; Pub/Sub unreachable (refused, or held without a byte passing);
 // a worker's storage writes failing (chaos/storage-fault.ts); duplicate deliveries; malformed
-// messages; a publisher with a skewed clock. Then the pipeline is healed, publishers stop cleanly, and
+// messages; a publisher with a skewed clock. Throughout, 2% of checker 0's storage writes fail, half
+// of them after landing (services/storage/faulty-storage.ts; --checker-storage-faults 0 turns it off). Then the pipeline is healed, publishers stop cleanly, and
 // once nothing is left in staging (or a deadline passes) chaos/audit.py reads the bucket with fastavro
 // and checks every promise against what the publishers and the gateway client saw resolve.
 // Exit code: 0 every promise kept, 1 a promise broken (the report says which), 2 the suite itself failed.
@@ -35,7 +36,8 @@ import { makeWorkerView, type WorkerView } from './storage-fault.ts';
 
 const USAGE = `usage: node chaos/run-chaos.ts [--seed N] [--duration-s S] [--window-s W] [--publishers N] [--workers N] [--checkers N]
        [--rate EVENTS_PER_S_PER_PUBLISHER] [--gateway-batch N] [--liveness-ms MS] [--max-wait-ms MS] [--skew-s S]
-       [--settle-s S] [--faults kind,kind…] [--subscriber-cut refuse|blackhole] [--dir PATH] [--keep] [--json]`;
+       [--settle-s S] [--faults kind,kind…] [--subscriber-cut refuse|blackhole] [--checker-storage-faults RATE]
+       [--dir PATH] [--keep] [--json]`;
 
 interface ChaosOptions {
   readonly seed: number;
@@ -60,6 +62,8 @@ interface ChaosOptions {
    * the emulator itself lose messages (chaos/emulator-redelivery.ts shows it with no hourglass code).
    */
   readonly subscriberCut: 'refuse' | 'blackhole' | undefined;
+  /** Share of checker 0's storage writes that fail, before or after landing (HOURGLASS_FAULTS_STORAGE_FAIL_RATE); 0 = none. */
+  readonly checkerStorageFaults: number;
   readonly keep: boolean;
   readonly json: boolean;
 }
@@ -82,6 +86,7 @@ function parseOptions(argv: string[]): ChaosOptions {
       'settle-s': { type: 'string' },
       faults: { type: 'string' },
       'subscriber-cut': { type: 'string' },
+      'checker-storage-faults': { type: 'string' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
@@ -105,6 +110,7 @@ function parseOptions(argv: string[]): ChaosOptions {
     publishers: num('publishers', values.publishers, 3, 1, 16),
     workers: num('workers', values.workers, 2, 1, 8),
     checkers: num('checkers', values.checkers, 2, 1, 4),
+    checkerStorageFaults: num('checker-storage-faults', values['checker-storage-faults'], 0.02, 0, 1, false),
     rate: num('rate', values.rate, 300, 1, 100_000),
     gatewayBatch: num('gateway-batch', values['gateway-batch'], 20, 1, 1000),
     livenessMs: num('liveness-ms', values['liveness-ms'], 5000, 500, 600_000),
@@ -262,6 +268,8 @@ async function main(): Promise<number> {
         HOURGLASS_CHECKER_TICK_MS: '300',
         // Small segments, so incremental compaction runs (and is killed) too.
         HOURGLASS_SEGMENT_BYTES: String(64 * 1024),
+        // Checker 0's writes fail now and then, some after they landed: every step must be redone safely.
+        ...(i === 0 && o.checkerStorageFaults > 0 ? { HOURGLASS_FAULTS_STORAGE_FAIL_RATE: String(o.checkerStorageFaults), HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'mixed' } : {}),
       }, logs);
       slot.proc = p;
       await p.line((l) => l.msg === 'checker started' || l.event === 'checker_started');

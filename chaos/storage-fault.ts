@@ -6,8 +6,9 @@
 // moved aside and a plain file put in its place: every write then fails (ENOTDIR) before anything
 // appears under a key, exactly as a storage outage looks to the worker (it retries, then nacks).
 // heal() puts the folder back. The checker reads the real bucket and never sees the views.
-// Limits: writes fail "before" (nothing lands); a write that lands but reports failure needs a hook
-// in the service (see the chaos report: HOURGLASS_FAULTS_STORAGE_FAIL_RATE).
+// Limits: writes fail "before" (nothing lands). Writes that land but report failure come from the
+// services' own hook (HOURGLASS_FAULTS_STORAGE_FAIL_RATE, services/storage/faulty-storage.ts), which
+// the suite turns on for checker 0.
 import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
