@@ -67,10 +67,22 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
   try {
     manifest = await attemptClose(storage, registry, req, attempt, work, dir);
   } catch (err) {
-    // Whatever happened, this attempt's own files must not outlive it.
+    // Which manifest is there now decides what this attempt's files are. (A write can land and still
+    // report a failure, as a request that times out after the object was created: then the manifest is
+    // ours, its parts must stay, and the close goes on.) If that cannot be read, keep them: they are
+    // removed with the window's staging once it is closed.
+    let winner: ClosedManifest | undefined;
+    try {
+      winner = await readClosedManifest(storage, req.ref);
+    } catch {
+      throw err;
+    }
+    if (winner?.attempt === attempt) {
+      await finish(storage, req.ref, winner);
+      return winner;
+    }
+    // Not committed, or another checker's commit: this attempt's own files must not outlive it.
     for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
-    if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-    const winner = await readClosedManifest(storage, req.ref);
     if (!winner) throw err;
     await finish(storage, req.ref, winner);
     return winner;

@@ -3,15 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compactSegment, type Segment } from '../../services/checker/segments.ts';
-import { StagingIndex, type IndexedManifest } from '../../services/checker/staging-index.ts';
+import type { IndexedManifest } from '../../services/checker/staging-index.ts';
 import { compactWindow } from '../../services/checker/window-compactor.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
-import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
-import { Worker } from '../../services/worker/worker.ts';
-import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound } from '../fixtures/worker-messages.ts';
+import { stageMessages } from '../fixtures/stage-messages.ts';
+import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const S = 1_000_000;
@@ -19,23 +18,12 @@ const HORIZON_US = 10 * S;
 const WINDOW_S = 3600;
 
 /** Three messages, one staged file each, whose events 3, 4 and 5 carry the client id "c-1": received at +0 s, +5 s and +60 s. */
-async function stageThree(storage: Storage, registry: Registry): Promise<IndexedManifest[]> {
-  const source = new FakeSource();
-  const worker = new Worker(resolveWorkerOptions({}, { workerId: 'horizon', maxFileAgeMs: 3_600_000 }), { registry, storage, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
-  worker.start();
-  const messages = [
-    { publisher: 'p', receiveUs: BASE_RECEIVE_US, dup: 3 },
-    { publisher: 'q', receiveUs: BASE_RECEIVE_US + 5 * S, dup: 4 },
-    { publisher: 'r', receiveUs: BASE_RECEIVE_US + 60 * S, dup: 5 },
-  ];
-  for (const m of messages) {
-    const b = buildBatch(registry, { publisher: m.publisher, receiveUs: m.receiveUs, count: 10, eventId: (seq) => (seq === m.dup ? 'c-1' : undefined) });
-    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
-    await worker.flush(); // one staged file per message
-  }
-  await worker.stop();
-  const staged = (await new StagingIndex(storage, WINDOW_S).windows('track_played')).get(windowOf(BASE_RECEIVE_US, WINDOW_S))!.staged;
-  return ['p', 'q', 'r'].map((p) => staged.find((s) => s.manifest.messages[0]!.publisher === p)!);
+function stageThree(storage: Storage, registry: Registry): Promise<IndexedManifest[]> {
+  return stageMessages(storage, registry, [
+    { publisher: 'p', receiveUs: BASE_RECEIVE_US, count: 10, eventId: (seq) => (seq === 3 ? 'c-1' : undefined) },
+    { publisher: 'q', receiveUs: BASE_RECEIVE_US + 5 * S, count: 10, eventId: (seq) => (seq === 4 ? 'c-1' : undefined) },
+    { publisher: 'r', receiveUs: BASE_RECEIVE_US + 60 * S, count: 10, eventId: (seq) => (seq === 5 ? 'c-1' : undefined) },
+  ]);
 }
 
 /** A storage that counts reads of segments' client-id files. */

@@ -10,9 +10,8 @@ import { layout } from '../../services/storage/layout.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
-import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
-import { Worker } from '../../services/worker/worker.ts';
-import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound } from '../fixtures/worker-messages.ts';
+import { stageMessages } from '../fixtures/stage-messages.ts';
+import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const WINDOW_S = 3600;
@@ -41,13 +40,7 @@ describe('late events', () => {
   it('a crash between the late part and its manifest: the next attempt lists the part in a manifest, with its seqs', async () => {
     const registry = await Registry.load();
     const local = await LocalDirectoryStorage.open(await tempDir());
-    const source = new FakeSource();
-    const worker = new Worker(resolveWorkerOptions({}, { workerId: 'late', maxFileAgeMs: 3_600_000 }), { registry, storage: local, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
-    worker.start();
-    const b = buildBatch(registry, { publisher: 'late-pub', firstSeq: 40, count: 12 });
-    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
-    await worker.flush();
-    await worker.stop();
+    await stageMessages(local, registry, [{ publisher: 'late-pub', firstSeq: 40, count: 12 }]);
     const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
     const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
     const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
@@ -72,13 +65,7 @@ describe('late events', () => {
   it('a crash between removing a staged file and its manifest: the next attempt finishes the removal, moving nothing twice', async () => {
     const registry = await Registry.load();
     const local = await LocalDirectoryStorage.open(await tempDir());
-    const source = new FakeSource();
-    const worker = new Worker(resolveWorkerOptions({}, { workerId: 'late', maxFileAgeMs: 3_600_000 }), { registry, storage: local, source, clock: { nowUs: () => BASE_RECEIVE_US + 1 } });
-    worker.start();
-    const b = buildBatch(registry, { publisher: 'late-pub', firstSeq: 0, count: 5 });
-    source.deliver(fakeInbound(b.data, b.attributes, 'track_played'));
-    await worker.flush();
-    await worker.stop();
+    await stageMessages(local, registry, [{ publisher: 'late-pub', firstSeq: 0, count: 5 }]);
     const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
     const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
     const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
