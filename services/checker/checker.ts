@@ -83,6 +83,8 @@ export class Checker {
   readonly #late = new Map<string, number>();
   /** Per type: seqs of staged manifests folded in so far (coverage only grows). */
   readonly #staged = new Map<string, StagedCoverage>();
+  /** Types whose delivered coverage changed and is not saved yet (a save failed). */
+  readonly #unsavedCoverage = new Set<string>();
   /** Per type: the segment compaction in flight, if any. */
   readonly #compacting = new Map<string, Promise<void>>();
   /** Windows reported overdue (once each). */
@@ -180,6 +182,7 @@ export class Checker {
 
   async #tickType(type: string, livenessTimeoutMs: number, maxWaitMs: number): Promise<void> {
     const { storage, options } = this.#d;
+    if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
     await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
     // Every ended window since the mark is considered, staged or not: one with no events closes empty,
@@ -314,10 +317,11 @@ export class Checker {
     if (!this.#closed.has(key)) {
       this.#closed.set(key, manifest);
       for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
-      await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
-      // Count a close once, in the replica that made it.
+      // Count a close once, in the replica that made it (before anything below can fail: this runs once).
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
+      // Saved before the window's staging goes; a failed save is retried first thing in the type's next round.
+      await this.#saveCoverage(ref.type);
     }
     const included = new Set(manifest.stagingFiles);
     const done = staging.staged.filter((m) => included.has(m.manifest.file));
@@ -333,7 +337,7 @@ export class Checker {
         closer: options.checkerId,
         nowMs: this.#nowMs(),
       });
-      await this.#coverage.save(storage, ref.type, options.checkerId, () => true);
+      await this.#saveCoverage(ref.type);
       this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
       this.#metrics.late(ref.type, moved.events, moved.duplicates);
     }
@@ -371,6 +375,12 @@ export class Checker {
       lateEvents: this.#late.get(key) ?? 0,
       ...s,
     });
+  }
+
+  async #saveCoverage(type: string): Promise<void> {
+    this.#unsavedCoverage.add(type);
+    await this.#coverage.save(this.#d.storage, type, this.#d.options.checkerId, () => true);
+    this.#unsavedCoverage.delete(type);
   }
 
   #recordError(message: string): void {
