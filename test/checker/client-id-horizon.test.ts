@@ -11,6 +11,7 @@ import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
 import { stageMessages } from '../fixtures/stage-messages.ts';
 import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const S = 1_000_000;
@@ -29,16 +30,10 @@ function stageThree(storage: Storage, registry: Registry): Promise<IndexedManife
 /** A storage that counts reads of segments' client-id files. */
 function countingIdReads(inner: Storage): { storage: Storage; idReads: string[] } {
   const idReads: string[] = [];
-  const storage = new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'get') {
-        return (key: string) => {
-          if (key.endsWith('.ids.json')) idReads.push(key);
-          return target.get(key);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
+  const storage = overrideStorage(inner, {
+    get: (key) => {
+      if (key.endsWith('.ids.json')) idReads.push(key);
+      return inner.get(key);
     },
   });
   return { storage, idReads };

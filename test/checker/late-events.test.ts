@@ -12,6 +12,7 @@ import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
 import { stageMessages } from '../fixtures/stage-messages.ts';
 import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const WINDOW_S = 3600;
@@ -19,19 +20,13 @@ const WINDOW_S = 3600;
 /** A storage whose first create of a late manifest fails, as if the checker died right after writing the late part. */
 function crashBeforeFirstLateManifest(inner: Storage): Storage {
   let crashed = false;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'createOnly') {
-        return async (key: string, data: Uint8Array | string) => {
-          if (!crashed && key.startsWith('late/') && key.endsWith('.manifest.json')) {
-            crashed = true;
-            throw new Error('simulated crash before the late manifest');
-          }
-          return target.createOnly(key, data);
-        };
+  return overrideStorage(inner, {
+    createOnly: async (key, data) => {
+      if (!crashed && key.startsWith('late/') && key.endsWith('.manifest.json')) {
+        crashed = true;
+        throw new Error('simulated crash before the late manifest');
       }
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
+      return inner.createOnly(key, data);
     },
   });
 }
@@ -71,19 +66,13 @@ describe('late events', () => {
     const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
     // The first delete of a staging manifest fails: the staged file itself is already gone by then.
     let failed = false;
-    const crashing = new Proxy(local, {
-      get(target, prop, receiver) {
-        if (prop === 'delete') {
-          return async (key: string) => {
-            if (!failed && key.endsWith('.manifest.json')) {
-              failed = true;
-              throw new Error('simulated crash between the staged file and its manifest');
-            }
-            return target.delete(key);
-          };
+    const crashing = overrideStorage(local, {
+      delete: async (key) => {
+        if (!failed && key.endsWith('.manifest.json')) {
+          failed = true;
+          throw new Error('simulated crash between the staged file and its manifest');
         }
-        const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? v.bind(target) : v;
+        return local.delete(key);
       },
     });
     await assert.rejects(moveLateEvents(crashing, registry, new CoverageStore(), ref, await staged(), options), /simulated crash/);

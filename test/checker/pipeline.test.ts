@@ -13,6 +13,7 @@ import { layout } from '../../services/storage/layout.ts';
 import { STAGING_MANIFEST_SUFFIX, parseStagingManifest } from '../../services/storage/staging-manifest.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { startPipeline, readWithFastavro, WINDOW_S, type PipelineKit } from '../helpers/pipeline-kit.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
 
@@ -216,19 +217,13 @@ async function readAllClosed(kit: PipelineKit, publisher: string, mustInclude: r
 /** A storage whose first _MANIFEST.json create fails, as if the checker crashed after writing parts. */
 function crashOnFirstManifest(inner: Storage): Storage {
   let crashed = false;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'createOnly') {
-        return async (key: string, data: Uint8Array | string) => {
-          if (!crashed && key.endsWith('_MANIFEST.json')) {
-            crashed = true;
-            throw new Error('simulated crash before the manifest');
-          }
-          return target.createOnly(key, data);
-        };
+  return overrideStorage(inner, {
+    createOnly: async (key, data) => {
+      if (!crashed && key.endsWith('_MANIFEST.json')) {
+        crashed = true;
+        throw new Error('simulated crash before the manifest');
       }
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
+      return inner.createOnly(key, data);
     },
   });
 }

@@ -10,25 +10,25 @@ import type { Storage } from '../../services/storage/storage.ts';
 import { windowOf } from '../../services/wire/window.ts';
 import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
 import { stageMessages, STAGED_WINDOW_S } from '../fixtures/stage-messages.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-/** A storage whose first write to a key ending in `suffix` lands, then reports a failure. */
+/** A storage whose first create or copy to a key ending in `suffix` lands, then reports a failure. */
 function landsThenFails(inner: Storage, suffix: string): Storage {
   let done = false;
-  return new Proxy(inner, {
-    get(target, prop, receiver) {
-      if (prop === 'createOnly' || prop === 'copy') {
-        return async (a: string, b: Uint8Array | string) => {
-          const key = prop === 'copy' ? (b as string) : a;
-          await (prop === 'copy' ? target.copy(a, b as string) : target.createOnly(a, b));
-          if (!done && key.endsWith(suffix)) {
-            done = true;
-            throw new Error(`simulated timeout after ${key} was written`);
-          }
-        };
-      }
-      const v = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? v.bind(target) : v;
+  const failOnce = (key: string) => {
+    if (done || !key.endsWith(suffix)) return;
+    done = true;
+    throw new Error(`simulated timeout after ${key} was written`);
+  };
+  return overrideStorage(inner, {
+    createOnly: async (key, data) => {
+      await inner.createOnly(key, data);
+      failOnce(key);
+    },
+    copy: async (from, to) => {
+      await inner.copy(from, to);
+      failOnce(to);
     },
   });
 }
