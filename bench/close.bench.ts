@@ -20,7 +20,6 @@
 //                      SDK-encoded messages of 1000 events): events per CPU-second, on the fast path
 //                      (blocks copied whole) and the slow path (every record decoded and re-encoded, as
 //                      for an older schema version).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -42,6 +41,8 @@ import { resolveWorkerOptions } from '../services/worker/worker-options.ts';
 import { Worker } from '../services/worker/worker.ts';
 import { SAMPLE_EVENTS, trackPlayed } from '../test/helpers/sample-events.ts';
 import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound } from '../test/fixtures/worker-messages.ts';
+import { cpuSeconds, REPO_ROOT, spawnChild, type Child } from './kit/child-process.ts';
+import { round } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -68,8 +69,6 @@ export interface BenchOptions {
   compactRounds?: number;
 }
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
 const SELF = fileURLToPath(import.meta.url);
 const TYPES = ['track_played', 'ui_interaction', 'search_performed'] as const;
 /** The load of the close measurements, as a share of the staging capacity measured first. */
@@ -175,18 +174,18 @@ async function openPhase(o: PhaseParams): Promise<Phase> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const worker = child([path.join(REPO_ROOT, 'services/worker/main.ts')], env);
+    const worker = spawnChild([path.join(REPO_ROOT, 'services/worker/main.ts')], env);
     procs.push(worker);
     await worker.line((l) => l.event === 'worker_started');
     let checker: Child | undefined;
     if (o.withChecker) {
-      checker = child([path.join(REPO_ROOT, 'services/checker/main.ts')], env);
+      checker = spawnChild([path.join(REPO_ROOT, 'services/checker/main.ts')], env);
       procs.push(checker);
       await checker.line((l) => l.msg === 'checker started' || l.event === 'checker_started');
     }
     const startedMs = Date.now();
     const perPublisher = o.rateEps > 0 ? o.rateEps / o.publishers : 0;
-    const publishers = Array.from({ length: o.publishers }, () => child([SELF, '--role', 'publisher', String(o.windowS), prefix, String(perPublisher)], env));
+    const publishers = Array.from({ length: o.publishers }, () => spawnChild([SELF, '--role', 'publisher', String(o.windowS), prefix, String(perPublisher)], env));
     procs.push(...publishers);
     await Promise.all(publishers.map((p) => p.line((l) => l.ready === true)));
     return { dir, checker, publishers, startedMs, close };
@@ -344,83 +343,6 @@ async function compactThroughput(registry: Registry, messages: number, rounds: n
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Child processes.
-
-interface Child {
-  readonly pid: number;
-  line(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  /** The latest JSON line on stdout. */
-  last(): Record<string, unknown>;
-  /** SIGTERM, SIGKILL after 30 s; waits for the exit. */
-  stop(): Promise<void>;
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function child(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(NODE, args, { cwd: REPO_ROOT, env: { ...process.env, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  const lines: Array<Record<string, unknown>> = [];
-  const listeners: Array<(l: Record<string, unknown>) => void> = [];
-  let pending = '';
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!text.startsWith('{')) continue;
-      let l: Record<string, unknown>;
-      try {
-        l = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      lines.push(l);
-      if (lines.length > 1000) lines.splice(0, 500);
-      for (const listener of listeners) listener(l);
-    }
-  });
-  const exited = new Promise<void>((resolve) =>
-    proc.once('exit', () => {
-      children.delete(proc);
-      resolve();
-    }),
-  );
-  return {
-    pid: proc.pid!,
-    line: (match) =>
-      new Promise((resolve, reject) => {
-        const seen = lines.find(match);
-        if (seen) return resolve(seen);
-        listeners.push((l) => match(l) && resolve(l));
-        void exited.then(() => reject(new Error(`${args.join(' ')} exited:\n${stderr}`)));
-      }),
-    last: () => lines.at(-1) ?? {},
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-const CLOCK_TICKS_PER_S = 100;
-
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_S;
-}
-
 /**
  * A publisher process: track_played as fast as backpressure allows (or `rate` events/s), plus a 2%
  * share each of the two small types; a JSON line of counters every second; SIGTERM closes it cleanly.
@@ -477,10 +399,6 @@ function quantile(values: readonly number[], q: number): number {
 
 function median(values: number[]): number {
   return quantile(values, 0.5);
-}
-
-function round(n: number, digits: number): number {
-  return Number(n.toFixed(digits));
 }
 
 if (import.meta.main) {

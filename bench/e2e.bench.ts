@@ -13,9 +13,8 @@
 //
 // Every process shares this machine's cores with the emulator, as in a real single-box run.
 // This file is also the child processes' entry (--role …), so the benchmark is one file.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +27,8 @@ import { openStorage } from '../services/storage/open-storage.ts';
 import { parseStagingManifest, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../services/storage/staging-manifest.ts';
 import type { Storage } from '../services/storage/storage.ts';
 import { trackPlayed } from '../test/helpers/sample-events.ts';
+import { cpuSeconds, groupCpuSeconds, killChildren, REPO_ROOT, spawnChild } from './kit/child-process.ts';
+import { round } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -46,8 +47,6 @@ export interface BenchOptions {
   publishers?: number;
 }
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const NODE = process.execPath;
 const SELF = fileURLToPath(import.meta.url);
 const CEILING_MESSAGE_BYTES = 100 * 1024;
 const EVENT_BYTES = 100;
@@ -67,9 +66,9 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const topic = `bench-ceiling-${randomBytes(3).toString('hex')}`;
     await stack.client.createTopic(topic);
     await stack.client.topic(topic).createSubscription(`${topic}-sub`, { ackDeadlineSeconds: 60 });
-    const subscriber = child(['--role', 'ack-subscriber', `${topic}-sub`], env);
+    const subscriber = spawnChild([SELF, '--role', 'ack-subscriber', `${topic}-sub`], env);
     await subscriber.line((l) => l.ready === true);
-    const rawPublisher = child(['--role', 'raw-publisher', topic, String(ceilingSeconds)], env);
+    const rawPublisher = spawnChild([SELF, '--role', 'raw-publisher', topic, String(ceilingSeconds)], env);
     const samples: Array<{ t: number; bytes: number }> = [];
     subscriber.onLine((l) => {
       if (typeof l.bytes === 'number') samples.push({ t: l.t as number, bytes: l.bytes });
@@ -81,17 +80,17 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
 
     // --- e2e: SDK → emulator → worker → local directory.
     const storage = await openStorage(dir);
-    const worker = child([path.join(REPO_ROOT, 'services/worker/main.ts')], {
+    const worker = spawnChild([path.join(REPO_ROOT, 'services/worker/main.ts')], {
       ...env,
       HOURGLASS_BUCKET: `file://${dir}`,
       HOURGLASS_TYPES: 'track_played',
       ...(process.env.HG_BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.HG_BENCH_WORKER_NODE_OPTIONS } : {}),
-    }, false);
+    });
     await worker.line((l) => l.event === 'worker_started');
     const workerRss = rssSampler(worker.pid);
     const cpuBefore = { emulator: await groupCpuSeconds(stack.pubsub.pid), worker: await cpuSeconds(worker.pid) };
     const startedMs = Date.now();
-    const publishers = Array.from({ length: publisherCount }, () => child(['--role', 'sdk-publisher', String(e2eSeconds)], env));
+    const publishers = Array.from({ length: publisherCount }, () => spawnChild([SELF, '--role', 'sdk-publisher', String(e2eSeconds)], env));
     const done = await Promise.all(publishers.map((p) => p.line((l) => typeof l.published === 'number')));
     const pubEndMs = Date.now();
     const cpuRun = {
@@ -135,7 +134,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     ];
   } finally {
     // Whatever is still running (after a failure) goes first, then the emulator.
-    for (const c of children) c.kill('SIGKILL');
+    killChildren();
     await stack.stop();
     await rm(dir, { recursive: true, force: true });
   }
@@ -143,69 +142,6 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
 
 // ---------------------------------------------------------------------------------------------
 // The parent's helpers.
-
-interface Child {
-  readonly pid: number;
-  readonly exited: Promise<number | null>;
-  /** Resolves with the first JSON line on stdout that `match` accepts (also one already seen). */
-  line(match: (l: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
-  onLine(listener: (l: Record<string, unknown>) => void): void;
-  /** SIGTERM and wait. */
-  stop(): Promise<number | null>;
-}
-
-const children = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
-
-function child(args: string[], env: Record<string, string>, role = true): Child {
-  const proc = spawn(NODE, role ? [SELF, ...args] : args, {
-    cwd: REPO_ROOT,
-    env: { ...process.env, METADATA_SERVER_DETECTION: 'none', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(proc);
-  const lines: Array<Record<string, unknown>> = [];
-  const listeners: Array<(l: Record<string, unknown>) => void> = [];
-  let pending = '';
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!text.startsWith('{')) continue;
-      const l = JSON.parse(text) as Record<string, unknown>;
-      lines.push(l);
-      for (const listener of listeners) listener(l);
-    }
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    proc.once('exit', (code) => {
-      children.delete(proc);
-      resolve(code);
-    }),
-  );
-  return {
-    pid: proc.pid!,
-    exited,
-    line: (match) =>
-      new Promise((resolve, reject) => {
-        const seen = lines.find(match);
-        if (seen) return resolve(seen);
-        listeners.push((l) => match(l) && resolve(l));
-        void exited.then((code) => reject(new Error(`${args.join(' ')} exited (${code}):\n${stderr}`)));
-      }),
-    onLine: (listener) => listeners.push(listener),
-    stop: async () => {
-      proc.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 /**
  * Median bytes/s over 1-second steps between `fromMs` and `toMs` after the first sample (samples are
@@ -245,28 +181,6 @@ function rssSampler(pid: number): { stop(): Promise<number> } {
   };
 }
 
-const CLOCK_TICKS_PER_S = 100;
-
-/** CPU time (user + system, s) a process has used, from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_S;
-}
-
-/** CPU time of every live process in process group `pgid` (the emulator runs java under gcloud). */
-async function groupCpuSeconds(pgid: number): Promise<number> {
-  let total = 0;
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid) total += (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_S;
-  }
-  return total;
-}
-
 async function readManifests(storage: Storage): Promise<StagingManifest[]> {
   const keys = (await storage.list('staging/')).filter((o) => o.key.endsWith(STAGING_MANIFEST_SUFFIX));
   return Promise.all(keys.map(async (o) => parseStagingManifest(o.key, await storage.get(o.key))));
@@ -284,10 +198,6 @@ function coveredSeqs(manifests: readonly StagingManifest[], publisher: string): 
     end = e;
   }
   return covered;
-}
-
-function round(n: number, digits: number): number {
-  return Number(n.toFixed(digits));
 }
 
 // ---------------------------------------------------------------------------------------------

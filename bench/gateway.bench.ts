@@ -18,6 +18,7 @@ import { emulatorClient, startLocalStack, type LocalStack } from '../services/lo
 import { Registry } from '../services/registry/registry.ts';
 import { Publisher } from '../services/sdk/index.ts';
 import { trackPlayed } from '../test/helpers/sample-events.ts';
+import { median } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -208,12 +209,6 @@ async function sdkDirect(stack: LocalStack, registry: Registry, items: Array<{ p
       await pubsub.close();
     },
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function printHuman(results: BenchResult[]): void {

@@ -7,6 +7,7 @@ import avro from 'avsc';
 import { compressBlock, decompressBlock, type CodecName } from '../services/wire/codecs.ts';
 import { compileSkipper, proveRecordCount } from '../services/wire/record-skipper.ts';
 import { TRACK_PLAYED_SCHEMA, trackPlayedBody } from '../test/wire/fixtures.ts';
+import { median, round } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -98,16 +99,6 @@ function measure(c: Case, ms: number): number {
     elapsed = performance.now() - start;
   } while (elapsed < ms);
   return records / (elapsed / 1000);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function round(n: number, digits: number): number {
-  return Number(n.toFixed(digits));
 }
 
 function printHuman(results: BenchResult[]): void {

@@ -21,6 +21,7 @@ import { MonotonicStamper, systemClock } from '../services/time/clock.ts';
 import { compressBlock } from '../services/wire/codecs.ts';
 import { windowOf } from '../services/wire/window.ts';
 import { trackPlayed } from '../test/helpers/sample-events.ts';
+import { median, round } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -151,16 +152,6 @@ function medianRate(samples: ReadonlyArray<{ t: number; acked: number }>, fromMs
     i = j - 1;
   }
   return rates.length === 0 ? 0 : median(rates);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function round(n: number, digits: number): number {
-  return Number(n.toFixed(digits));
 }
 
 if (import.meta.main) {

@@ -13,6 +13,7 @@ import type { CodecName } from '../services/wire/codecs.ts';
 import { resolveWorkerOptions } from '../services/worker/worker-options.ts';
 import { Worker } from '../services/worker/worker.ts';
 import { buildBatch, FakeSource, fakeInbound, type BuiltBatch } from '../test/fixtures/worker-messages.ts';
+import { median } from './kit/stats.ts';
 
 export interface BenchResult {
   name: string;
@@ -116,12 +117,6 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     );
   }
   return results;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function round1(n: number): number {
