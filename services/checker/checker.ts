@@ -16,7 +16,7 @@ import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore } from './coverage-store.ts';
 import { HeartbeatTable } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
-import { compactSegment, segmentPrefix } from './segments.ts';
+import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
@@ -240,8 +240,7 @@ export class Checker {
         await this.#afterClose(ref, closed, staging);
         continue;
       }
-      const consumed = new Set(staging.segments.flatMap((g) => g.stagingManifests));
-      const pending = staging.staged.filter((m) => !consumed.has(m.key));
+      const pending = notInSegments(staging.staged, staging.segments);
       const stagedEvents = staging.staged.reduce((n, m) => n + m.manifest.events, 0);
       const decidedAtMs = this.#nowMs();
       const decision = ended

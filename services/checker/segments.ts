@@ -43,11 +43,16 @@ export const segmentPrefix = (ref: WindowRef) => `${layout.staging(ref)}compacte
 const segmentKey = (ref: WindowRef, n: number) => `${segmentPrefix(ref)}seg-${String(n).padStart(6, '0')}.json`;
 export const isSegmentKey = (key: string) => /\/compacted\/seg-\d{6}\.json$/.test(key);
 
-/** What a chain of segments already holds: seqs per publisher, client ids (those that can still matter), staged manifests. */
+/** What a chain of segments already holds: seqs per publisher, and client ids (those that can still matter). */
 export interface SegmentState {
   readonly runs: Map<string, WindowedRuns>;
   readonly clientIds: Map<string, number>;
-  readonly consumed: Set<string>;
+}
+
+/** The staged files no segment of the chain holds yet. */
+export function notInSegments(staged: readonly IndexedManifest[], segments: readonly Segment[]): IndexedManifest[] {
+  const held = new Set(segments.flatMap((g) => g.stagingManifests));
+  return staged.filter((m) => !held.has(m.key));
 }
 
 /**
@@ -58,7 +63,6 @@ export interface SegmentState {
 export async function segmentState(storage: Storage, segments: readonly Segment[], idsSinceUs = -Infinity): Promise<SegmentState> {
   const runs = new Map<string, WindowedRuns>();
   const clientIds = new Map<string, number>();
-  const consumed = new Set<string>();
   for (const s of segments) {
     for (const [p, ranges] of Object.entries(s.runs)) {
       let r = runs.get(p);
@@ -70,9 +74,8 @@ export async function segmentState(storage: Storage, segments: readonly Segment[
         if (receivedUs >= idsSinceUs) clientIds.set(id, Math.max(receivedUs, clientIds.get(id) ?? -Infinity));
       }
     }
-    for (const m of s.stagingManifests) consumed.add(m);
   }
-  return { runs, clientIds, consumed };
+  return { runs, clientIds };
 }
 
 /**

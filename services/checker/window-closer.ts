@@ -18,7 +18,7 @@ import { CLOSED_MANIFEST_FORMAT, rangeTotal, type ClosedManifest } from './close
 import type { PublisherProof } from './close-rule.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { convertPart } from './part-converter.ts';
-import { idsSince, segmentState, type Segment } from './segments.ts';
+import { idsSince, notInSegments, segmentState, type Segment } from './segments.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -105,8 +105,7 @@ interface ClosePlan {
 async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string): Promise<ClosedManifest> {
   const provenAtMs = req.provenAtMs ?? req.nowMs();
   const sources: Record<string, string> = {};
-  const consumed = new Set(req.segments.flatMap((g) => g.stagingManifests));
-  const tail = req.manifests.filter((m) => !consumed.has(m.key));
+  const tail = notInSegments(req.manifests, req.segments);
   const state = await segmentState(storage, req.segments, idsSince(tail, req.clientIdHorizonUs));
   // The newest version present; an empty window is written in the type's newest.
   const present = [...req.segments.map((g) => g.schemaVersion), ...tail.map((m) => m.manifest.version)];
