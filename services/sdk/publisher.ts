@@ -70,6 +70,10 @@ export class Publisher {
   #boundaryWindow: number;
   readonly #metrics: PublisherMetrics;
   #closing: Promise<void> | undefined;
+  /** True once Pub/Sub acknowledged a heartbeat of this publisher: from then on the checker can learn of it. */
+  #registered = false;
+  /** The wait for registration that held calls share (one timer, however many calls wait). */
+  #registration: { promise: Promise<void>; resolve: () => void } | undefined;
   #failingSinceMs: number | undefined;
   #stats = {
     bufferedBytes: 0,
@@ -103,8 +107,18 @@ export class Publisher {
     this.#heartbeatTimer.unref();
     this.#boundaryWindow = windowOf(this.#startedUs, this.#o.windowLengthS);
     this.#scheduleBoundaryHeartbeat();
-    // An immediate first heartbeat tells the checker this publisher exists and when it started.
+    // An immediate first heartbeat tells the checker this publisher exists and when it started. No event is
+    // stamped before a heartbeat is acknowledged (see #whenRegistered), so the checker can always learn of a
+    // publisher from a control message published before any of its events' windows ended.
     void this.#sendHeartbeat(false).catch(() => undefined);
+  }
+
+  /**
+   * Resolves once Pub/Sub acknowledged a heartbeat of this publisher: from then on publish() stamps at once.
+   * Before, calls are held (and stamped when it resolves). Rejects with HG_PUBSUB_UNAVAILABLE past the publish deadline.
+   */
+  ready(): Promise<void> {
+    return this.#whenRegistered();
   }
 
   /** Publishes one event. Resolves when Pub/Sub acknowledged the message holding it. */
@@ -118,9 +132,17 @@ export class Publisher {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.wouldBlock()) return this.#whenCapacity().then(() => this.publish(type, payload, options));
+    if (!this.#registered) return this.#whenRegistered().then(() => this.#publishValidated(type, version, payload, options.eventId));
+    return this.#publishValidated(type, version, payload, options.eventId);
+  }
+
+  /** Appends a validated event once the buffer has room; a call still waiting for room when close() starts is refused. */
+  #publishValidated(type: string, version: SchemaVersion, payload: object, eventId: string | undefined): Promise<void> {
+    if (this.wouldBlock()) {
+      return this.#whenCapacity().then(() => (this.#closing ? Promise.reject(closedError()) : this.#publishValidated(type, version, payload, eventId)));
+    }
     try {
-      return this.#append(type, version, payload, options.eventId);
+      return this.#append(type, version, payload, eventId);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -138,6 +160,7 @@ export class Publisher {
       for (const p of [...validatePayload(version.payloadType, item.payload), ...validateEventId(item.eventId)]) problems.push({ ...p, index });
     });
     if (problems.length > 0) throw invalidEvents(type, problems);
+    if (!this.#registered) await this.#whenRegistered();
     items.forEach((item, index) => {
       // Checked before anything is accepted, so a too-large event refuses the whole call.
       const bytes = version.payloadType.toBuffer(item.payload).length;
@@ -147,8 +170,10 @@ export class Publisher {
         });
       }
     });
-    if (this.wouldBlock()) await this.#whenCapacity();
-    if (this.#closing) throw closedError();
+    if (this.wouldBlock()) {
+      await this.#whenCapacity();
+      if (this.#closing) throw closedError();
+    }
     const outcomes = new Set<Promise<void>>();
     for (const item of items) outcomes.add(this.#append(type, version, item.payload, item.eventId));
     await Promise.all(outcomes);
@@ -164,6 +189,8 @@ export class Publisher {
   /** Flushes, sends the final heartbeat and stops timers. Idempotent; later publishes are refused. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Calls made before close() and still waiting for registration are appended first (or have failed).
+      if (!this.#registered) await this.#whenRegistered().catch(() => undefined);
       clearInterval(this.#heartbeatTimer);
       clearTimeout(this.#boundaryTimer);
       for (const wake of this.#capacityWaiters.splice(0)) wake();
@@ -284,6 +311,40 @@ export class Publisher {
     await this.#sender.send(this.#names.eventTopic(batch.type), data, attributes);
   }
 
+  /**
+   * Waits until a heartbeat of this publisher is acknowledged (the first one is sent at construction, then one
+   * every heartbeatIntervalMs). The calls waiting share one wait, which fails with HG_PUBSUB_UNAVAILABLE once it
+   * has lasted the publish deadline; a later call starts a new one.
+   */
+  #whenRegistered(): Promise<void> {
+    if (this.#registered) return Promise.resolve();
+    if (!this.#registration) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      const timer = setTimeout(() => {
+        this.#registration = undefined;
+        reject(
+          new HourglassError(
+            'HG_PUBSUB_UNAVAILABLE',
+            `Pub/Sub did not accept this publisher's first heartbeat (to ${this.#names.controlTopic}) within ${this.#o.publishDeadlineMs} ms; no event is accepted before it is`,
+          ),
+        );
+      }, this.#o.publishDeadlineMs);
+      this.#registration = {
+        promise,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+    }
+    return this.#registration.promise;
+  }
+
   #whenCapacity(): Promise<void> {
     return new Promise((resolve) => this.#capacityWaiters.push(resolve));
   }
@@ -330,6 +391,11 @@ export class Publisher {
     };
     await this.#sender.send(this.#names.controlTopic, encodeHeartbeat(heartbeat), { kind: 'heartbeat', publisher: this.id });
     this.#stats.heartbeatsSent++;
+    if (!this.#registered) {
+      this.#registered = true;
+      this.#registration?.resolve();
+      this.#registration = undefined;
+    }
   }
 }
 

@@ -63,9 +63,52 @@ describe('publisher SDK under faults', () => {
     for (const seq of resolvedSeqs) assert.ok(inTopic.has(`${publisher.id}/${seq}`), `resolved seq ${seq} is missing from the topic`);
   });
 
+  it('stamps no event before Pub/Sub acknowledged its first heartbeat, so the checker can know of it before its events', async () => {
+    proxy.cut();
+    const client = emulatorClient(proxy.address, stack.pubsub.projectId);
+    const publisher = new Publisher({ registry, pubsub: client, lingerMs: 1, attemptTimeoutMs: 500, initialBackoffMs: 50, maxBackoffMs: 200 });
+    try {
+      const outcome = publisher.publish('track_played', trackPlayed(7));
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(publisher.stats().acceptedEvents, 0, 'held, not accepted, while the first heartbeat cannot get through');
+      const restoredUs = Date.now() * 1000;
+      proxy.restore();
+      await outcome;
+      const records = (await drainSubscription(stack.client, stack.names.workerSubscription('track_played')))
+        .flatMap((m) => decodeBatch(registry, m.data, m.attributes).records)
+        .filter((r) => r.publisher === publisher.id);
+      assert.equal(records.length, 1);
+      assert.ok((records[0]!.receive_time as number) >= restoredUs, 'stamped once the heartbeat was acknowledged, not when publish() was called');
+    } finally {
+      proxy.restore();
+      await publisher.close().catch(() => undefined);
+      await client.close();
+    }
+  });
+
+  it('a publisher whose first heartbeat is never acknowledged refuses its events with a typed, retryable error at the deadline', async () => {
+    proxy.cut();
+    const client = emulatorClient(proxy.address, stack.pubsub.projectId);
+    const publisher = new Publisher({ registry, pubsub: client, lingerMs: 1, publishDeadlineMs: 1500, attemptTimeoutMs: 500, initialBackoffMs: 50, maxBackoffMs: 200 });
+    try {
+      await assert.rejects(publisher.publish('track_played', trackPlayed(1)), (e) => {
+        assert.ok(hasCode(e, 'HG_PUBSUB_UNAVAILABLE'));
+        assert.equal(e.retryable, true);
+        assert.match(e.message, /did not accept this publisher's first heartbeat \(to hourglass-control\) within 1500 ms/);
+        return true;
+      });
+      assert.equal(publisher.stats().acceptedEvents, 0);
+    } finally {
+      proxy.restore();
+      await publisher.close().catch(() => undefined);
+      await client.close();
+    }
+  });
+
   it('rejects with a typed, retryable error once the deadline passes', async () => {
     const client = emulatorClient(proxy.address, stack.pubsub.projectId);
     const publisher = new Publisher({ registry, pubsub: client, lingerMs: 1, publishDeadlineMs: 1500, attemptTimeoutMs: 500, initialBackoffMs: 50, maxBackoffMs: 200 });
+    await publisher.publish('track_played', trackPlayed(0)); // registered: its first heartbeat got through
     proxy.cut();
     try {
       await assert.rejects(publisher.publish('track_played', trackPlayed(1)), (e) => {
@@ -75,6 +118,7 @@ describe('publisher SDK under faults', () => {
         return true;
       });
       assert.equal(publisher.stats().failedEvents, 1);
+      assert.equal(publisher.stats().acknowledgedEvents, 1);
     } finally {
       proxy.restore();
       await publisher.close().catch(() => undefined);

@@ -81,6 +81,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     let now = Date.UTC(2026, 10, 22, 12, 0, 8) * 1000; // 2 s before a 10-second window ends
     const clock: Clock = { nowUs: () => now };
     const publisher = new Publisher({ registry, pubsub: stack.client, clock, windowLengthS: 10, lingerMs: 1000, publisherId: 'windowed-pub' });
+    await publisher.ready(); // from here each publish() stamps at once, at the clock's time
     const pending: Promise<void>[] = [];
     for (let i = 0; i < 30; i++) {
       pending.push(publisher.publish('track_played', trackPlayed(i)));
@@ -102,6 +103,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     const clock: Clock = { nowUs: () => now };
     // Linger and heartbeat interval far beyond the test: only the boundary can send these.
     const publisher = new Publisher({ registry, pubsub: stack.client, clock, windowLengthS: 10, lingerMs: 60_000, heartbeatIntervalMs: 60_000, publisherId: 'boundary-pub' });
+    await publisher.ready();
     const pending = [0, 1, 2].map((i) => publisher.publish('track_played', trackPlayed(i)));
     now = endUs + 1000; // the window ends; the boundary timer fires about 205 ms from now in real time
     await Promise.all(pending); // resolves only if the boundary sealed the lingering batch
@@ -164,6 +166,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
   it('backpressure bounds the buffer: publish() waits instead of growing memory', async () => {
     const maxBufferedBytes = 32 * 1024;
     const publisher = new Publisher({ registry, pubsub: stack.client, maxBufferedBytes, maxBatchEvents: 50, lingerMs: 1 });
+    await publisher.ready(); // before it, calls are held unstamped and nothing is buffered
     const all: Promise<void>[] = [];
     let waited = 0;
     for (let i = 0; i < 5000; i++) {
