@@ -181,7 +181,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       }
       views.push({ id, startedUs: nowUs - 86_400_000_000, heartbeat: { timeUs: nowUs, final: false, types }, lastSeenMs: nowUs / 1000 });
     }
-    await storage.put('checker/heartbeats/sim-other.json', JSON.stringify(views));
+    // Another replica's snapshot (format of heartbeat-table.ts), saved now, having read the control topic to now.
+    await storage.put('checker/heartbeats/sim-other.json', JSON.stringify({ savedMs: nowUs / 1000, controlMs: nowUs / 1000, publishers: views }));
     let coverageBytes = 0;
     for (const type of typeNames) {
       const pubs = publishersOf.get(type)!;
@@ -265,6 +266,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
         livenessTimeoutMs: 30_000,
         maxWaitMs: 600_000,
         publishers,
+        controlReadToMs: endUs / 1000 + 1000,
+        discoveryMarginMs: 1000,
         coverage: coverageByType.get(type)!,
         seenInWindow: new Set(publishersOf.get(type)!),
       });

@@ -27,6 +27,12 @@ export interface CheckerOptions {
   readonly clientIdHorizonS: number;
   /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
   readonly codec: CodecName;
+  /**
+   * A window closes only once the control topic has been read this far past its end (ms): covers Pub/Sub
+   * delivering a new publisher's first heartbeat after messages published a little later, and a publisher's
+   * clock running behind Pub/Sub's. Env HOURGLASS_DISCOVERY_MARGIN_MS. Default: 1000.
+   */
+  readonly discoveryMarginMs: number;
   /** How long a silent publisher is remembered (ms). Default: 2 days. */
   readonly publisherRetentionMs: number;
   /** Overrides every type's liveness timeout (ms), e.g. for tests. Env HOURGLASS_LIVENESS_MS. */
@@ -56,6 +62,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     segmentFiles: overrides.segmentFiles ?? num('HOURGLASS_SEGMENT_FILES', 64),
     clientIdHorizonS: overrides.clientIdHorizonS ?? num('HOURGLASS_CLIENT_ID_HORIZON_S', 600),
     codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
+    discoveryMarginMs: overrides.discoveryMarginMs ?? num('HOURGLASS_DISCOVERY_MARGIN_MS', 1000),
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
     maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),

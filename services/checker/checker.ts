@@ -93,6 +93,8 @@ export class Checker {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   readonly #startedMs: number;
+  /** How far every live replica has read the control topic (Pub/Sub publish time, ms), as of this round. */
+  #controlReadToMs: number | undefined;
   #stopped = false;
   /** Segments this replica compacted (for tests and metrics). */
   segmentsMade = 0;
@@ -110,7 +112,8 @@ export class Checker {
       publishersAlive: () => [...this.#heartbeats.views().values()].filter((v) => !(v.heartbeat?.final ?? false) && this.#nowMs() - v.lastSeenMs < STATUS_ALIVE_MS).length,
       nowMs: () => this.#nowMs(),
     });
-    this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, topicNames(deps.options.topicPrefix).controlSubscription, this.#heartbeats) : undefined;
+    const names = topicNames(deps.options.topicPrefix);
+    this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, { topic: names.controlTopic, subscription: names.controlSubscription }, this.#heartbeats, deps.options.checkerId) : undefined;
   }
 
   /** Runs rounds every tickMs until stop(). */
@@ -130,6 +133,8 @@ export class Checker {
     clearTimeout(this.#timer);
     await this.#running;
     await Promise.all(this.#compacting.values());
+    // The last snapshot says this replica reads no more, so the others stop counting on its progress.
+    await this.#consumer?.persist(this.#d.storage, this.#nowMs(), true).catch((err: unknown) => this.#recordError(`saving the last heartbeat snapshot: ${(err as Error).message}`));
     await this.#consumer?.close();
     this.#metrics.close();
   }
@@ -142,8 +147,12 @@ export class Checker {
   async tick(): Promise<void> {
     const { storage, options } = this.#d;
     const startedMs = this.#nowMs();
-    if (this.#consumer) await this.#consumer.persist(storage, options.checkerId);
+    if (this.#consumer) {
+      this.#consumer.probe();
+      await this.#consumer.persist(storage, this.#nowMs());
+    }
     await this.#heartbeats.loadAll(storage);
+    this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
     this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
     // Types are independent: a big type compacting or closing must not hold a small type's close back.
     await mapLimit(this.#d.registry.types(), TYPES_IN_PARALLEL, async (type) => {
@@ -252,6 +261,8 @@ export class Checker {
             livenessTimeoutMs: options.livenessTimeoutMs ?? livenessTimeoutMs,
             maxWaitMs: options.maxWaitMs ?? maxWaitMs,
             publishers,
+            controlReadToMs: this.#controlReadToMs,
+            discoveryMarginMs: options.discoveryMarginMs,
             coverage,
             seenInWindow: new Set([
               ...staging.staged.flatMap((m) => m.manifest.messages.map((x) => x.publisher)),

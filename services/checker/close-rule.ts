@@ -8,6 +8,12 @@
 // An acknowledged event has a seq below the next heartbeat's next_seq, so it is either covered or a
 // gap that keeps W open. A dead publisher only lets W close without waiting for gaps it never had
 // acknowledged (abandoned); gaps below its acknowledged mark still wait until the max wait.
+//
+// "Every publisher that could have events in W" includes one the checker has not heard of yet. The SDK
+// stamps no event before Pub/Sub acknowledged its first heartbeat, so a publisher with events in W has a
+// heartbeat published before W's end. The rule therefore also waits until the control topic has been read
+// past W's end plus a margin (for delivery order and clock skew; see heartbeat-table.ts), so that heartbeat
+// is in the table, and the publisher in the rule, before W can close.
 import type { TypeProgress } from '../wire/heartbeat.ts';
 import { windowOf } from '../wire/window.ts';
 import type { WindowedRuns } from './windowed-runs.ts';
@@ -30,6 +36,10 @@ export interface CloseRuleInput {
   readonly livenessTimeoutMs: number;
   readonly maxWaitMs: number;
   readonly publishers: ReadonlyMap<string, PublisherView>;
+  /** How far the control topic has been read (Pub/Sub publish time, ms); undefined if not at all. */
+  readonly controlReadToMs: number | undefined;
+  /** The control topic must be read this far past the window end (ms) before the window may close. */
+  readonly discoveryMarginMs: number;
   /** Coverage per publisher: every seq staged (any window) or already delivered. */
   readonly coverage: ReadonlyMap<string, WindowedRuns>;
   /** Publishers with staged events in this window. */
@@ -64,6 +74,16 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
   const waitingOn: string[] = [];
   const proofs: PublisherProof[] = [];
   let pendingAtMaxWait = false;
+
+  // Until the control topic is read past the end, a publisher that started before it may still be unknown.
+  const discovered = input.controlReadToMs !== undefined && input.controlReadToMs >= windowEndMs + input.discoveryMarginMs;
+  if (!discovered) {
+    if (pastMaxWait) pendingAtMaxWait = true;
+    else {
+      const readTo = input.controlReadToMs === undefined ? 'not read yet' : `read to ${new Date(input.controlReadToMs).toISOString()}`;
+      waitingOn.push(`control topic ${readTo}; needs ${input.discoveryMarginMs} ms past the window end (a publisher not heard of yet may have events here)`);
+    }
+  }
 
   const ids = new Set(input.seenInWindow);
   for (const p of input.publishers.values()) {
@@ -152,7 +172,11 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
   if (waitingOn.length > 0) return { kind: 'wait', waitingOn };
   const anyLost = proofs.some((p) => p.lost.length > 0);
   const status = anyLost || pendingAtMaxWait ? 'incomplete' : 'complete';
-  const reason = pastMaxWait && status === 'incomplete' ? `max wait of ${input.maxWaitMs} ms passed with gaps` : 'every publisher bounded and covered';
+  const reason = !pastMaxWait || status === 'complete'
+    ? 'every publisher bounded and covered'
+    : discovered
+      ? `max wait of ${input.maxWaitMs} ms passed with gaps`
+      : `max wait of ${input.maxWaitMs} ms passed before the control topic was read past the window end`;
   return { kind: 'close', status, proofs, reason };
 }
 

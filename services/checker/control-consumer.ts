@@ -1,19 +1,36 @@
-// Consumes the heartbeat topic into the heartbeat table; acknowledges heartbeats only once the table holding them is saved.
-import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
+// Consumes the control topic into the heartbeat table; acknowledges heartbeats only once the table holding them is
+// saved. Publishes a probe each round: reading probes back tells how far the topic has been read, even when no
+// publisher is sending (see heartbeat-table.ts).
+import type { Message, PubSub, Subscription, Topic } from '@google-cloud/pubsub';
 import type { Storage } from '../storage/storage.ts';
 import { parseHeartbeat } from '../wire/heartbeat.ts';
 import type { HeartbeatTable } from './heartbeat-table.ts';
 
+/** Attribute `kind` of a checker's probe on the control topic (a publisher's heartbeat says "heartbeat"). */
+export const PROBE_KIND = 'probe';
+
 export class ControlConsumer {
   readonly #subscription: Subscription;
+  readonly #topic: Topic;
   readonly #table: HeartbeatTable;
+  readonly #checkerId: string;
   #unacked: Message[] = [];
   malformed = 0;
+  /** Probes that could not be published (the next round sends another). */
+  probeFailures = 0;
 
-  constructor(pubsub: PubSub, subscriptionName: string, table: HeartbeatTable) {
+  constructor(pubsub: PubSub, names: { topic: string; subscription: string }, table: HeartbeatTable, checkerId: string) {
     this.#table = table;
-    this.#subscription = pubsub.subscription(subscriptionName, { flowControl: { maxMessages: 5000 } });
+    this.#checkerId = checkerId;
+    this.#topic = pubsub.topic(names.topic, { batching: { maxMessages: 1, maxMilliseconds: 0 } });
+    this.#subscription = pubsub.subscription(names.subscription, { flowControl: { maxMessages: 5000 } });
     this.#subscription.on('message', (m: Message) => {
+      this.#table.noteControl(m.publishTime.getTime());
+      if (m.attributes?.kind === PROBE_KIND) {
+        // Its publish time is noted; it carries nothing to save.
+        m.ack();
+        return;
+      }
       const parsed = parseHeartbeat(m.data);
       if (parsed.ok) {
         this.#table.observe(parsed.value, m.publishTime.getTime());
@@ -27,12 +44,17 @@ export class ControlConsumer {
     this.#subscription.on('error', () => undefined);
   }
 
-  /** Saves the table, then acknowledges every heartbeat it holds. */
-  async persist(storage: Storage, checkerId: string): Promise<void> {
+  /** Publishes a probe; failures are counted, not thrown (a later probe does the same job). */
+  probe(): void {
+    this.#topic.publishMessage({ data: Buffer.from(PROBE_KIND), attributes: { kind: PROBE_KIND, checker: this.#checkerId } }).catch(() => void this.probeFailures++);
+  }
+
+  /** Saves the table, then acknowledges every heartbeat it holds; `stopped` marks the last save of a clean stop. */
+  async persist(storage: Storage, nowMs: number, stopped = false): Promise<void> {
     const batch = this.#unacked;
     this.#unacked = [];
     try {
-      await this.#table.save(storage, checkerId);
+      await this.#table.save(storage, this.#checkerId, nowMs, stopped);
       for (const m of batch) m.ack();
     } catch (err) {
       for (const m of batch) m.nack();

@@ -3,14 +3,58 @@
 // Each checker writes its own snapshot to checker/heartbeats/<checker>.json and reads everyone's:
 // heartbeats are cumulative, so merging keeps the latest per publisher and loses nothing when a
 // replica dies or when a subscription hands heartbeats to different replicas.
+//
+// A snapshot also says how far the control topic has been read: the newest Pub/Sub publish time of any
+// control message (heartbeats, and the probes checkers publish every round) that this replica received or
+// read in another replica's snapshot. The table's `controlReadToMs` is the least of that over the replicas
+// saving now. So before any replica counts the topic as read to T, every live replica has saved a snapshot
+// after it learned of T, holding every heartbeat it had been handed by then.
 import type { Storage } from '../storage/storage.ts';
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { PublisherView } from './close-rule.ts';
 
 const PREFIX = 'checker/heartbeats/';
 
+/** A replica whose snapshot is older than this is not reading the topic any more (it stopped or died). */
+const SNAPSHOT_FRESH_MS = 5000;
+
+interface Snapshot {
+  /** When the replica saved it (its clock, ms). */
+  readonly savedMs: number;
+  /** Newest publish time (ms) of the control messages it had received when it saved. */
+  readonly controlMs: number | null;
+  /** Set by a replica that stopped cleanly: it reads nothing more. */
+  readonly stopped?: boolean;
+  readonly publishers: PublisherView[];
+}
+
 export class HeartbeatTable {
   readonly #views = new Map<string, PublisherView>();
+  /** Newest publish time of a control message this replica received, or read in a replica's snapshot. */
+  #controlMs: number | undefined;
+  /** Per replica snapshot read last: when saved, and how far it had read. */
+  readonly #replicas = new Map<string, { savedMs: number; controlMs: number | undefined; stopped: boolean }>();
+
+  /** Notes that a control message (heartbeat, probe, or malformed) published at `publishMs` was received. */
+  noteControl(publishMs: number): void {
+    if (this.#controlMs === undefined || publishMs > this.#controlMs) this.#controlMs = publishMs;
+  }
+
+  /**
+   * How far every replica reading the control topic now has read it (ms, Pub/Sub publish time): the least of
+   * their snapshots saved within the last few seconds. Undefined when no replica is reading.
+   */
+  controlReadToMs(nowMs: number): number | undefined {
+    let least: number | undefined;
+    let any = false;
+    for (const r of this.#replicas.values()) {
+      if (r.stopped || nowMs - r.savedMs > SNAPSHOT_FRESH_MS) continue;
+      if (r.controlMs === undefined) return undefined;
+      any = true;
+      least = least === undefined ? r.controlMs : Math.min(least, r.controlMs);
+    }
+    return any ? least : undefined;
+  }
 
   /** Records a heartbeat received at Pub/Sub publish time `publishMs`; keeps the latest per publisher. */
   observe(hb: Heartbeat, publishMs: number): void {
@@ -35,15 +79,24 @@ export class HeartbeatTable {
     for (const [id, v] of this.#views) if (nowMs - v.lastSeenMs > retentionMs) this.#views.delete(id);
   }
 
-  async save(storage: Storage, checkerId: string): Promise<void> {
-    await storage.put(`${PREFIX}${checkerId}.json`, JSON.stringify([...this.#views.values()]));
+  /** Saves this replica's snapshot; `stopped` marks the last one of a replica that stops cleanly. */
+  async save(storage: Storage, checkerId: string, nowMs: number, stopped = false): Promise<void> {
+    const snapshot: Snapshot = { savedMs: nowMs, controlMs: this.#controlMs ?? null, ...(stopped ? { stopped } : {}), publishers: [...this.#views.values()] };
+    await storage.put(`${PREFIX}${checkerId}.json`, JSON.stringify(snapshot));
   }
 
   /** Merges every replica's snapshot into this table. */
   async loadAll(storage: Storage): Promise<void> {
     for (const o of await storage.list(PREFIX)) {
       try {
-        for (const v of JSON.parse((await storage.get(o.key)).toString('utf8')) as PublisherView[]) this.#merge(v);
+        const parsed = JSON.parse((await storage.get(o.key)).toString('utf8')) as Snapshot | PublisherView[];
+        // A snapshot from before the control watermark was a bare array: its heartbeats still count.
+        const snapshot = Array.isArray(parsed) ? undefined : parsed;
+        for (const v of snapshot ? snapshot.publishers : (parsed as PublisherView[])) this.#merge(v);
+        if (snapshot) {
+          this.#replicas.set(o.key, { savedMs: snapshot.savedMs, controlMs: snapshot.controlMs ?? undefined, stopped: snapshot.stopped ?? false });
+          if (snapshot.controlMs !== null) this.noteControl(snapshot.controlMs);
+        }
       } catch {
         // A snapshot replaced or removed under us: the next round reads it again.
       }

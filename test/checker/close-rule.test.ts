@@ -24,6 +24,9 @@ function input(over: Partial<CloseRuleInput> & { runs?: Record<string, Array<[nu
     livenessTimeoutMs: 5000,
     maxWaitMs: 60_000,
     publishers: new Map(),
+    // By default the control topic has been read well past the end: only C16 is about discovery.
+    controlReadToMs: endMs + 900,
+    discoveryMarginMs: 500,
     coverage,
     seenInWindow: new Set(Object.keys(over.runs ?? {})),
     ...over,
@@ -153,6 +156,25 @@ describe('close rule and clocks', () => {
     // A seq between W-1 and W+1 that is not staged may be in W: the empty window waits for it.
     const gap = empty({ runs: { a: [[0, 10, W - 1], [11, 20, W + 1]] }, publishers: new Map([pub('a', { timeMs: endMs + 5000, nextSeq: 20 })]) });
     assert.equal(gap.kind, 'wait');
+  });
+
+  it('C16 waits until the control topic is read past the end plus the margin: a publisher not heard of yet may have events in the window', () => {
+    const known = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 })]);
+    const runs = { a: [[0, 50, W]] as Array<[number, number, number]> };
+    for (const readTo of [undefined, endMs - 1000, endMs + 499]) {
+      const d = decideClose(input({ runs, publishers: known, controlReadToMs: readTo }));
+      assert.equal(d.kind, 'wait', `control read to ${readTo}`);
+      assert.match(d.kind === 'wait' ? d.waitingOn.join('; ') : '', /control topic (not read yet|read to .*); needs 500 ms past the window end/);
+    }
+    const d = decideClose(input({ runs, publishers: known, controlReadToMs: endMs + 500 }));
+    assert.equal(d.kind === 'close' && d.status, 'complete');
+    // No publisher at all: the empty window still waits for the topic to be read past its end.
+    assert.equal(decideClose(input({ controlReadToMs: endMs + 100 })).kind, 'wait');
+    assert.equal(decideClose(input({ controlReadToMs: endMs + 600 })).kind, 'close');
+    // A topic never read past the end (no checker consuming it) holds the window only until the max wait, then closes it incomplete.
+    const stuck = decideClose(input({ runs, publishers: known, controlReadToMs: endMs - 1000, nowMs: endMs + 60_000 }));
+    assert.equal(stuck.kind === 'close' && stuck.status, 'incomplete');
+    assert.match(stuck.kind === 'close' ? stuck.reason : '', /before the control topic was read past the window end/);
   });
 });
 

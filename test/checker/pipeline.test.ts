@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { Registry } from '../../services/registry/registry.ts';
 import { Publisher } from '../../services/sdk/index.ts';
 import { layout } from '../../services/storage/layout.ts';
@@ -14,9 +14,11 @@ import { STAGING_MANIFEST_SUFFIX, parseStagingManifest } from '../../services/st
 import { readLong } from '../../services/wire/avro-container.ts';
 import { encodeBatchAttributes } from '../../services/wire/batch-attributes.ts';
 import type { Storage } from '../../services/storage/storage.ts';
-import { windowOf } from '../../services/wire/window.ts';
+import { windowEndUs, windowOf } from '../../services/wire/window.ts';
 import { overrideStorage } from '../helpers/storage-override.ts';
 import { startPipeline, readWithFastavro, WINDOW_S, type PipelineKit } from '../helpers/pipeline-kit.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
+import { emulatorClient } from '../../services/local-stack/local-stack.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
 
 const closedFiles = (kit: PipelineKit, type: string, w: number) =>
@@ -134,6 +136,39 @@ describe('checker in a pipeline', () => {
     for (const p of proofs) assert.deepEqual(p.lost, []);
   });
 
+  it('a publisher the checker has not heard of yet: its first window waits until the control topic is read past the end, then closes with its events (not in the late area)', async () => {
+    const kit = await startPipeline();
+    // No worker: nothing of the new publisher is staged yet, so only its heartbeat can keep the window open.
+    await kit.worker.stop();
+    const proxy = await startTcpProxy(kit.stack.pubsub.host);
+    const checkerClient = emulatorClient(proxy.address, kit.stack.pubsub.projectId);
+    after(async () => {
+      proxy.restore();
+      await checkerClient.close();
+      await proxy.close();
+    });
+    kit.startChecker({}, undefined, checkerClient);
+    // The checker is live: it closes empty windows.
+    const now = windowOf(Date.now() * 1000, WINDOW_S);
+    await kit.waitForClosed('track_played', [now + 1], 30_000);
+    // Its control topic stops moving (heartbeats and probes delayed), just as a publisher starts early in a window.
+    while (Date.now() % (WINDOW_S * 1000) > 300) await new Promise((r) => setTimeout(r, 20));
+    proxy.cut();
+    const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5 });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => publisher.publish('track_played', trackPlayed(i))));
+    const window = windowOf(Date.now() * 1000, WINDOW_S);
+    await new Promise((r) => setTimeout(r, windowEndUs(window, WINDOW_S) / 1000 - Date.now() + 3000));
+    assert.equal(kit.closed.has(`track_played/${window}`), false, 'closed before the checker could know of the publisher');
+    const state = (await kit.storage.list(layout.closed({ type: 'track_played', index: window, lengthS: WINDOW_S }))).map((o) => o.key);
+    assert.deepEqual(state, [], 'nothing written for the window');
+    proxy.restore();
+    kit.restartWorker();
+    const all = await readAllClosed(kit, publisher.id, Array.from({ length: 50 }, (_, i) => i));
+    assert.equal(all.length, 50);
+    assert.deepEqual(await kit.storage.list('late/'), [], 'nothing went to the late area');
+    await publisher.close();
+  });
+
   it('a window with no events of a type closes empty, with its proof, _MANIFEST.json and _SUCCESS', async () => {
     const kit = await startPipeline();
     kit.startChecker();
@@ -230,8 +265,9 @@ async function readAllClosed(kit: PipelineKit, publisher: string, mustInclude: r
     if (stillStaged.length === 0 && missing.length === 0) return records;
     if (Date.now() >= deadline) {
       // Say which window stayed open and why, rather than failing later on a partial read.
+      const late = (await kit.storage.list('late/track_played/')).map((o) => o.key);
       throw new Error(
-        `not everything closed within 60 s: ${missing.length} seqs missing (first: ${missing.slice(0, 10).join(', ')}), ${stillStaged.length} staged keys (first: ${stillStaged.slice(0, 5).join(', ')})\n${kit.diagnose('track_played')}`,
+        `not everything closed within 60 s: ${missing.length} seqs missing (first: ${missing.slice(0, 10).join(', ')}), ${stillStaged.length} staged keys (first: ${stillStaged.slice(0, 5).join(', ')}), ${late.length} late keys (first: ${late.slice(0, 3).join(', ')})\n${kit.diagnose('track_played')}`,
       );
     }
     await new Promise((r) => setTimeout(r, 500));

@@ -1,5 +1,6 @@
 // An in-process pipeline for tests: the Pub/Sub emulator, a worker and checkers on a local bucket, with short windows.
 import { after } from 'node:test';
+import type { PubSub } from '@google-cloud/pubsub';
 import { Checker } from '../../services/checker/checker.ts';
 import { resolveCheckerOptions, type CheckerOptions } from '../../services/checker/checker-options.ts';
 import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
@@ -23,7 +24,8 @@ export interface PipelineKit {
   readonly worker: Worker;
   /** Starts a fresh worker (after the test stopped kit.worker), which kit.stop() stops too. */
   restartWorker(): Worker;
-  startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage): Checker;
+  /** Starts a checker; `pubsub` replaces the stack's client (e.g. one through a proxy the test can cut). */
+  startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage, pubsub?: PubSub): Checker;
   /** Closed manifests seen so far, by "<type>/<window>". */
   readonly closed: Map<string, ClosedManifest>;
   waitForClosed(type: string, windows: number[], timeoutMs?: number): Promise<ClosedManifest[]>;
@@ -61,11 +63,11 @@ export async function startPipeline(): Promise<PipelineKit> {
       return worker;
     },
     closed,
-    startChecker(overrides = {}, checkerStorage = storage) {
+    startChecker(overrides = {}, checkerStorage = storage, pubsub = stack.client) {
       const checker = new Checker({
         registry,
         storage: checkerStorage,
-        pubsub: stack.client,
+        pubsub,
         options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, tickMs: 200, livenessTimeoutMs: 3000, maxWaitMs: 8000, ...overrides }),
         onClosed: (m) => closed.set(`${m.type}/${m.window}`, m),
       });

@@ -41,6 +41,7 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'worker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['staging/', 'deadletter/'], why: 'create staging and dead-letter objects' },
 
   { principal: 'checker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.control_checker\.(name|id)$/, why: 'pull heartbeats' },
+  { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.control\.(name|id)$/, why: 'publish probes, to know how far the control topic has been read' },
   { principal: 'checker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: BUCKET, why: 'read staging, write closed hours and late/, delete staging' },
 
   { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.dead\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'forward to the dead-letter topics' },

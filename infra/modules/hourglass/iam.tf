@@ -4,7 +4,8 @@
 #
 #   gateway  publish to the type topics and the control topic; read its token secret
 #   worker   consume the worker subscriptions; create objects under staging/ and deadletter/ only
-#   checker  consume the control subscription; read, write and delete objects in the bucket
+#   checker  consume the control subscription and publish its probes to the control topic; read, write and
+#            delete objects in the bucket
 #
 # Object-prefix conditions name objects as projects/_/buckets/<bucket>/objects/<key>.
 
@@ -93,6 +94,15 @@ resource "google_pubsub_subscription_iam_member" "checker_subscribe" {
   subscription = google_pubsub_subscription.control_checker.name
   role         = "roles/pubsub.subscriber"
   member       = google_service_account.checker.member
+}
+
+# Probes: a checker publishes a small message to the control topic every round; reading one back proves the
+# subscription was read past its publish time (services/checker/control-consumer.ts).
+resource "google_pubsub_topic_iam_member" "checker_publish_probes" {
+  project = var.project_id
+  topic   = google_pubsub_topic.control.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.checker.member
 }
 
 # Reads staging/, writes closed hours, late/ and checker/, deletes staging after a close.

@@ -91,6 +91,7 @@ module "service" {
     google_pubsub_subscription_iam_member.worker_subscribe,
     google_storage_bucket_iam_member.worker_write,
     google_pubsub_subscription_iam_member.checker_subscribe,
+    google_pubsub_topic_iam_member.checker_publish_probes,
     google_storage_bucket_iam_member.checker_objects,
   ]
 }
