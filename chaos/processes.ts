@@ -2,7 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../test/helpers/json-lines.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE = process.execPath;
@@ -38,27 +40,13 @@ export function startProcess(name: string, script: string, args: readonly string
   const seen: Array<Record<string, unknown>> = [];
   const waiters: Array<(l: Record<string, unknown>) => void> = [];
   let running = true;
-  const onText = (stream: NodeJS.ReadableStream) => {
-    let pending = '';
+  const onText = (stream: Readable) => {
     stream.setEncoding('utf8');
-    stream.on('data', (d: string) => {
-      log.write(d);
-      pending += d;
-      let nl;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const text = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (!text.startsWith('{')) continue;
-        let l: Record<string, unknown>;
-        try {
-          l = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        // Keep only the first lines (start-up) and the last few: a long run logs a lot.
-        if (seen.length < 50) seen.push(l);
-        for (const w of [...waiters]) w(l);
-      }
+    stream.on('data', (d: string) => log.write(d));
+    onJsonLines(stream, (l) => {
+      // Keep only the first lines (start-up) and the last few: a long run logs a lot.
+      if (seen.length < 50) seen.push(l);
+      for (const w of [...waiters]) w(l);
     });
   };
   onText(child.stdout!);

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onJsonLines } from '../../test/helpers/json-lines.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -37,26 +38,12 @@ export function spawnChild(args: readonly string[], env: Record<string, string>)
   children.add(proc);
   const lines: Array<Record<string, unknown>> = [];
   const listeners: Array<(l: Record<string, unknown>) => void> = [];
-  let pending = '';
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-20_000)));
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    let nl;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!text.startsWith('{')) continue;
-      let l: Record<string, unknown>;
-      try {
-        l = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      lines.push(l);
-      if (lines.length > KEPT_LINES) lines.splice(KEPT_LINES / 10, KEPT_LINES / 2);
-      for (const listener of listeners) listener(l);
-    }
+  onJsonLines(proc.stdout!, (l) => {
+    lines.push(l);
+    if (lines.length > KEPT_LINES) lines.splice(KEPT_LINES / 10, KEPT_LINES / 2);
+    for (const listener of listeners) listener(l);
   });
   const exited = new Promise<number | null>((resolve) =>
     proc.once('exit', (code) => {
