@@ -31,14 +31,20 @@ function crashBeforeFirstLateManifest(inner: Storage): Storage {
   });
 }
 
+/** A bucket with one staged message in one window, and what moveLateEvents needs to move it. */
+async function stagedInOneWindow(message: { publisher: string; firstSeq: number; count: number }) {
+  const registry = await Registry.load();
+  const local = await LocalDirectoryStorage.open(await tempDir());
+  await stageMessages(local, registry, [message]);
+  const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
+  const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
+  const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+  return { registry, local, ref, staged, options };
+}
+
 describe('late events', () => {
   it('a crash between the late part and its manifest: the next attempt lists the part in a manifest, with its seqs', async () => {
-    const registry = await Registry.load();
-    const local = await LocalDirectoryStorage.open(await tempDir());
-    await stageMessages(local, registry, [{ publisher: 'late-pub', firstSeq: 40, count: 12 }]);
-    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
-    const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
-    const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+    const { registry, local, ref, staged, options } = await stagedInOneWindow({ publisher: 'late-pub', firstSeq: 40, count: 12 });
 
     await assert.rejects(moveLateEvents(crashBeforeFirstLateManifest(local), registry, new CoverageStore(), ref, await staged(), options), /simulated crash/);
     const dir = layout.late(ref);
@@ -58,12 +64,7 @@ describe('late events', () => {
   });
 
   it('a crash between removing a staged file and its manifest: the next attempt finishes the removal, moving nothing twice', async () => {
-    const registry = await Registry.load();
-    const local = await LocalDirectoryStorage.open(await tempDir());
-    await stageMessages(local, registry, [{ publisher: 'late-pub', firstSeq: 0, count: 5 }]);
-    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
-    const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
-    const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+    const { registry, local, ref, staged, options } = await stagedInOneWindow({ publisher: 'late-pub', firstSeq: 0, count: 5 });
     // The first delete of a staging manifest fails: the staged file itself is already gone by then.
     let failed = false;
     const crashing = overrideStorage(local, {
