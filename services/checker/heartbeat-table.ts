@@ -21,7 +21,7 @@ const SNAPSHOT_FRESH_MS = 5000;
 interface Snapshot {
   /** When the replica saved it (its clock, ms). */
   readonly savedMs: number;
-  /** Newest publish time (ms) of the control messages it had received when it saved. */
+  /** Newest publish time (ms) of a control message it had received, or read in another snapshot, when it saved. */
   readonly controlMs: number | null;
   /** Set by a replica that stopped cleanly: it reads nothing more. */
   readonly stopped?: boolean;
@@ -46,14 +46,12 @@ export class HeartbeatTable {
    */
   controlReadToMs(nowMs: number): number | undefined {
     let least: number | undefined;
-    let any = false;
     for (const r of this.#replicas.values()) {
       if (r.stopped || nowMs - r.savedMs > SNAPSHOT_FRESH_MS) continue;
       if (r.controlMs === undefined) return undefined;
-      any = true;
-      least = least === undefined ? r.controlMs : Math.min(least, r.controlMs);
+      least = Math.min(least ?? r.controlMs, r.controlMs);
     }
-    return any ? least : undefined;
+    return least;
   }
 
   /** Records a heartbeat received at Pub/Sub publish time `publishMs`; keeps the latest per publisher. */

@@ -319,12 +319,7 @@ export class Publisher {
   #whenRegistered(): Promise<void> {
     if (this.#registered) return Promise.resolve();
     if (!this.#registration) {
-      let resolve!: () => void;
-      let reject!: (err: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
+      const { promise, resolve, reject } = Promise.withResolvers<void>();
       const timer = setTimeout(() => {
         this.#registration = undefined;
         reject(
