@@ -3,8 +3,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 const { module, exportName, args } = workerData as { module: string; exportName: string; args: unknown[] };
 
-/** Long failure reports (a property's counterexample may hold megabyte strings) are cut to this. */
-const MAX_ERROR_CHARS = 20_000;
+/** Long failure reports (a property's counterexample may hold megabyte strings) are cut to this, per error in the chain. */
+const MAX_ERROR_CHARS = 8_000;
 
 try {
   const loaded = (await import(module)) as Record<string, (...a: unknown[]) => unknown>;
@@ -12,6 +12,11 @@ try {
   if (typeof fn !== 'function') throw new Error(`${module} exports no function ${exportName}`);
   parentPort!.postMessage({ result: await fn(...args) });
 } catch (err) {
-  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  parentPort!.postMessage({ error: text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length} chars)` : text });
+  // fast-check puts the failing assertion in `cause`.
+  const chain: string[] = [];
+  for (let e: unknown = err; e !== undefined; e = e instanceof Error ? e.cause : undefined) {
+    const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    chain.push(text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length} chars)` : text);
+  }
+  parentPort!.postMessage({ error: chain.join('\ncaused by: ') });
 }
