@@ -10,9 +10,11 @@
 // in the late area.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { startFakeGcsServer } from '../../services/local-stack/fake-gcs-server.ts';
 import { waitUntil } from '../../services/local-stack/wait-until.ts';
 import { Publisher } from '../../services/sdk/index.ts';
+import { GcsBucketStorage } from '../../services/storage/gcs-bucket.ts';
 import { layout } from '../../services/storage/layout.ts';
 import { drainSubscription } from '../helpers/drain-subscription.ts';
 import { startPipeline, WINDOW_S } from '../helpers/pipeline-kit.ts';
@@ -124,6 +126,29 @@ describe('hourglass redrive of undeliverable messages (Pub/Sub Cloud Storage sub
     assert.ok(await kit.storage.stat(`${layout.deadletterRedriven(TYPE)}${key.slice(layout.deadletterType(TYPE).length)}/_COMPLETE`));
     for (const k of keys) assert.ok(await kit.storage.stat(k), 'files this run did not redrive are kept');
     await waitUntil('the copies staged', async () => kit.worker.stats().stagedMessages >= stagedBefore + 3, 60_000);
+    assertExactlyOnce(await waitForLanded(kit, TYPE, publisher.id, EVENTS), EVENTS);
+  });
+
+  it('on gs:// (fake-gcs-server) the same archives are read through ranged reads, redriven once and marked; the copies land nowhere twice', async () => {
+    const gcs = await startFakeGcsServer();
+    after(() => gcs.stop());
+    await gcs.createBucket('hg-redrive');
+    const remote = new GcsBucketStorage({ bucket: 'hg-redrive', prefix: 'lake', apiEndpoint: gcs.endpoint, projectId: 'hourglass-local' });
+    after(() => remote.close());
+    await remote.createOnly(keys[0]!, await encodeArchive(fileA, 'null'));
+    await remote.createOnly(keys[1]!, await encodeArchive(fileB, 'deflate', 512));
+    const onGcs = (args: string[]) => runHourglass(['-l', 'gs://hg-redrive/lake', 'redrive', ...args], { ...ENV, HOURGLASS_GCS_ENDPOINT: gcs.endpoint }, 120_000);
+    const stagedBefore = kit.worker.stats().stagedMessages;
+    const r = await onGcs(['--type', TYPE]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`^${distinctIds} dead letter\\(s\\) redriven; 1 already redriven, 0 skipped, 0 failed$`, 'm'));
+    assert.equal((await tap.drain()).length, original.length + 1);
+    const markers = (await remote.list(layout.deadletterRedriven(TYPE))).map((o) => o.key);
+    assert.equal(markers.length, distinctIds + keys.length, 'a marker per message, and one per complete file');
+    const again = await onGcs(['--type', TYPE]);
+    assert.match(again.stdout, new RegExp(`^0 dead letter\\(s\\) redriven; ${distinctIds} already redriven, 0 skipped, 0 failed$`, 'm'));
+    assert.equal((await tap.drain()).length, 0);
+    await waitUntil('the copies staged', async () => kit.worker.stats().stagedMessages >= stagedBefore + original.length + 1, 60_000);
     assertExactlyOnce(await waitForLanded(kit, TYPE, publisher.id, EVENTS), EVENTS);
   });
 
