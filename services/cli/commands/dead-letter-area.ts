@@ -52,6 +52,8 @@ export class DeadLetterArea {
   readonly #storage: Storage;
   readonly #request: RedriveRequest;
   readonly #markers: ReadonlySet<string>;
+  /** Markers by the folder they lie in: an archive file's message markers share one. */
+  readonly #markersByDir = new Map<string, string[]>();
   readonly #workerKeys: ReadonlyMap<string, readonly ObjectInfo[]>;
   readonly #archives: ReadonlyMap<string, readonly ObjectInfo[]>;
 
@@ -61,13 +63,19 @@ export class DeadLetterArea {
     const markers = new Set<string>();
     const workerKeys = new Map<string, ObjectInfo[]>();
     const archives = new Map<string, ObjectInfo[]>();
-    const add = (map: Map<string, ObjectInfo[]>, type: string, o: ObjectInfo) => map.set(type, [...(map.get(type) ?? []), o]);
+    const add = <V>(map: Map<string, V[]>, key: string, value: V) => {
+      const list = map.get(key);
+      if (list) list.push(value);
+      else map.set(key, [value]);
+    };
     for (const o of objects) {
       const m = /^deadletter\/([^/]+)\/(.+)$/.exec(o.key);
       if (!m) continue;
       const [, type, rest] = m as unknown as [string, string, string];
-      if (rest.startsWith('redriven/')) markers.add(o.key);
-      else if (rest.startsWith('undeliverable/')) add(archives, type, o);
+      if (rest.startsWith('redriven/')) {
+        markers.add(o.key);
+        add(this.#markersByDir, o.key.slice(0, o.key.lastIndexOf('/') + 1), o.key);
+      } else if (rest.startsWith('undeliverable/')) add(archives, type, o);
       else if (WORKER_KEY.test(rest)) add(workerKeys, type, o);
     }
     this.#markers = markers;
@@ -138,7 +146,7 @@ export class DeadLetterArea {
       const markerDir = `${markerKeyOf(type, o.key)}/`;
       const completeMarker = `${markerDir}${COMPLETE_MARKER}`;
       if (this.#markers.has(completeMarker)) {
-        const count = await this.#countMarked([...this.#markers].filter((k) => k.startsWith(markerDir) && k !== completeMarker));
+        const count = await this.#countMarked((this.#markersByDir.get(markerDir) ?? []).filter((k) => k !== completeMarker));
         if (count > 0) yield { kind: 'already', type, source: 'undeliverable', count };
         continue;
       }

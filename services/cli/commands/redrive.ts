@@ -39,13 +39,12 @@ export async function runRedrive(ctx: CliContext, cmd: ParsedCommandLine): Promi
   const validator = new MessageValidator(await ctx.registry(), { windowLengthS: ctx.options.windowS, maxBlockBytes: DEFAULT_MAX_OUTPUT_BYTES, codec: undefined });
   const area = await DeadLetterArea.open(storage, request);
   const tally = new RedriveTally();
-  const republish = request.dryRun ? undefined : await republisher(ctx, storage, request, tally);
+  const republish = request.dryRun ? undefined : republisher(ctx, storage, request, tally);
   const progress = ctx.progress(request.dryRun ? 'checking dead letters' : 'redrive', undefined, 'dead letters');
   const inFlight = new Set<Promise<void>>();
-  /** Per archive file being read: whether every message so far was (or is being) marked, and the tasks marking them. */
-  const archives = new Map<string, { clean: boolean; tasks: Array<Promise<boolean>> }>();
+  /** Per archive file being read: its messages so far, whether every one was (or is being) marked, and the tasks marking them. */
+  const archives = new Map<string, ArchiveState>();
   const completions: Array<Promise<void>> = [];
-  const seen = new Set<string>();
   let taken = 0;
   // The Pub/Sub client's batch timer may be unref'd: hold the process open while acknowledgements are awaited.
   const keepAlive = setInterval(() => undefined, 1000);
@@ -55,18 +54,18 @@ export async function runRedrive(ctx: CliContext, cmd: ParsedCommandLine): Promi
       if (found.kind === 'already') tally.add(found.type, found.source, 'already', found.count);
       else if (found.kind === 'unreadable') tally.problem({ outcome: 'skipped', type: found.type, source: found.source, deadLetter: found.key, reason: 'unreadable', detail: found.detail });
       else if (found.kind === 'archive-end') {
-        const state = archives.get(found.key) ?? { clean: true, tasks: [] };
+        const state = archives.get(found.key) ?? newArchiveState();
         archives.delete(found.key);
         if (state.clean && found.whole && republish) completions.push(republish.completeArchive(found.key, found.completeMarker, state.tasks));
       } else {
         const letter = found.letter;
-        const archive = letter.source === 'undeliverable' ? archives.get(letter.key) ?? archives.set(letter.key, { clean: true, tasks: [] }).get(letter.key)! : undefined;
+        const archive = letter.source === 'undeliverable' ? archives.get(letter.key) ?? archives.set(letter.key, newArchiveState()).get(letter.key)! : undefined;
         // The same message twice in one archive file (Pub/Sub writes at least once): one publish is enough.
-        if (seen.has(letter.markerKey)) {
+        if (archive?.seen.has(letter.markerKey)) {
           tally.add(letter.type, letter.source, 'already');
           continue;
         }
-        seen.add(letter.markerKey);
+        archive?.seen.add(letter.markerKey);
         if (taken >= request.limit) {
           tally.limitReached = true;
           break;
@@ -101,6 +100,18 @@ export async function runRedrive(ctx: CliContext, cmd: ParsedCommandLine): Promi
   return tally.exitCode();
 }
 
+interface ArchiveState {
+  /** Marker keys of its messages so far. */
+  readonly seen: Set<string>;
+  /** False once one of its messages is not going to be marked in this run. */
+  clean: boolean;
+  readonly tasks: Array<Promise<boolean>>;
+}
+
+function newArchiveState(): ArchiveState {
+  return { seen: new Set(), clean: true, tasks: [] };
+}
+
 /** Why the worker would dead-letter this message again; undefined when it would stage it. `final` when not even --force can send it back. */
 function refusalOf(validator: MessageValidator, letter: DeadLetter): { reason: string; detail: string; final: boolean } | undefined {
   if (!isValidTypeName(letter.type)) return { reason: 'unknown_type', detail: 'its type attribute names no event type, so it has no topic to go back to', final: true };
@@ -120,13 +131,19 @@ interface Republisher {
   completeArchive(key: string, completeMarker: string, tasks: ReadonlyArray<Promise<boolean>>): Promise<void>;
 }
 
-async function republisher(ctx: CliContext, storage: Storage, request: RedriveRequest, tally: RedriveTally): Promise<Republisher> {
+function republisher(ctx: CliContext, storage: Storage, request: RedriveRequest, tally: RedriveTally): Republisher {
   const names = topicNames(ctx.options.topicPrefix);
-  const sender = new MessageSender(
-    await ctx.pubsub(),
-    { publishDeadlineMs: PUBLISH_DEADLINE_MS, attemptTimeoutMs: 20_000, initialBackoffMs: 100, maxBackoffMs: 5000 },
-    { onAttemptFailed: () => undefined, onSent: () => undefined },
-  );
+  // Made on first use: a run with nothing to publish does not load the Pub/Sub client.
+  let sender: Promise<MessageSender> | undefined;
+  const senderOnce = () =>
+    (sender ??= ctx.pubsub().then(
+      (pubsub) =>
+        new MessageSender(
+          pubsub,
+          { publishDeadlineMs: PUBLISH_DEADLINE_MS, attemptTimeoutMs: 20_000, initialBackoffMs: 100, maxBackoffMs: 5000 },
+          { onAttemptFailed: () => undefined, onSent: () => undefined },
+        ),
+    ));
   const fail = (letter: DeadLetter, reason: string, detail: string) => {
     tally.problem({ outcome: 'failed', type: letter.type, source: letter.source, deadLetter: letter.label, reason, detail });
     // Pub/Sub or the bucket is failing: every further attempt would wait out its deadline too.
@@ -137,7 +154,7 @@ async function republisher(ctx: CliContext, storage: Storage, request: RedriveRe
     async one(letter, forced) {
       const topic = names.eventTopic(letter.type);
       try {
-        await sender.send(topic, letter.data, { ...letter.attributes });
+        await (await senderOnce()).send(topic, letter.data, { ...letter.attributes });
       } catch (err) {
         return fail(letter, 'publish_failed', `not published to ${topic}: ${messageOf(err)}`);
       }
