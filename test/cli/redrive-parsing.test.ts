@@ -116,7 +116,7 @@ describe('undeliverable archives (Pub/Sub Cloud Storage subscription files)', ()
     await assert.rejects(readAll(await store(Buffer.from('{"reason":"not avro"}'))), (err: unknown) => err instanceof UnreadableArchiveError && /not an Avro container file/.test(err.message));
   });
 
-  it('a nullable field and other field order still read (the writer schema comes from the file)', async () => {
+  it('a nullable field, another field order, an extra field, a millisecond publish_time still read (the writer schema comes from the file)', async () => {
     const schema = {
       type: 'record', name: 'Other', namespace: 'x.y',
       fields: [
@@ -124,17 +124,19 @@ describe('undeliverable archives (Pub/Sub Cloud Storage subscription files)', ()
         { name: 'extra', type: 'int' },
         { name: 'attributes', type: ['null', { type: 'map', values: 'string' }] },
         { name: 'message_id', type: 'string' },
+        { name: 'publish_time', type: { type: 'long', logicalType: 'timestamp-millis' } },
       ],
     };
-    const encoder = new avro.streams.BlockEncoder(avro.Type.forSchema(schema as avro.Schema));
+    // The schema, not a Type: avsc then writes it to the header whole, logicalType included.
+    const encoder = new avro.streams.BlockEncoder(schema as avro.Schema);
     const chunks: Buffer[] = [];
     encoder.on('data', (c: Buffer) => chunks.push(c));
     const ended = new Promise((r) => encoder.on('end', r));
-    encoder.write({ data: Buffer.from('abc'), extra: 7, attributes: { a: 'b' }, message_id: '42' });
+    encoder.write({ data: Buffer.from('abc'), extra: 7, attributes: { a: 'b' }, message_id: '42', publish_time: 1_763_845_200_123 });
     encoder.end();
     await ended;
     const [m] = await readAll(await store(Buffer.concat(chunks)));
-    assert.deepEqual(m, { index: 0, messageId: '42', publishTimeMs: undefined, subscriptionName: undefined, attributes: { a: 'b' }, data: Buffer.from('abc') });
+    assert.deepEqual(m, { index: 0, messageId: '42', publishTimeMs: 1_763_845_200_123, subscriptionName: undefined, attributes: { a: 'b' }, data: Buffer.from('abc') });
   });
 });
 

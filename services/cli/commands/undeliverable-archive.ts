@@ -6,7 +6,9 @@
 // and the file-format section of https://cloud.google.com/pubsub/docs/cloudstorage) says each record then
 // holds, beside `data` (the message bytes), `subscription_name`, `message_id` and `publish_time` in fields of
 // their own and `attributes` as a map, into which every other message property (an ordering key, say) is
-// folded. As a schema:
+// folded. As a schema (the field list is Google's; the types are our reading of that page, which the
+// stored copies we could search did not show in full, so nothing below depends on them beyond `data`
+// being bytes and `attributes` a map of strings):
 //
 //   { "type": "record", "fields": [
 //       { "name": "subscription_name", "type": "string" },
@@ -44,7 +46,8 @@ export class UnreadableArchiveError extends Error {
   }
 }
 
-type FieldKind = 'bytes' | 'string' | 'long' | 'map-of-string';
+/** `long` is taken as µs (timestamp-micros, or no logical type); a long marked timestamp-millis as ms. */
+type FieldKind = 'bytes' | 'string' | 'long' | 'long-millis' | 'map-of-string';
 
 /** Every message of the archive file `key` (of `size` bytes), in file order, one block in memory at a time. */
 export async function* readUndeliverableArchive(storage: Storage, key: string, size: number): AsyncGenerator<ArchivedMessage> {
@@ -74,11 +77,12 @@ export async function* readUndeliverableArchive(storage: Storage, key: string, s
       for (const value of decoder.decodeBlock(block.body, block.count)) {
         const r = value as Record<string, unknown>;
         const attributes = r.attributes as Record<string, string> | null;
-        const publishUs = fields.get('publish_time') === 'long' ? (r.publish_time as number | null) : null;
+        const publishKind = fields.get('publish_time');
+        const publishTime = publishKind === 'long' || publishKind === 'long-millis' ? (r.publish_time as number | null) : null;
         yield {
           index: index++,
           messageId: fields.get('message_id') === 'string' ? ((r.message_id as string | null) ?? undefined) : undefined,
-          publishTimeMs: publishUs === null ? undefined : Math.floor(publishUs / 1000),
+          publishTimeMs: publishTime === null ? undefined : publishKind === 'long-millis' ? publishTime : Math.floor(publishTime / 1000),
           subscriptionName: fields.get('subscription_name') === 'string' ? ((r.subscription_name as string | null) ?? undefined) : undefined,
           attributes: attributes ?? {},
           data: (r.data as Buffer | null) ?? Buffer.alloc(0),
@@ -110,6 +114,7 @@ function kindOf(type: unknown): FieldKind | undefined {
   if (type === 'bytes' || type === 'string' || type === 'long') return type;
   const complex = type as { type?: unknown; values?: unknown };
   if (complex?.type === 'map' && (complex.values === 'string' || (complex.values as { type?: unknown })?.type === 'string')) return 'map-of-string';
+  if (complex?.type === 'long' && (complex as { logicalType?: unknown }).logicalType === 'timestamp-millis') return 'long-millis';
   if (complex?.type === 'bytes' || complex?.type === 'string' || complex?.type === 'long') return complex.type;
   return undefined;
 }
