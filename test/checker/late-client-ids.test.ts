@@ -7,6 +7,7 @@ import { Checker } from '../../services/checker/checker.ts';
 import { resolveCheckerOptions, type CheckerOptions } from '../../services/checker/checker-options.ts';
 import { clientIdsPrefix } from '../../services/checker/client-id-chunks.ts';
 import { HeartbeatTable } from '../../services/checker/heartbeat-table.ts';
+import { LateClientIds } from '../../services/checker/late-client-ids.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { layout } from '../../services/storage/layout.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
@@ -141,6 +142,29 @@ describe('late events de-duplicated by client event id', () => {
     assert.equal(late.records.length, 4, 'every other event once');
     assert.equal(late.manifests.reduce((n, m) => n + m.clientRetriesDropped, 0), 1);
     assert.equal(new Set(late.records.map((r) => `${r.publisher}/${r.seq}`)).size, late.records.length, 'no (publisher, seq) twice');
+  });
+
+  it('a checker that decided from a stale view of the decisions loses the number, reads the winner\'s decision and decides again', async () => {
+    const w = await world();
+    const [one, two] = await w.stage([batch('gw-2', 2, 20, { 0: 'app:c-9' }), batch('gw-3', 2, 25, { 1: 'app:c-9' })]);
+    const options = { horizonUs: 600 * S, checker: 'test', nowMs: Date.now(), closedAttempt: 'none' };
+    const a = new LateClientIds(w.local, w.registry, REF, options);
+    await a.prepare([{ manifest: one!.manifest, msg: one!.manifest.messages[0]! }]);
+    // b lists the decisions before a commits: it sees none, so it first decides to keep its copy of app:c-9.
+    let stale = true;
+    const lagging = new Proxy(w.local, {
+      get(target, prop, receiver) {
+        if (prop === 'list') return async (prefix: string) => (stale && prefix.includes('/late-') ? ((stale = false), []) : target.list(prefix));
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const b = new LateClientIds(lagging, w.registry, REF, options);
+    await b.prepare([{ manifest: two!.manifest, msg: two!.manifest.messages[0]! }]);
+    assert.deepEqual([...(await a.decide(one!.manifest.messages[0]!))], [], 'the first copy is kept');
+    assert.deepEqual([...(await b.decide(two!.manifest.messages[0]!))], [1], 'the second is dropped, though b first saw no decision');
+    assert.equal(stale, false, 'b did read a stale list');
+    assert.equal((await w.local.list(`${clientIdsPrefix(REF)}late-`)).length, 2, 'one decision each, numbered 0 and 1');
   });
 
   it('a crash between a late part and its manifest: the next round lists the part, and every event is in one place', async () => {
