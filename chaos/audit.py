@@ -3,8 +3,8 @@
 Usage: python chaos/audit.py --bucket DIR --records FILE --malformed FILE --window-s N [--out report.json]
 
   --records    JSON lines: {"p": publisher, "t": type, "f": first seq, "n": count} for every range whose
-               publish() resolved (SDK publishers), and {"g": [event ids], "t": type} for every gateway
-               request answered 2xx.
+               publish() resolved (SDK publishers), and {"g": [event ids], "t": type, "s": scope} for every
+               gateway request answered 2xx (scope: the client its token names; ids are delivered "<scope>:<id>").
   --malformed  JSON lines: {"id": Pub/Sub message id, "t": topic type, "kind": …} for every malformed
                message the suite published.
 
@@ -21,7 +21,8 @@ Promises checked (each broken one is listed under "broken" and makes the exit co
   closed           nothing is left in staging (every window that received events was closed)
   lost alerts      events a manifest reports lost (closed after the max wait with gaps) must be nowhere else
                    to count as lost; those that arrived afterwards (late area) are listed as warnings
-  content          SDK records carry user_id "chaos-<seq>"; gateway records user_id == event_id
+  content          SDK records carry user_id "chaos-<seq>"; gateway records (user_id "gw-…") carry event_id
+                   "<scope>:<user_id>", scoped by the client that sent them
 """
 import argparse
 import datetime
@@ -98,7 +99,8 @@ def main():
 
     # --- What the suite knows was accepted.
     resolved = {}  # (type, publisher) -> set of seqs
-    gateway_ids = {}  # type -> set of event ids
+    gateway_ids = {}  # type -> set of delivered (scoped) event ids
+    gateway_scopes = set()
     sdk_publishers = set()
     with open(a.records) as f:
         for line in f:
@@ -107,7 +109,10 @@ def main():
                 continue
             r = json.loads(line)
             if "g" in r:
-                gateway_ids.setdefault(r["t"], set()).update(r["g"])
+                if not r.get("s"):
+                    fail("content", f"gateway record without its client's scope: {line[:200]}")
+                gateway_scopes.add(r.get("s"))
+                gateway_ids.setdefault(r["t"], set()).update(f"{r.get('s')}:{i}" for i in r["g"])
             else:
                 sdk_publishers.add(r["p"])
                 resolved.setdefault((r["t"], r["p"]), set()).update(range(r["f"], r["f"] + r["n"]))
@@ -146,9 +151,10 @@ def main():
                 ids[r["event_id"]] = ids.get(r["event_id"], 0) + 1
             if r["publisher"] in sdk_publishers and r.get("user_id") != f"chaos-{r['seq']}":
                 fail("content", f"{place}: {r['publisher']}/{r['seq']} has user_id {r.get('user_id')!r}")
-            if type_ in gateway_ids and r["event_id"].startswith("gw-"):
-                if r.get("user_id") != r["event_id"]:
-                    fail("content", f"{place}: gateway event {r['event_id']} has user_id {r.get('user_id')!r}")
+            if type_ in gateway_ids and str(r.get("user_id", "")).startswith("gw-"):
+                # The one client's scope, then the id it sent (its user_id): nothing else is a gateway event id.
+                if len(gateway_scopes) != 1 or r["event_id"] != f"{next(iter(gateway_scopes))}:{r['user_id']}":
+                    fail("content", f"{place}: gateway event {r['event_id']} has user_id {r.get('user_id')!r} (scopes {sorted(gateway_scopes)})")
                 seen = gateway_seen.setdefault(type_, {})
                 seen[r["event_id"]] = seen.get(r["event_id"], 0) + 1
 

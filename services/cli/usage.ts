@@ -26,8 +26,8 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
   every type: names, configs, and that each version reads all older versions' data. Exit 1 on error.`,
   publish: `usage: hourglass publish <type> <file.jsonl> [--project ID] [--topic-prefix P] [--schema-version N] [--skip-invalid]
   Publishes each line of the file as one event through the SDK to Pub/Sub (PUBSUB_EMULATOR_HOST is
-  honoured). A line is {"payload": {...}, "event_id": "..."} (event_id optional) or a bare payload
-  object; blank lines are skipped. Every line is checked first: if any is invalid, nothing is
+  honoured). A line is {"payload": {...}, "event_id": "..."} (event_id optional; delivered scoped as
+  "hourglass-cli:<event_id>", at most 256 characters in all) or a bare payload object; blank lines are skipped. Every line is checked first: if any is invalid, nothing is
   published and each bad line is reported by number (exit 1).
   --project ID        Google Cloud project [HOURGLASS_PROJECT, GOOGLE_CLOUD_PROJECT; default hourglass-local]
   --topic-prefix P    topic name prefix [HOURGLASS_TOPIC_PREFIX; default hourglass-]

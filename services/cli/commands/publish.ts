@@ -9,7 +9,7 @@ import { Publisher, type PublishItem } from '../../sdk/index.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError, UsageError } from '../cli-error.ts';
-import { parseEventLine } from '../event-line.ts';
+import { CLI_ORIGIN, parseEventLine } from '../event-line.ts';
 
 /** Events per publishMany call, and calls in flight at once. */
 const CHUNK_EVENTS = 1000;
@@ -68,7 +68,7 @@ export async function runPublish(ctx: CliContext, cmd: ParsedCommandLine): Promi
     registry,
     pubsub,
     windowLengthS: ctx.options.windowS,
-    origin: 'hourglass-cli',
+    origin: CLI_ORIGIN,
     publishDeadlineMs: 30_000,
     ...(ctx.options.topicPrefix === undefined ? {} : { topicPrefix: ctx.options.topicPrefix }),
   });
