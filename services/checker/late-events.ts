@@ -1,7 +1,8 @@
 // Moves events staged for an already-closed window to the late area, never into the closed window.
 //
 // Duplicates of what the closed window (or earlier late files) already holds are dropped, so an
-// event ends in exactly one place; the staging files are removed once the late file is durable.
+// event ends in exactly one place; the staging files are removed once the late files are durable and
+// `beforeRemoval` (the caller saving the coverage that now holds the moved seqs) has run.
 import { mapLimit } from '../concurrency/map-limit.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -29,11 +30,12 @@ export async function moveLateEvents(
   coverage: CoverageStore,
   ref: WindowRef,
   manifests: readonly IndexedManifest[],
-  options: { maxPartBytes: number; codec: CodecName; closer: string; nowMs: number },
+  options: { maxPartBytes: number; codec: CodecName; closer: string; nowMs: number; beforeRemoval?: () => Promise<void> },
 ): Promise<LateResult> {
   const dir = layout.late(ref);
   let events = 0;
   let duplicates = 0;
+  const moved: IndexedManifest[] = [];
   // One late file per message, named by its (publisher, first seq, count): two checkers moving two
   // staged copies of the same message collide on a create-only name instead of writing it twice.
   for (const staged of manifests) {
@@ -99,11 +101,15 @@ export async function moveLateEvents(
       events += result.events;
       duplicates += result.redeliveredDropped + result.clientRetryDropped;
     }
-    await removeStaged(storage, [staged]);
+    moved.push(staged);
+  }
+  // Once, for all of them: the coverage is one object, which may be rewritten only once a second.
+  if (moved.length > 0) {
+    await options.beforeRemoval?.();
+    await removeStaged(storage, moved);
   }
   return { events, duplicates };
 }
-
 
 /**
  * Deletes staged files whose events are durable elsewhere (a closed window or the late area): the file
