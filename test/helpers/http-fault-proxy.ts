@@ -1,5 +1,5 @@
 // A loopback HTTP proxy in front of a server (fake-gcs-server) that injects faults request by request:
-// a request forwarded whose response is then lost, a 503 answer, or no answer at all.
+// a request forwarded whose response is then lost, or a 503 answer. (To hold connections, see tcp-proxy.ts.)
 //
 // Unlike tcp-proxy.ts, which cuts whole connections, this one sees each request, so a test can let a
 // create land on the server and still make the client believe it failed (the client library then
@@ -10,10 +10,9 @@ import type net from 'node:net';
 /**
  * What happens to one request. `forward`: passed through. `lose-response`: passed through, then the
  * connection is destroyed before any byte of the response reaches the client (the write landed; the
- * caller sees a reset). `unavailable`: answered 503 without reaching the server. `hold`: never answered
- * (a server that stopped responding); held requests are released only by close().
+ * caller sees a reset). `unavailable`: answered 503 without reaching the server.
  */
-export type HttpFault = 'forward' | 'lose-response' | 'unavailable' | 'hold';
+export type HttpFault = 'forward' | 'lose-response' | 'unavailable';
 
 export interface ProxiedRequest {
   readonly method: string;
@@ -41,7 +40,6 @@ export async function startHttpFaultProxy(targetEndpoint: string): Promise<HttpF
     const request = { method: req.method ?? 'GET', url: req.url ?? '/' };
     const fault = rule(request);
     requests.push({ ...request, fault });
-    if (fault === 'hold') return;
     if (fault === 'unavailable') {
       req.resume();
       req.on('end', () => res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 503, message: 'injected by the test proxy' } })));
