@@ -8,7 +8,7 @@ import { explainIncompatibility } from './compatibility.ts';
 import { deliveredSchemaOf, RESERVED_FIELD_NAMES } from './delivered-schema.ts';
 import { readJsonFile } from './json-file.ts';
 import { validateValue } from './payload-validator.ts';
-import { schemaTree, SchemaTreeError, type RecordNode, type SchemaNode } from './schema-tree.ts';
+import { schemaTree, SchemaTreeError, type RecordNode, type SchemaNode, type UnionNode } from './schema-tree.ts';
 import { parseTypeConfig, type TypeConfig } from './type-config.ts';
 import { assertValidTypeName } from './type-name.ts';
 
@@ -189,6 +189,29 @@ async function loadVersion(file: string, version: number): Promise<SchemaVersion
   };
 }
 
+/** What each primitive can be promoted to in Avro schema resolution. */
+const PROMOTIONS: Readonly<Record<string, readonly string[]>> = { int: ['long', 'float', 'double'], long: ['float', 'double'], float: ['double'], string: ['bytes'], bytes: ['string'] };
+
+/**
+ * Schema resolution reads a union's value as the reader's first branch that can read it, promotions
+ * included (the Avro specification, and avsc, with which the checker reads older versions as the
+ * newest): in ["null", "bytes", "string"] a string is read back as bytes, in ["double", "long"] a long
+ * as a double. Such a union would change values whenever a reader's version differs from the writer's.
+ */
+function shadowedBranch(union: UnionNode): string | undefined {
+  const typeOf = (node: SchemaNode) => (node.kind === 'value' ? node.rule.type : undefined);
+  for (let later = 1; later < union.branches.length; later++) {
+    const laterType = typeOf(union.branches[later]!.node);
+    for (let earlier = 0; earlier < later && laterType !== undefined; earlier++) {
+      const earlierType = typeOf(union.branches[earlier]!.node);
+      if (earlierType !== undefined && PROMOTIONS[laterType]?.includes(earlierType)) {
+        return `the union's ${laterType} branch comes after ${earlierType}, which schema resolution reads a ${laterType} as (the first branch it can be promoted to), so a reader of another version would change the value; list int, long, float and double from narrowest to widest, and do not put bytes and string in one union`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /**
  * A field name that a JavaScript object cannot carry as data (it is inherited by every object, so a
  * payload without it would read as a function), or a default that is not a valid value: why, or undefined.
@@ -201,12 +224,15 @@ function refusedFieldOrDefault(tree: SchemaNode): string | undefined {
         return visit(node.items, path);
       case 'map':
         return visit(node.values, path);
-      case 'union':
+      case 'union': {
+        const shadowed = shadowedBranch(node);
+        if (shadowed !== undefined) return `${path === '' ? '' : `field "${path}": `}${shadowed}`;
         for (const branch of node.branches) {
           const found = visit(branch.node, path);
           if (found !== undefined) return found;
         }
         return undefined;
+      }
       case 'record':
         if (seen.has(node)) return undefined;
         seen.add(node);

@@ -106,10 +106,11 @@ describe('gateway JSON mapping (property-based, every schema)', () => {
     });
 
     it('a union is bare when JSON kinds tell its branches apart, else {"<branch>": value}', () => {
-      const v = value({ text_or_number: 7, int_or_long: { long: 5 }, raw_or_text: { bytes: 'AQ==' }, double_or_text: { double: 'NaN' } });
+      const v = value({ text_or_number: 7, int_or_long: { long: 5 }, color_or_raw: { bytes: 'AQ==' }, double_or_text: { double: 'NaN' } });
       assert.equal(v.text_or_number, 7);
       assert.deepEqual(v.int_or_long, { long: 5 }, 'avsc wraps this union too');
-      assert.deepEqual(v.raw_or_text, Buffer.from([1]), 'avsc does not wrap this one: its branches are a Buffer and a string');
+      assert.deepEqual(v.color_or_raw, Buffer.from([1]), 'avsc does not wrap this one: its branches are a string (the enum) and a Buffer');
+      assert.equal(value({ color_or_raw: { 'hourglass.test.Color': 'RED' } }).color_or_raw, 'RED', 'a named branch is named in full');
       assert.ok(Number.isNaN(v.double_or_text));
       assert.deepEqual(problem({ double_or_text: 1.5 }), [
         'double_or_text: expected an object with one key naming the branch (double, string), such as {"double": …}, got number 1.5',

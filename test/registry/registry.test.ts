@@ -154,17 +154,23 @@ describe('registry', () => {
     }
   });
 
-  it('refuses a field named like a property every JavaScript object inherits, and a default that is not a valid value', async () => {
+  it('refuses a field named like a property every JavaScript object inherits, a default that is not a valid value, and a union that schema resolution reads as another branch', async () => {
     const cases: Array<[unknown, RegExp]> = [
       [{ name: 'constructor', type: 'string' }, /field "constructor": the name "constructor" is a property every JavaScript object inherits/],
       [{ name: 'note', type: 'string', default: '\ud800' }, /field "note": the default is not a valid value: expected a string, got the string "\\ud800": it holds a lone surrogate/],
       [{ name: 'day', type: { type: 'int', logicalType: 'date' }, default: 3_000_000 }, /field "day": the default is not a valid value: expected a date/],
       [{ name: 'tags', type: { type: 'map', values: 'int' }, default: { ['__proto__']: 1 } }, /field "tags": the default is not a valid value: it holds the map key "__proto__"/],
+      // Found by the pipeline property test: the checker read v1's string as v2's bytes.
+      [{ name: 'raw', type: ['null', 'bytes', 'string'] }, /field "raw": the union's string branch comes after bytes, which schema resolution reads a string as/],
+      [{ name: 'n', type: ['null', 'double', 'long'] }, /field "n": the union's long branch comes after double/],
     ];
     for (const [field, message] of cases) {
       const dir = await copyOfShippedSchemas();
       await addType(dir, 'odd', [{ ...minimalV1, fields: [field] }]);
       await assert.rejects(Registry.load(dir), (e) => hasCode(e, 'HG_REGISTRY_BAD_FILE') && message.test(e.message), JSON.stringify(field));
     }
+    const dir = await copyOfShippedSchemas();
+    await addType(dir, 'widening', [{ ...minimalV1, fields: [{ name: 'n', type: ['null', 'int', 'long', 'float', 'double'] }] }]);
+    assert.ok((await Registry.load(dir)).get('widening'), 'numbers from narrowest to widest resolve to their own branch');
   });
 });
