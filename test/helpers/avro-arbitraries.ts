@@ -225,7 +225,9 @@ function miss(node: SchemaNode, s: Settings, depth: number): fc.Arbitrary<NearMi
         fault: 'bad map key',
         path: '',
       }));
-      const badValue = fc.tuple(anyText({ ...s, huge: false }).filter((k) => k !== '__proto__' && k.isWellFormed()), miss(node.values, s, depth + 1)).map(([key, bad]) =>
+      // Not the empty key: a path cannot tell "map." (key "") from "map".
+      const key = anyText({ ...s, huge: false }).filter((k) => k !== '' && k !== '__proto__' && k.isWellFormed());
+      const badValue = fc.tuple(key, miss(node.values, s, depth + 1)).map(([key, bad]) =>
         at(key, { ...bad, value: Object.defineProperty({}, key, { value: bad.value, enumerable: true, writable: true, configurable: true }) }),
       );
       return fc.oneof(wrong, badKey, badValue);

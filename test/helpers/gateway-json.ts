@@ -179,7 +179,8 @@ export function jsonNearMisses(node: SchemaNode, valid: unknown, depth = 0): Jso
       const map = valid as Record<string, unknown>;
       const out = [here([], 'not a map'), here({ ...map, 'k\ud800': Object.values(map)[0] ?? null }, 'lone surrogate in a key')];
       out.push(here(JSON.parse(`{"__proto__": ${jsonText(Object.values(map)[0] ?? null)}}`), 'the key __proto__'));
-      const [key, first] = Object.entries(map)[0] ?? [];
+      // Not the empty key: a path cannot tell "map." (key "") from "map".
+      const [key, first] = Object.entries(map).find(([k]) => k !== '') ?? [];
       if (key !== undefined && depth < 3) for (const m of jsonNearMisses(node.values, first, depth + 1)) out.push(at(key, { ...m, json: { ...map, [key]: m.json } }));
       return out;
     }

@@ -34,8 +34,13 @@ export interface PipelineKit {
   stop(): Promise<void>;
 }
 
-export async function startPipeline(): Promise<PipelineKit> {
-  const registry = await Registry.load();
+export interface PipelineKitOptions {
+  /** The event types: a schemas folder (default: the shipped one). */
+  readonly schemasDir?: string;
+}
+
+export async function startPipeline(options: PipelineKitOptions = {}): Promise<PipelineKit> {
+  const registry = await Registry.load(options.schemasDir);
   const stack = await startLocalStack({ registry, ackDeadlineS: 20 });
   // Removed in stop(), after every component has stopped writing into it.
   const root = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));
