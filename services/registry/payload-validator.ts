@@ -123,14 +123,19 @@ function valueCheck(rule: ValueRule): Check {
     case 'boolean':
       return (value, faults) => typeof value === 'boolean' || fault(faults, expected, value);
     case 'int':
-    case 'long':
-      return (value, faults) => (typeof value === 'number' ? verdict(value, integerProblem(rule, value), faults) : fault(faults, expected, value));
+    case 'long': {
+      const { min, max } = rule;
+      return (value, faults) =>
+        typeof value === 'number' ? (Number.isInteger(value) && value >= min && value <= max) || verdict(value, integerProblem(rule, value), faults) : fault(faults, expected, value);
+    }
     case 'float':
       return (value, faults) => (typeof value === 'number' ? verdict(value, floatProblem(value), faults) : fault(faults, expected, value));
     case 'double':
       return (value, faults) => typeof value === 'number' || fault(faults, expected, value);
     case 'string':
-      return (value, faults) => (typeof value === 'string' ? verdict(value, stringProblem(value, rule.uuid), faults) : fault(faults, expected, value));
+      // The common case, well-formed text outside a uuid, is one check.
+      return (value, faults) =>
+        typeof value === 'string' ? (!rule.uuid && value.isWellFormed()) || verdict(value, stringProblem(value, rule.uuid), faults) : fault(faults, expected, value);
     case 'bytes':
     case 'fixed':
       return (value, faults) => (Buffer.isBuffer(value) ? verdict(value, bytesProblem(rule, value), faults) : fault(faults, expected, value));
@@ -152,8 +157,9 @@ function recordCheck(node: RecordNode): Check {
         if (!field.check(fieldValue, undefined)) return false;
       } else ok = within(faults, field.name, field.check, fieldValue) && ok;
     }
-    for (const key of Object.keys(record)) {
-      if (declared.has(key)) continue;
+    // for-in, not Object.keys: no array per record. A plain object inherits no enumerable keys.
+    for (const key in record) {
+      if (declared.has(key) || !Object.hasOwn(record, key)) continue;
       if (!faults) return false;
       faults.path.push(key);
       ok = fault(faults, '', undefined, 'is not a field of the schema');
@@ -187,10 +193,11 @@ function unionCheck(node: UnionNode): Check {
 
 /** avsc's bucket of a value (lib/types.js getValueBucket). */
 function bucketOfValue(value: unknown): string {
+  const type = typeof value;
+  if (type !== 'object') return type;
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
-  if (Buffer.isBuffer(value)) return 'buffer';
-  return typeof value;
+  return Buffer.isBuffer(value) ? 'buffer' : type;
 }
 
 function describeUnion(node: UnionNode): string {

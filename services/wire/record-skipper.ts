@@ -16,7 +16,7 @@
 // UUID strings and decimal precision. A varint that is short enough to be in range is not decoded,
 // so the common small int or long costs what it did. Floats are not checked: any bits are a float.
 import { isUtf8 } from 'node:buffer';
-import { decimalFits, isProtoKeyBytes, isUuidBytes, LogicalTypeError, LONG_MAX, LONG_MIN, valueRuleOf, type IntegerRule, type TypeAttributes, type ValueRule } from '../registry/valid-values.ts';
+import { decimalFits, INT_MAX, INT_MIN, isProtoKeyBytes, isUuidBytes, LogicalTypeError, LONG_MAX, LONG_MIN, valueRuleOf, type IntegerRule, type TypeAttributes, type ValueRule } from '../registry/valid-values.ts';
 
 /** Skips one record of `buf` starting at `pos` and returns the position after it. */
 export type Skipper = (buf: Buffer, pos: number) => number;
@@ -141,6 +141,7 @@ function parseSchemaText(text: string): unknown {
 /** The byte-level value rules the generated code calls; `limits` holds their numbers, starting with the long range. */
 const WIRE_RULES = { decimalFits, isProtoKeyBytes, isUuidBytes };
 const LONG_LIMITS = [LONG_MIN, LONG_MAX];
+const PLAIN_RANGE = { int: [INT_MIN, INT_MAX], long: [LONG_MIN, LONG_MAX] } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Generated code. Every function keeps `pos` in a local and shares the helpers below. Single-byte
@@ -174,26 +175,33 @@ function checkRange(buf, s, k, what) {
   const n = readLong(buf, s);
   if (!(n >= limits[k] && n <= limits[k + 1])) throw new Invalid(what + ' ' + n + ' outside ' + limits[k] + '..' + limits[k + 1], s);
 }
-// Where the bytes of the last string or bytes value skipped begin (its end is the position returned).
-let S = 0;
 function skipString(buf, pos, len, validate) {
   let s = pos, n = 0;
   const b = buf[pos++];
   if (b < 0x80) n = (b >>> 1) ^ -(b & 1); else { n = readLong(buf, s); pos = P; }
   if (n < 0) throw negativeLength(n, s);
-  S = s = pos;
+  s = pos;
   pos += n;
   if (pos > len) throw new Truncated(len);
   if (validate) checkUtf8(buf, s, pos);
   return pos;
 }
+// skipString, also leaving in S where the value's bytes begin (its end is the position returned), for
+// the rules that look at them. Apart, so the common string does not pay for the write.
+let S = 0;
+function skipStringAt(buf, pos, len, validate) {
+  const end = skipString(buf, pos, len, validate);
+  const b = buf[pos];
+  S = b < 0x80 ? pos + 1 : (readLong(buf, pos), P);
+  return end;
+}
 function skipUuid(buf, pos, len) {
-  pos = skipString(buf, pos, len, false);
+  pos = skipStringAt(buf, pos, len, false);
   if (!rules.isUuidBytes(buf, S, pos)) throw new Invalid('string is not a UUID (8-4-4-4-12 hexadecimal digits)', S);
   return pos;
 }
 function skipMapKey(buf, pos, len, validate) {
-  pos = skipString(buf, pos, len, validate);
+  pos = skipStringAt(buf, pos, len, validate);
   if (rules.isProtoKeyBytes(buf, S, pos)) throw new Invalid('map key "__proto__" (JavaScript readers cannot keep it)', S);
   return pos;
 }
@@ -305,8 +313,10 @@ class Compiler {
         // Five bytes hold 35 bits: the fifth may carry only bits 28..31 of a 32-bit value.
         return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 5) throw new Invalid('int varint longer than 5 bytes', s); if (pos - s === 5 && buf[pos - 1] > 0x0f) throw new Invalid('int ' + readLong(buf, s) + ' outside -2147483648..2147483647', s); }\n`;
       case 'long':
-        // Seven bytes hold 49 bits, always within LONG_MIN..LONG_MAX: only a longer varint is decoded.
-        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 10) throw new Invalid('long varint longer than 10 bytes', s); if (pos - s > 7) checkRange(buf, s, 0, 'long'); }\n`;
+        // A varint below 2^53 (at most 7 bytes, or 8 whose last is below 0x10) is a long within
+        // LONG_MIN..LONG_MAX, so only a longer one is decoded: today's timestamps in microseconds
+        // (8 bytes, last 0x0b) are not.
+        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 10) throw new Invalid('long varint longer than 10 bytes', s); if (pos - s > 7 && (pos - s > 8 || buf[pos - 1] > 0x0f)) checkRange(buf, s, 0, 'long'); }\n`;
       case 'float':
         return `${indent}pos += 4;\n`;
       case 'double':
@@ -327,12 +337,15 @@ class Compiler {
     switch (rule.type) {
       case 'int':
       case 'long':
+        // A logical type whose range is its type's (timestamp-micros: every delivered record's
+        // receive_time) costs no more than the plain type.
+        if (rule.min === PLAIN_RANGE[rule.type][0] && rule.max === PLAIN_RANGE[rule.type][1]) return this.#emitName(rule.type, '', indent);
         return this.#emitInteger(rule, indent);
       case 'string':
         return rule.uuid ? `${indent}pos = skipUuid(buf, pos, len);\n` : this.#emitName('string', '', indent);
       case 'bytes':
         if (rule.decimal === undefined) return this.#emitName('bytes', '', indent);
-        return `${indent}pos = skipString(buf, pos, len, false); checkDecimal(buf, S, pos, ${this.limits.push(rule.decimal.precision) - 1});\n`;
+        return `${indent}pos = skipStringAt(buf, pos, len, false); checkDecimal(buf, S, pos, ${this.limits.push(rule.decimal.precision) - 1});\n`;
       default:
         return this.#emitName(rule.type, '', indent);
     }
