@@ -20,7 +20,8 @@ import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 import { jsonNearMisses, jsonText, toGatewayJson } from '../helpers/gateway-json.ts';
 import { startPipeline, WINDOW_S } from '../helpers/pipeline-kit.ts';
 import { ensurePythonVenv, runPythonScript } from '../helpers/python.ts';
-import { postEvents } from './gateway-kit.ts';
+import { searchPerformed } from '../helpers/sample-events.ts';
+import { postEvents, request } from './gateway-kit.ts';
 
 const TYPE = 'every_type';
 const SEED = 20_240_615;
@@ -164,6 +165,47 @@ describe('every Avro type through the real pipeline', () => {
     assert.deepEqual([...sent.keys()], [], 'every accepted event is in a closed window');
     assert.equal(delivered, accepted);
     assert.equal(accepted, 165, 'every sampled event was sent (none too large for the sample)');
+  });
+});
+
+describe('issue 12: one client\'s bad text never costs another client\'s events', () => {
+  it('a lone surrogate and bytes that are not UTF-8, sent beside 20 valid events of another request, are refused; the 20 are in the closed window, nothing is dead-lettered', async () => {
+    const kit = await startPipeline();
+    kit.startChecker();
+    // A long linger, so that concurrent requests share one Pub/Sub message, as they did in the report.
+    const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 300, origin: 'gateway-test' });
+    const gateway = await startGateway({ publisher, registry: kit.registry, options: resolveGatewayOptions({}, { mode: 'local', port: 0 }), logger: silentLogger });
+    const firstUs = Date.now() * 1000;
+    let answers;
+    try {
+      await publisher.ready();
+      const good = Array.from({ length: 20 }, (_, i) => ({ payload: searchPerformed(i) }));
+      const text = Buffer.from(JSON.stringify([{ payload: { ...searchPerformed(21), query: 'café' } }]));
+      const e9 = text.indexOf(Buffer.from('é'));
+      answers = await Promise.all([
+        postEvents(gateway.url, 'search_performed', good),
+        postEvents(gateway.url, 'search_performed', [{ payload: searchPerformed(20) }, { payload: { ...searchPerformed(20), query: 'caf\ud800' } }]),
+        request(`${gateway.url}/v1/events/search_performed`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: Buffer.concat([text.subarray(0, e9), Buffer.from([0xe9]), text.subarray(e9 + 2)]),
+        }),
+      ]);
+    } finally {
+      await gateway.close();
+    }
+    const windows: number[] = [];
+    for (let w = windowOf(firstUs, WINDOW_S); w <= windowOf(Date.now() * 1000, WINDOW_S); w++) windows.push(w);
+    const manifests = await kit.waitForClosed('search_performed', windows, 120_000);
+    const deadLetters = await kit.storage.list('deadletter/');
+    assert.deepEqual(deadLetters.map((o) => o.key), [], 'no message was dead-lettered');
+    const files = manifests.flatMap((m) => m.files.map((f) => path.join(kit.storage.root, layout.closed({ type: 'search_performed', index: m.window, lengthS: WINDOW_S }), f.name)));
+    const records = (await readParts(files)).flatMap((p) => p.records as Array<{ publisher: string; query: string }>).filter((r) => r.publisher === publisher.id);
+    assert.deepEqual(records.map((r) => r.query).sort(), Array.from({ length: 20 }, (_, i) => searchPerformed(i).query).sort(), 'the 20 valid events, and only they, were delivered');
+    const [goodAnswer, loneAnswer, bytesAnswer] = answers;
+    assert.equal(goodAnswer.status, 200, goodAnswer.text);
+    assert.equal(loneAnswer.status, 400, `a lone surrogate: ${loneAnswer.text}`);
+    assert.equal(bytesAnswer.status, 400, `bytes that are not UTF-8: ${bytesAnswer.text}`);
   });
 });
 
