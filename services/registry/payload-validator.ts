@@ -15,7 +15,8 @@ export interface FieldProblem {
   readonly message: string;
 }
 
-const EVENT_ID_MAX_CHARS = 256;
+/** Longest client event id, in characters. */
+export const EVENT_ID_MAX_CHARS = 256;
 
 /** Every way `payload` fails the schema of `version`; empty when it is valid. Undeclared fields count as faults (typos lose data). */
 export function validatePayload(version: Pick<SchemaVersion, 'payloadTree'>, payload: unknown): FieldProblem[] {

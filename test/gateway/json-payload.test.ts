@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { jsonIsIdentity, payloadFromJson } from '../../services/gateway/json-payload.ts';
 import { validatePayload } from '../../services/registry/payload-validator.ts';
 import { Registry, type SchemaVersion } from '../../services/registry/registry.ts';
-import { plainValue, validValue } from '../helpers/avro-arbitraries.ts';
+import { plainValue, validValue } from '../helpers/value-arbitraries.ts';
 import { jsonNearMisses, jsonText, toGatewayJson } from '../helpers/gateway-json.ts';
 import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 

@@ -15,7 +15,7 @@ import type { SchemaVersion } from '../../services/registry/registry.ts';
 import { Publisher } from '../../services/sdk/index.ts';
 import { layout } from '../../services/storage/layout.ts';
 import { windowOf } from '../../services/wire/window.ts';
-import { deliveredValue, nearMiss, plainValue, validValue } from '../helpers/avro-arbitraries.ts';
+import { deliveredValue, nearMiss, plainValue, validValue } from '../helpers/value-arbitraries.ts';
 import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 import { jsonNearMisses, jsonText, toGatewayJson } from '../helpers/gateway-json.ts';
 import { startPipeline, WINDOW_S } from '../helpers/pipeline-kit.ts';

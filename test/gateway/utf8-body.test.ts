@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { HourglassError } from '../../services/errors/catalogue.ts';
 import { assertUtf8Body, invalidSequences, type BytesProblem } from '../../services/gateway/utf8-body.ts';
 import { Registry, type SchemaVersion } from '../../services/registry/registry.ts';
-import { validValue } from '../helpers/avro-arbitraries.ts';
+import { validValue } from '../helpers/value-arbitraries.ts';
 import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 import { jsonText, toGatewayJson } from '../helpers/gateway-json.ts';
 

@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { validatePayload } from '../../services/registry/payload-validator.ts';
 import { Registry, type SchemaVersion } from '../../services/registry/registry.ts';
 import { compileSkipper, proveRecordCount, type Skipper } from '../../services/wire/record-skipper.ts';
-import { deliveredValue, nearMiss, plainValue, validValue } from '../helpers/avro-arbitraries.ts';
-import { encodedValue } from '../helpers/avro-wire-arbitraries.ts';
+import { deliveredValue, nearMiss, plainValue, validValue } from '../helpers/value-arbitraries.ts';
+import { encodedValue } from '../helpers/encoded-value-arbitraries.ts';
 import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 
 /** Fixed seeds: a failure replays exactly (fast-check prints the seed and the shrunk counterexample). */

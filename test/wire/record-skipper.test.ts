@@ -24,8 +24,8 @@ import {
   treeType,
   type Tree,
 } from './fixtures.ts';
-import { validValue } from '../helpers/avro-arbitraries.ts';
-import { varint } from '../helpers/avro-wire-arbitraries.ts';
+import { validValue } from '../helpers/value-arbitraries.ts';
+import { varint } from '../helpers/encoded-value-arbitraries.ts';
 
 /** Valid values of the every-type schema (avsc's random() ignores logical types, so its dates, UUIDs and decimals are not valid ones). */
 function everythingValues(count: number, seed: number): unknown[] {

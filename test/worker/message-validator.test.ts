@@ -6,7 +6,7 @@ import { CODEC_NAMES, compressBlock, decompressBlock, type CodecName } from '../
 import { encodeLong } from '../../services/wire/avro-container.ts';
 import { MessageValidator, type DeadLetterReason, type Verdict } from '../../services/worker/message-validator.ts';
 import { buildBatch } from '../fixtures/worker-messages.ts';
-import { varint } from '../helpers/avro-wire-arbitraries.ts';
+import { varint } from '../helpers/encoded-value-arbitraries.ts';
 
 describe('message validator', () => {
   let registry: Registry;
