@@ -15,7 +15,7 @@
 // check to the SDK's validator (same rules, same paths) rather than walking each payload twice.
 import type { SchemaVersion } from '../registry/registry.ts';
 import type { SchemaNode, UnionNode } from '../registry/schema-tree.ts';
-import { decimalToBytes, describeRule, describeValue, floatProblem, integerProblem, mapKeyProblem, stringProblem, type DecimalRule, type ValueRule } from '../registry/valid-values.ts';
+import { decimalFits, decimalToBytes, describeRule, describeValue, floatProblem, isUuidText, integerProblem, mapKeyProblem, stringProblem, type DecimalRule, type ValueRule } from '../registry/valid-values.ts';
 
 export interface JsonProblem {
   /** Dotted path inside the payload ("" for the payload itself). */
@@ -194,7 +194,7 @@ function jsonKindOf(json: unknown): string {
 }
 
 /** Whether the branches' JSON kinds are disjoint, so a bare value picks its branch. */
-export function isBareInJson(node: UnionNode): boolean {
+function isBareInJson(node: UnionNode): boolean {
   const seen = new Set<string>();
   for (const branch of node.branches) {
     for (const kind of jsonKinds(branch.node)) {
@@ -293,7 +293,6 @@ function checked(json: unknown, reason: string | undefined, rule: ValueRule, pat
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const DECIMAL_TEXT = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 
 function bytesConverter(rule: Extract<ValueRule, { type: 'bytes' | 'fixed' }>): Convert {
@@ -309,7 +308,7 @@ function bytesConverter(rule: Extract<ValueRule, { type: 'bytes' | 'fixed' }>): 
   }
   if (rule.type === 'fixed' && rule.uuid) {
     return (json, path, problems) =>
-      typeof json === 'string' && UUID_TEXT.test(json) ? Buffer.from(json.replaceAll('-', ''), 'hex') : fault(problems, path, expectedGot('a UUID string (8-4-4-4-12 hexadecimal digits)', json));
+      typeof json === 'string' && isUuidText(json) ? Buffer.from(json.replaceAll('-', ''), 'hex') : fault(problems, path, expectedGot('a UUID string (8-4-4-4-12 hexadecimal digits)', json));
   }
   const expected = size === undefined ? 'bytes as a base64 string' : `${size} bytes as a base64 string`;
   return (json, path, problems) => {
@@ -329,8 +328,10 @@ function decimalBytes(text: string, decimal: DecimalRule, size: number | undefin
   const [, sign, whole, fraction = ''] = match;
   if (fraction.length > decimal.scale) return `more than ${decimal.scale} digits after the point`;
   const unscaled = BigInt(`${sign}${whole}${fraction.padEnd(decimal.scale, '0')}`);
-  if ((unscaled < 0n ? -unscaled : unscaled) >= 10n ** BigInt(decimal.precision)) return `more than ${decimal.precision} digits`;
-  return decimalToBytes(unscaled, size);
+  const shortest = decimalToBytes(unscaled);
+  // The shared rule, on the shortest form: checked before sign-extending, which would wrap a value too large for the fixed.
+  if (!decimalFits(shortest, 0, shortest.length, decimal.precision)) return `more than ${decimal.precision} digits`;
+  return size === undefined ? shortest : decimalToBytes(unscaled, size);
 }
 
 function isJsonObject(json: unknown): json is Record<string, unknown> {

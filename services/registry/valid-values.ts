@@ -19,7 +19,6 @@
 //   one day, UUID strings in the 8-4-4-4-12 form, decimals within their precision.
 // Logical types hourglass cannot honour, and invalid annotations, are refused when a schema is loaded
 // (logicalTypeRule), so a team learns it before any event is sent. Pure: no I/O, no avsc.
-import { isUtf8 } from 'node:buffer';
 
 export const INT_MIN = -2147483648;
 export const INT_MAX = 2147483647;
@@ -92,7 +91,7 @@ const REFUSED_LOGICAL_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** Every logical type a schema may use. */
-export const SUPPORTED_LOGICAL_TYPES: readonly string[] = [...Object.keys(INTEGER_LOGICAL_TYPES), 'uuid', 'decimal', 'duration'];
+const SUPPORTED_LOGICAL_TYPES: readonly string[] = [...Object.keys(INTEGER_LOGICAL_TYPES), 'uuid', 'decimal', 'duration'];
 
 /** The attributes of a schema node that decide its rule. */
 export interface TypeAttributes {
@@ -214,7 +213,7 @@ export function floatProblem(value: number): string | undefined {
 /** For a string: whether UTF-8 can encode it (no lone surrogate), and for a uuid whether it is one. */
 export function stringProblem(value: string, uuid: boolean): string | undefined {
   if (!value.isWellFormed()) return loneSurrogateProblem(value);
-  if (uuid && !UUID_TEXT.test(value)) return 'not a UUID in the 8-4-4-4-12 hexadecimal form';
+  if (uuid && !isUuidText(value)) return 'not a UUID in the 8-4-4-4-12 hexadecimal form';
   return undefined;
 }
 
@@ -227,7 +226,7 @@ export function mapKeyProblem(key: string): string | undefined {
 const PROTO_KEY = '__proto__';
 
 /** Why a string is not well formed: where its first lone surrogate is. */
-export function loneSurrogateProblem(value: string): string {
+function loneSurrogateProblem(value: string): string {
   for (let i = 0; i < value.length; i++) {
     const unit = value.charCodeAt(i);
     if (unit >= 0xd800 && unit <= 0xdbff) {
@@ -256,9 +255,9 @@ export function bytesProblem(rule: Extract<ValueRule, { type: 'bytes' | 'fixed' 
 
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-/** Whether bytes [from, to) are valid UTF-8. */
-export function isUtf8Bytes(buf: Buffer, from: number, to: number): boolean {
-  return isUtf8(buf.subarray(from, to));
+/** Whether `text` is a UUID in the 8-4-4-4-12 hexadecimal form (either case). */
+export function isUuidText(text: string): boolean {
+  return UUID_TEXT.test(text);
 }
 
 /** Whether bytes [from, to) are the map key "__proto__". */
@@ -268,7 +267,7 @@ export function isProtoKeyBytes(buf: Buffer, from: number, to: number): boolean 
 
 /** Whether bytes [from, to) are a UUID string (ASCII, so UTF-8 too). */
 export function isUuidBytes(buf: Buffer, from: number, to: number): boolean {
-  return to - from === 36 && UUID_TEXT.test(buf.toString('latin1', from, to));
+  return to - from === 36 && isUuidText(buf.toString('latin1', from, to));
 }
 
 /** Whether the two's-complement big-endian integer in bytes [from, to) has at most `precision` decimal digits. */
