@@ -199,7 +199,7 @@ export function jsonNearMisses(node: SchemaNode, valid: unknown, depth = 0): Jso
     }
     case 'union': {
       if (!bareInJson(node)) {
-        const out = [here({ not_a_branch: 1 }, 'no such branch'), here({ [node.branches.at(-1)!.name]: null, [node.branches[0]!.name]: null }, 'two keys')];
+        const out = [here({ not_a_branch: 1 }, 'no such branch'), here({ toString: 1 }, 'inherited name as branch'), here({ [node.branches.at(-1)!.name]: null, [node.branches[0]!.name]: null }, 'two keys')];
         if (valid !== null && typeof valid === 'object') {
           const [name, inner] = Object.entries(valid as Record<string, unknown>)[0]!;
           out.push(here(inner ?? 1, 'bare value in a wrapped union'));

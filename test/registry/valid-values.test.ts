@@ -100,6 +100,16 @@ describe('one definition of valid (property-based, every schema)', () => {
     }
   });
 
+  it('a name every object inherits, given as a wrapped union\'s branch, is a fault at the union, not a crash (avsc\'s isValid threw a TypeError: a 500 at the gateway)', () => {
+    const every = all.find((c) => c.label === 'every_type v2')!.version;
+    const valid = fc.sample(validValue(every.payloadTree, { huge: false }), { seed: SEED, numRuns: 1 })[0] as Record<string, unknown>;
+    for (const branch of [{ toString: 1 }, { constructor: 5 }, { __proto__: null, valueOf: 1 }]) {
+      const problems = validatePayload(every, { ...valid, int_or_long: branch });
+      assert.deepEqual(problems.map((p) => p.path), ['int_or_long'], JSON.stringify(problems));
+      assert.match(problems[0]!.message, /^expected an int .* or a long .*, written \{"<branch name>": value\}, got an object$/);
+    }
+  });
+
   it('the worker\'s proof accepts exactly the bytes that some valid value encodes to', () => {
     for (const c of all) {
       fc.assert(
