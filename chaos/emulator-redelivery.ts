@@ -13,7 +13,8 @@
 // After the last fault the live subscriber keeps running --after-fault-s (two ack deadlines by
 // default) and until quiet, then stops cleanly; --drain-after-s later a fresh unary pull drains what
 // is left for up to --drain-s. --emulator patched runs the emulator with the one-class fix of
-// chaos/emulator/grpc-shim (see chaos/EMULATOR.md). Printed (JSON): the emulator's exact version,
+// chaos/emulator/grpc-shim (see chaos/EMULATOR.md); --grpc-log counts the calls grpc-java failed to
+// close (slow: it logs every HTTP/2 frame). Printed (JSON): the emulator's exact version,
 // the configuration, and per run: published, delivered, processed (acked by the app), redelivered,
 // left in the subscription, missing for good, where each missing message was when the fault struck,
 // and the emulator's StreamingPull threads left once every subscriber had gone. Exit code 1 when
@@ -65,6 +66,7 @@ const { values: v } = parseArgs({
     'drain-s': { type: 'string', default: '20' },
     'drain-poll-ms': { type: 'string', default: '100' },
     emulator: { type: 'string', default: 'stock' },
+    'grpc-log': { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -94,6 +96,8 @@ const config = {
   drainS: Number(v['drain-s']),
   drainPollMs: Number(v['drain-poll-ms']),
   emulator: v.emulator as EmulatorKind,
+  /** Logs the emulator's gRPC at FINE, to count the calls it failed to close (NoSuchMethodError). */
+  grpcLog: v['grpc-log'],
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -128,7 +132,7 @@ if (v.out) {
 process.exit(runs.some((r) => r.counts.missingForGood > 0) ? 1 : 0);
 
 async function runOnce(): Promise<Outcome> {
-  const emulator = await startEmulatorUnderTest(config.emulator);
+  const emulator = await startEmulatorUnderTest(config.emulator, { grpcLog: config.grpcLog });
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'hg-redelivery-'));
   const admin = emulatorClient(emulator.host, emulator.projectId);
   let proxy: TcpProxy | undefined;
@@ -216,7 +220,8 @@ async function runOnce(): Promise<Outcome> {
     const drainEndMs = Date.now();
     const pusherThreadsAfterDrain = await emulator.pusherThreads();
     const leasesGranted = (await probeAckIdCounter(emulator, admin)) - 1;
-    return outcome({ startMs, publishedAt, faults, events: readEvents(), drained, drainStartMs, drainEndMs, pusherThreadsAfterSubscribers, pusherThreadsAfterDrain, leasesGranted });
+    const callCloseFailures = await emulator.callCloseFailures();
+    return outcome({ startMs, publishedAt, faults, events: readEvents(), drained, drainStartMs, drainEndMs, pusherThreadsAfterSubscribers, pusherThreadsAfterDrain, leasesGranted, callCloseFailures });
   } finally {
     for (const s of subscribers) s.proc.kill('SIGKILL');
     await Promise.all(subscribers.map((s) => s.exited));

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -34,8 +34,16 @@ export interface EmulatorUnderTest {
    * the emulator still serves. Once every subscriber has gone, any left is a stream it lost track of.
    */
   pusherThreads(): Promise<number>;
+  /**
+   * With grpcLog: how many times grpc-java failed to close a call because of the missing
+   * InternalStatus method (NoSuchMethodError in the emulator's log); otherwise undefined.
+   */
+  callCloseFailures(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
+
+/** grpc-netty logs its frames and connection errors at FINE: the only place the NoSuchMethodError shows. */
+const GRPC_FINE_LOGGING = ['handlers=java.util.logging.ConsoleHandler', 'java.util.logging.ConsoleHandler.level=ALL', '.level=INFO', 'io.grpc.netty.level=FINE', ''].join('\n');
 
 export async function emulatorVersion(): Promise<EmulatorVersion> {
   const { stdout } = await run('gcloud', ['version', '--format=json']);
@@ -53,15 +61,30 @@ export async function emulatorVersion(): Promise<EmulatorVersion> {
   };
 }
 
-export async function startEmulatorUnderTest(kind: EmulatorKind, logFile?: string): Promise<EmulatorUnderTest> {
-  const started = kind === 'stock' ? await startPubsubEmulator({ logFile }) : await startPatched(logFile);
+export async function startEmulatorUnderTest(kind: EmulatorKind, options: { grpcLog?: boolean } = {}): Promise<EmulatorUnderTest> {
+  const logDir = options.grpcLog ? await mkdtemp(path.join(os.tmpdir(), 'hg-emulator-log-')) : undefined;
+  const logFile = logDir && path.join(logDir, 'emulator.log');
+  const javaOptions: string[] = [];
+  if (logDir) {
+    const properties = path.join(logDir, 'logging.properties');
+    await writeFile(properties, GRPC_FINE_LOGGING);
+    javaOptions.push(`-Djava.util.logging.config.file=${properties}`);
+  }
+  const started = kind === 'stock' ? await startStock(javaOptions, logFile) : await startPatched(javaOptions, logFile);
   const port = started.host.slice(started.host.lastIndexOf(':') + 1);
   const javaPid = await waitForJavaPid(port);
   return {
     kind,
     host: started.host,
     projectId: started.projectId,
-    stop: started.stop,
+    async stop() {
+      await started.stop();
+      if (logDir) await rm(logDir, { recursive: true, force: true });
+    },
+    async callCloseFailures() {
+      if (!logFile) return undefined;
+      return (await readFile(logFile, 'utf8')).split('\n').filter((line) => line.includes('java.lang.NoSuchMethodError') && line.includes('InternalStatus.asRuntimeException')).length;
+    },
     async pusherThreads() {
       const { stdout } = await run('jstack', [String(javaPid)], { maxBuffer: 64 * 1024 * 1024 });
       return stdout.split('\n\n').filter((block) => block.includes('FakePubsubServer$StreamingPullPusher.run')).length;
@@ -77,14 +100,26 @@ async function emulatorJar(): Promise<string> {
   return path.join(lib, jar);
 }
 
+/** As the project's local stack starts it (gcloud); JAVA_OPTS is how gcloud's launcher takes JVM options. */
+async function startStock(javaOptions: string[], logFile?: string): Promise<{ host: string; projectId: string; stop(): Promise<void> }> {
+  const before = process.env.JAVA_OPTS;
+  if (javaOptions.length > 0) process.env.JAVA_OPTS = javaOptions.join(' ');
+  try {
+    return await startPubsubEmulator({ logFile });
+  } finally {
+    if (before === undefined) delete process.env.JAVA_OPTS;
+    else process.env.JAVA_OPTS = before;
+  }
+}
+
 /** The emulator's own main class, with the shim ahead of its jar on the class path; otherwise as gcloud runs it. */
-async function startPatched(logFile?: string): Promise<{ host: string; projectId: string; stop(): Promise<void> }> {
+async function startPatched(javaOptions: string[], logFile?: string): Promise<{ host: string; projectId: string; stop(): Promise<void> }> {
   const jar = await emulatorJar();
   const classes = await mkdtemp(path.join(os.tmpdir(), 'hg-grpc-shim-'));
   await run('javac', ['-nowarn', '-cp', jar, '-d', classes, SHIM_SOURCE]);
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
-  const group = startGroup('java', ['-cp', `${classes}${path.delimiter}${jar}`, MAIN_CLASS, '--host=127.0.0.1', `--port=${port}`], { logFile });
+  const group = startGroup('java', [...javaOptions, '-cp', `${classes}${path.delimiter}${jar}`, MAIN_CLASS, '--host=127.0.0.1', `--port=${port}`], { logFile });
   const stop = async () => {
     await group.stop();
     await rm(classes, { recursive: true, force: true });

@@ -33,6 +33,8 @@ export interface RunRecord {
   readonly pusherThreadsAfterDrain: number;
   /** Leases (ack ids) the emulator granted on the experiment's subscription over the whole run. */
   readonly leasesGranted: number;
+  /** NoSuchMethodErrors grpc-java hit closing calls (only with --grpc-log). */
+  readonly callCloseFailures: number | undefined;
 }
 
 /** Where an unprocessed message was, last, before it went missing. */
@@ -132,6 +134,7 @@ export function outcome(run: RunRecord) {
     leasesNoClientSaw: run.leasesGranted - ackIdsSeen.size,
     pusherThreadsAfterSubscribers: run.pusherThreadsAfterSubscribers,
     pusherThreadsAfterDrain: run.pusherThreadsAfterDrain,
+    callCloseFailures: run.callCloseFailures,
     faults: run.faults.map((f) => ({ kind: f.kind, atMs: rel(f.atMs), endMs: rel(f.endMs) })),
     /** The first few missing messages in full. */
     missingSample: missing.slice(0, 10),

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every configuration of the emulator experiment, one emulator at a time, and writes chaos/emulator-redelivery-results/NAME.json (see chaos/EMULATOR.md).
-# Usage: bash chaos/emulator/run-all.sh [NAME…]   (no name: all of them; about 80 minutes on 2 loaded cores)
+# Usage: bash chaos/emulator/run-all.sh [NAME…]   (no name: all of them; about an hour on 2 loaded cores)
 set -u
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/node_modules/.bin:$PATH" METADATA_SERVER_DETECTION=none
 out=chaos/emulator-redelivery-results
-small=(--mode kill --messages 1 --publish-s 2 --hold-ms 600000 --restart no --after-fault-s 0)
+small=(--mode kill --messages 1 --publish-s 2 --hold-ms 600000 --restart no --after-fault-s 0 --grpc-log)
 declare -A configs=(
   [refuse]="--mode refuse"
   [blackhole]="--mode blackhole"
