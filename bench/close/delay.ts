@@ -57,6 +57,8 @@ export async function measureLength(o: LengthParams): Promise<LengthRun> {
     const stopAtMs = startedMs + (o.windows + 2) * windowMs + 2 * MEASURE_TIMEOUT_MS;
     const publishers = await pipeline.startPublishers(o.publishers, { mix: true, rateEps: o.rateEps / o.publishers, stopAtMs, origin: 'bench-close' });
     const finals = publishers.map(finalOf);
+    // Awaited once the load stops; a publisher that dies before fails the run there, not as an unhandled rejection now.
+    for (const f of finals) f.catch(() => undefined);
     // The first window that starts after the warm-up.
     const first = windowOf((Date.now() + WARMUP_MS) * 1000 - 1, o.windowS) + 1;
     const measured = Array.from({ length: o.windows }, (_, i) => first + i);
