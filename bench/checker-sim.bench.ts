@@ -27,12 +27,8 @@ import { layout } from '../services/storage/layout.ts';
 import { STAGING_MANIFEST_FORMAT, type StagingManifest } from '../services/storage/staging-manifest.ts';
 import type { ObjectInfo, Storage } from '../services/storage/storage.ts';
 import { windowOf, windowStartUs } from '../services/wire/window.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
+import { runStandalone, type BenchResult } from './kit/results.ts';
+import { median } from './kit/stats.ts';
 
 export interface BenchOptions {
   /** Event types. Default: 500. */
@@ -280,8 +276,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const heartbeatBytes = storage.objects.get('checker/heartbeats/sim-other.json')!.data.length;
     const label = `${T} types, ${P} publishers × ${K} types, ${F} staged files/type`;
     return [
-      { name: 'checker_sim_round_cpu_ms', value: Math.round(median(cpuMs)), unit: `CPU ms per round, every hour open (${label})` },
-      { name: 'checker_sim_round_wall_ms', value: Math.round(median(wallMs)), unit: 'ms wall per round (in-memory bucket: no request latency)' },
+      { name: 'checker_sim_round_cpu_ms', value: Math.round(median(cpuMs)), unit: `CPU ms per round, every hour open (${label}; median of ${cpuMs.length} rounds)` },
+      { name: 'checker_sim_round_wall_ms', value: Math.round(median(wallMs)), unit: `ms wall per round (in-memory bucket: no request latency; median of ${wallMs.length} rounds)` },
       { name: 'checker_sim_round_wall_ms_with_latency', value: Math.round(slowRoundMs), unit: `ms wall per round with ${latencyMs} ms per bucket request (8 types at a time; a type awaits its requests one after another)` },
       { name: 'checker_sim_lists_per_round', value: ops.list, unit: 'bucket list requests per round' },
       { name: 'checker_sim_listed_objects_per_round', value: ops.listedObjects, unit: 'objects returned by those lists (GCS pages hold 1000)' },
@@ -298,10 +294,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
-}
+export const QUICK: BenchOptions = { types: 100, publishers: 200 };
 
 if (import.meta.main) {
   const args = process.argv.slice(2);
@@ -309,13 +302,11 @@ if (import.meta.main) {
     const i = args.indexOf(flag);
     return i >= 0 ? Number(args[i + 1]) : undefined;
   };
-  const base: BenchOptions = args.includes('--quick') ? { types: 100, publishers: 200 } : {};
+  const base: BenchOptions = args.includes('--quick') ? QUICK : {};
   const over = Object.fromEntries(
     ([['types', '--types'], ['publishers', '--publishers'], ['files', '--files'], ['typesPerPublisher', '--types-per-publisher']] as const)
       .map(([k, f]) => [k, num(f)])
       .filter(([, v]) => v !== undefined),
   ) as BenchOptions;
-  const results = await run({ ...base, ...over });
-  if (args.includes('--json')) for (const r of results) console.log(JSON.stringify(r));
-  else for (const r of results) console.log(`${r.name.padEnd(38)} ${String(r.value).padStart(12)}  ${r.unit}`);
+  await runStandalone(() => run({ ...base, ...over }), args.includes('--json'));
 }

@@ -18,13 +18,8 @@ import { emulatorClient, startLocalStack, type LocalStack } from '../services/lo
 import { Registry } from '../services/registry/registry.ts';
 import { Publisher } from '../services/sdk/index.ts';
 import { trackPlayed } from '../test/helpers/sample-events.ts';
+import { mustBeZero, requireZeros, runStandalone, type BenchResult } from './kit/results.ts';
 import { median } from './kit/stats.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
 
 export interface BenchOptions {
   /** Events per request. Default: 100. */
@@ -80,15 +75,16 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     }
     const eps = (name: string) => median(samples.get(name)!.map((m) => (m.requests * eventsPerRequest) / m.seconds));
     const failures = [...samples.values()].flat().reduce((n, m) => n + m.failures, 0);
-    return [
-      { name: 'gateway_eps', value: Math.round(eps('gateway')), unit: 'events/s' },
+    const of = `median of ${rounds} interleaved round${rounds === 1 ? '' : 's'} of ${roundMs} ms`;
+    return requireZeros([
+      { name: 'gateway_eps', value: Math.round(eps('gateway')), unit: `events/s, gateway as its own process (${of})` },
       { name: 'gateway_rps', value: Math.round(eps('gateway') / eventsPerRequest), unit: 'requests/s' },
-      { name: 'gateway_inprocess_eps', value: Math.round(eps('gateway_inprocess')), unit: 'events/s' },
-      { name: 'sdk_direct_eps', value: Math.round(eps('sdk_direct')), unit: 'events/s' },
+      { name: 'gateway_inprocess_eps', value: Math.round(eps('gateway_inprocess')), unit: `events/s, gateway in this process (${of})` },
+      { name: 'sdk_direct_eps', value: Math.round(eps('sdk_direct')), unit: `events/s, Publisher.publishMany, no HTTP (${of})` },
       { name: 'gateway_vs_sdk_direct', value: Number((eps('gateway') / eps('sdk_direct')).toFixed(2)), unit: 'x' },
       { name: 'gateway_request_bytes', value: body.length, unit: 'bytes' },
-      { name: 'gateway_failed_requests', value: failures, unit: 'requests' },
-    ];
+      mustBeZero('gateway_failed_requests', failures, 'requests not answered 200'),
+    ]);
   } finally {
     for (const c of cases) await c.stop().catch(() => undefined);
     await stack.stop();
@@ -211,20 +207,17 @@ async function sdkDirect(stack: LocalStack, registry: Registry, items: Array<{ p
   };
 }
 
-function printHuman(results: BenchResult[]): void {
-  for (const r of results) {
-    const value = r.unit === 'events/s' ? `${(r.value / 1000).toFixed(1)} k` : String(r.value);
-    console.log(`${r.name.padEnd(28)} ${value.padStart(10)} ${r.unit}`);
-  }
-}
+export const QUICK: BenchOptions = { rounds: 1, roundMs: 2000 };
 
 if (import.meta.main) {
   const args = new Set(process.argv.slice(2));
   const concurrency = process.argv.find((a) => a.startsWith('--concurrency='));
-  const results = await run({
-    ...(args.has('--quick') ? { rounds: 1, roundMs: 2000 } : {}),
-    ...(concurrency ? { concurrency: Number(concurrency.split('=')[1]) } : {}),
-  });
-  if (args.has('--json')) for (const r of results) console.log(JSON.stringify(r));
-  else printHuman(results);
+  await runStandalone(
+    () =>
+      run({
+        ...(args.has('--quick') ? QUICK : {}),
+        ...(concurrency ? { concurrency: Number(concurrency.split('=')[1]) } : {}),
+      }),
+    args.has('--json'),
+  );
 }

@@ -7,13 +7,8 @@ import avro from 'avsc';
 import { compressBlock, decompressBlock, type CodecName } from '../services/wire/codecs.ts';
 import { compileSkipper, proveRecordCount } from '../services/wire/record-skipper.ts';
 import { TRACK_PLAYED_SCHEMA, trackPlayedBody } from '../test/wire/fixtures.ts';
+import { runStandalone, type BenchResult } from './kit/results.ts';
 import { median, round } from './kit/stats.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
 
 export interface BenchOptions {
   /** Records per block, as one Pub/Sub message would carry. Default: 1000 (about 100 KB). */
@@ -82,7 +77,7 @@ export function run(options: BenchOptions = {}): BenchResult[] {
       value: round(body.length / compressed[codec].length, 2),
       unit: 'x smaller',
     })),
-    ...cases.map((c) => ({ name: `record-skipper.${c.name}`, value: Math.round(rate(c.name)), unit: 'records/s' })),
+    ...cases.map((c) => ({ name: `record-skipper.${c.name}`, value: Math.round(rate(c.name)), unit: `records/s (median of ${rounds} interleaved rounds)` })),
     { name: 'record-skipper.skip_vs_avsc_decode', value: round(rate('skip') / rate('avsc_decode'), 2), unit: 'x' },
     { name: 'record-skipper.deflate_skip_vs_avsc_decode', value: round(rate('deflate_skip') / rate('deflate_avsc_decode'), 2), unit: 'x' },
   ];
@@ -101,16 +96,9 @@ function measure(c: Case, ms: number): number {
   return records / (elapsed / 1000);
 }
 
-function printHuman(results: BenchResult[]): void {
-  for (const r of results) {
-    const value = r.unit === 'records/s' ? `${(r.value / 1e6).toFixed(2)} M` : String(r.value);
-    console.log(`${r.name.padEnd(48)} ${value.padStart(10)} ${r.unit}`);
-  }
-}
+export const QUICK: BenchOptions = { rounds: 3, roundMs: 100 };
 
 if (import.meta.main) {
   const args = new Set(process.argv.slice(2));
-  const results = run(args.has('--quick') ? { rounds: 3, roundMs: 100 } : {});
-  if (args.has('--json')) for (const r of results) console.log(JSON.stringify(r));
-  else printHuman(results);
+  await runStandalone(() => run(args.has('--quick') ? QUICK : {}), args.has('--json'));
 }

@@ -13,13 +13,8 @@ import type { CodecName } from '../services/wire/codecs.ts';
 import { resolveWorkerOptions } from '../services/worker/worker-options.ts';
 import { Worker } from '../services/worker/worker.ts';
 import { buildBatch, FakeSource, fakeInbound, type BuiltBatch } from '../test/fixtures/worker-messages.ts';
+import { runStandalone, type BenchResult } from './kit/results.ts';
 import { median } from './kit/stats.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-}
 
 export interface BenchOptions {
   /** Messages per round. Default: 300 (300,000 events). */
@@ -111,8 +106,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const suffix = i === 0 ? '' : `_${codec}`;
     if (i === 0) results.push({ name: 'worker_core_event_bytes', value: round1(datumBytes / (messages * eventsPerMessage)), unit: 'bytes/event (uncompressed delivered record)' });
     results.push(
-      { name: `worker_core_eps_per_core${suffix}`, value: Math.round(median(perCpu)), unit: `events/CPU-s (${codec})` },
-      { name: `worker_core_eps_wall${suffix}`, value: Math.round(median(perWall)), unit: `events/s wall (${codec})` },
+      { name: `worker_core_eps_per_core${suffix}`, value: Math.round(median(perCpu)), unit: `events/CPU-s (${codec}; median of ${rounds} rounds)` },
+      { name: `worker_core_eps_wall${suffix}`, value: Math.round(median(perWall)), unit: `events/s wall (${codec}; median of ${rounds} rounds)` },
       { name: `worker_core_ratio${suffix}`, value: round1(datumBytes / wireBytes), unit: `x smaller on the wire (${codec})` },
     );
   }
@@ -123,16 +118,9 @@ function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-function printHuman(results: BenchResult[]): void {
-  for (const r of results) {
-    const value = r.value >= 1e5 ? `${(r.value / 1e6).toFixed(2)} M` : String(r.value);
-    console.log(`${r.name.padEnd(36)} ${value.padStart(10)}  ${r.unit}`);
-  }
-}
+export const QUICK: BenchOptions = { messages: 100, rounds: 3 };
 
 if (import.meta.main) {
   const args = new Set(process.argv.slice(2));
-  const results = await run(args.has('--quick') ? { messages: 100, rounds: 3 } : {});
-  if (args.has('--json')) for (const r of results) console.log(JSON.stringify(r));
-  else printHuman(results);
+  await runStandalone(() => run(args.has('--quick') ? QUICK : {}), args.has('--json'));
 }

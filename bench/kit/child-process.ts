@@ -1,4 +1,4 @@
-// Benchmark helpers: Node child processes that report on stdout as JSON lines, and the CPU time a process has used.
+// Benchmark helpers: Node child processes that report on stdout as JSON lines, and the CPU time and peak memory of a process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -100,4 +100,22 @@ export async function groupCpuSeconds(pgid: number): Promise<number> {
     if (fields && Number(fields[2]) === pgid) total += cpuOf(fields);
   }
   return total;
+}
+
+/** Samples a process's resident memory every 500 ms; stop() returns the peak (VmHWM, which the kernel keeps). */
+export function peakRssSampler(pid: number): { stop(): Promise<number> } {
+  let peak = 0;
+  const read = async () => {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    if (hwm) peak = Math.max(peak, Number(hwm[1]) * 1024);
+  };
+  const timer = setInterval(() => void read(), 500);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await read();
+      return peak;
+    },
+  };
 }
