@@ -353,12 +353,15 @@ def audit(root, a):
                 lost.append((type_, "gateway", event_id))
             elif seen[event_id] > 1:
                 gateway_cross_window += seen[event_id] - 1
+    still_staged = staged_in_bucket(root)
     if lost:
         by = {}
         for t, p, s in lost:
             by.setdefault((t, p), []).append(s)
         for (t, p), seqs in list(by.items())[:20]:
-            f.fail("lost", f"{len(seqs)} resolved events of {t} from {p} are nowhere, e.g. {sorted(seqs, key=str)[:10]}")
+            staged = [s for s in seqs if in_ranges(still_staged.get((t, p), []), s)]
+            where = f"; {len(staged)} of them are still in staging, in windows that never closed" if staged else ""
+            f.fail("lost", f"{len(seqs)} resolved events of {t} from {p} are in no closed window and not in the late area, e.g. {sorted(seqs, key=str)[:10]}{where}")
     lost_trace = trace_lost(lost, a) if lost else []
 
     # Lost alerts: a manifest that closed after the max wait names what was missing then; those events must be somewhere now.
@@ -435,6 +438,19 @@ def explain_late(manifest, publisher, seq, info):
     if info is not None and info.get("startedAtMs", 0) > iso_micros(manifest["closedAt"]) // 1000:
         return "publisher started after the window closed (clock behind)"
     return None
+
+
+def staged_in_bucket(root):
+    """Seq ranges still in staging at the end, by (type, publisher): where a missing event of a window left open is."""
+    out = {}
+    for path in glob.glob(os.path.join(root, "staging", "**", "*.manifest.json"), recursive=True):
+        try:
+            sm = json.load(open(path))
+        except (OSError, ValueError):
+            continue
+        for msg in sm.get("messages", []):
+            out.setdefault((sm["type"], msg["publisher"]), []).append((msg["firstSeq"], msg["firstSeq"] + msg["count"]))
+    return out
 
 
 def read_waiting_on(root):
