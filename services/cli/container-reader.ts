@@ -43,6 +43,8 @@ export class ContainerReader {
     this.key = key;
     this.size = size;
     this.#chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
+    // The header is fetched in reads growing fourfold from this size: from 0 they would never grow.
+    if (!Number.isSafeInteger(this.#chunkBytes) || this.#chunkBytes < 1) throw new RangeError(`chunkBytes must be a positive integer, got ${this.#chunkBytes}`);
     this.#onBytes = options.onBytes;
   }
 

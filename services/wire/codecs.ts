@@ -111,9 +111,13 @@ export function decompressBlock(codec: CodecName, data: Uint8Array, options: Dec
       if (data.byteLength > maxOutputLength) throw tooLarge(codec, maxOutputLength);
       return asBuffer(data);
     case 'deflate':
-      return inflateRaw(data, maxOutputLength);
-    case 'zstandard':
-      return zlibDecompress(codec, () => zlib.zstdDecompressSync(data, { maxOutputLength }), maxOutputLength);
+    case 'zstandard': {
+      // zlib refuses a cap below 1 byte (a RangeError, not bad data): a cap of 0 is checked here.
+      const zlibCap = Math.max(1, maxOutputLength);
+      const out = codec === 'deflate' ? inflateRaw(data, zlibCap) : zlibDecompress(codec, () => zlib.zstdDecompressSync(data, { maxOutputLength: zlibCap }), zlibCap);
+      if (out.length > maxOutputLength) throw tooLarge(codec, maxOutputLength);
+      return out;
+    }
     case 'snappy':
       return snappyDecompress(data, maxOutputLength);
     default:

@@ -11,6 +11,7 @@ import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts
 import type { Storage } from '../../services/storage/storage.ts';
 import { ContainerWriter } from '../../services/wire/avro-container.ts';
 import { compressBlock } from '../../services/wire/codecs.ts';
+import { runWithDeadline } from '../helpers/bounded-worker.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -69,6 +70,16 @@ describe('streaming a part file', () => {
     await assert.rejects(async () => {
       for await (const _ of reader.blocks());
     }, /sync marker does not match the header at byte \d+/);
+  });
+});
+
+describe('ContainerReader options', () => {
+  it('refuses a chunk size below 1 byte, from which its header reads would never grow (they looped forever)', async () => {
+    const run = (chunkBytes: number) =>
+      runWithDeadline<string>({ module: new URL('./container-reader-cases.ts', import.meta.url), exportName: 'openWithChunkBytes', args: [chunkBytes], deadlineMs: 30_000 });
+    assert.equal(await run(0), 'RangeError');
+    assert.equal(await run(-1), 'RangeError');
+    assert.equal(await run(1), 'opened');
   });
 });
 

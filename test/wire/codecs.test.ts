@@ -130,6 +130,13 @@ describe('output size cap', () => {
     });
   }
 
+  it('every codec: a cap of 0 bytes takes an empty block and refuses any other as too large (zlib itself refuses a cap below 1)', () => {
+    for (const codec of CODEC_NAMES) {
+      assert.equal(decompressBlock(codec, compressBlock(codec, Buffer.alloc(0)), { maxOutputLength: 0 }).length, 0, codec);
+      assertCorrupt(() => decompressBlock(codec, compressBlock(codec, Buffer.from('x')), { maxOutputLength: 0 }), 'too-large', /0-byte limit/);
+    }
+  });
+
   it('the default cap (64 MiB) stops a deflate bomb', () => {
     // ~65 KiB of deflate that inflates to 65 MiB.
     const bomb = zlib.deflateRawSync(Buffer.alloc(65 * 1024 * 1024), { level: 9 });
