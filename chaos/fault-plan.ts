@@ -45,7 +45,7 @@ export interface PlanSizes {
   readonly publishers: number;
   /** Mean seconds between faults (besides one of each kind). Default: 6. */
   readonly meanGapS?: number;
-  /** Least number of worker kills in the plan. Default: 0 (one, as every kind). */
+  /** Worker kills the run must carry out: the plan holds two more (default 0: one, as every kind). */
   readonly workerKills?: number;
 }
 
@@ -71,7 +71,7 @@ export function planFaults(seed: number, s: PlanSizes): Fault[] {
     const at = round1(atS);
     switch (kind) {
       case 'kill-worker':
-        return { atS: at, kind, target: pick(s.workers), restartAfterS: round1(Math.min(room, between(1, 8))) };
+        return { atS: at, kind, target: pick(s.workers), restartAfterS: round1(Math.min(room, between(0.5, 4))) };
       case 'kill-checker':
         return { atS: at, kind, target: pick(s.checkers), restartAfterS: round1(Math.min(room, between(1, 8))) };
       case 'kill-publisher':
@@ -110,7 +110,9 @@ export function planFaults(seed: number, s: PlanSizes): Fault[] {
   for (let t = first + -Math.log(1 - random()) * meanGap; t < last; t += -Math.log(1 - random()) * meanGap) {
     faults.push(make(FAULT_KINDS[pick(FAULT_KINDS.length)]!, t));
   }
-  while (faults.filter((f) => f.kind === 'kill-worker').length < (s.workerKills ?? 0)) faults.push(make('kill-worker', between(first, last * 0.85)));
+  // Two more than asked: a kill planned while every worker is down (killed just before) cannot happen.
+  const kills = s.workerKills === undefined || s.workerKills === 0 ? 0 : s.workerKills + 2;
+  while (faults.filter((f) => f.kind === 'kill-worker').length < kills) faults.push(make('kill-worker', between(first, last * 0.85)));
   return faults.sort((a, b) => a.atS - b.atS);
 }
 

@@ -54,6 +54,8 @@ interface Slot {
   ops?: string;
   /** A kill of this worker is under way (another kill picks another worker). */
   targeted?: boolean;
+  /** The process said it is up (a kill waits for that, so it never hits a process still starting). */
+  ready?: boolean;
 }
 
 async function main(): Promise<number> {
@@ -128,6 +130,7 @@ async function main(): Promise<number> {
     const startWorker = async (i: number) => {
       const slot = workers[i]!;
       slot.ops = undefined; // known again once the new process says where it serves /metrics
+      slot.ready = false;
       // A worker on a local view cannot open its storage during an outage (it exits): wait for the outage to end.
       for (let attempt = 0; ; attempt++) {
         while (theBucket.isFailing(i)) await sleep(0.2);
@@ -141,6 +144,7 @@ async function main(): Promise<number> {
         try {
           const started = await p.line((l) => l.event === 'worker_started');
           slot.ops = typeof started.ops === 'string' ? started.ops : undefined;
+          slot.ready = true;
           return;
         } catch (err) {
           if (attempt >= 5) throw err;
@@ -167,14 +171,18 @@ async function main(): Promise<number> {
           : {}),
       }, logs);
       slot.proc = p;
+      slot.ready = false;
       await p.line((l) => l.msg === 'checker started' || l.event === 'checker_started');
+      slot.ready = true;
     };
     const startGateway = async () => {
       gatewayClient.url = undefined;
       const p = startProcess(`gateway.${gateway.generation++}`, 'services/gateway/main.ts', [], { ...env, HOURGLASS_PORT: '0', HOURGLASS_HOST: '127.0.0.1' }, logs);
       gateway.proc = p;
+      gateway.ready = false;
       const l = await p.line((x) => (x.message === 'gateway listening' || x.msg === 'gateway listening' || x.event === 'gateway_listening') && typeof x.url === 'string');
       gatewayClient.url = l.url as string;
+      gateway.ready = true;
     };
     let skewedSlots = 0;
     const startPublisher = async (i: number, offsetS = 0, stopAfterS = o.durationS + 600): Promise<RunningProcess> => {
@@ -183,9 +191,13 @@ async function main(): Promise<number> {
       const payloadSlot = offsetS === 0 ? i + o.publishers * slot!.generation : 1000 + skewedSlots;
       const name = offsetS === 0 ? `publisher-${i}.${slot!.generation++}` : `publisher-skewed-${skewedSlots++}`;
       const p = startProcess(name, 'chaos/publisher.ts', [files.records, types.join(','), String(o.rate), String(o.windowS), String(offsetS), String(stopAfterS), String(o.seed), String(payloadSlot)], env, logs);
-      if (offsetS === 0) slot!.proc = p;
+      if (offsetS === 0) {
+        slot!.proc = p;
+        slot!.ready = false;
+      }
       const startedAtMs = Date.now();
       const ready = await p.line((l) => l.ready === true);
+      if (offsetS === 0) slot!.ready = true;
       appendFileSync(files.publishers, `${JSON.stringify({ publisher: ready.publisher, startedAtMs, offsetS })}\n`);
       say(`${name} is ${String(ready.publisher)}`);
       return p;
@@ -209,7 +221,7 @@ async function main(): Promise<number> {
           const slot = workers[target]!;
           slot.targeted = true;
           try {
-            const held = await waitForHeldMessages(slot.ops, 3000);
+            const held = await waitForHeldMessages(slot.ops, 5000);
             count('kill-worker');
             if (held > 0) count('kill-worker (messages in flight)');
             say(`  killing worker #${target}, which holds ${held} unacked messages`);
@@ -225,19 +237,19 @@ async function main(): Promise<number> {
         case 'kill-publisher': {
           const slots = f.kind === 'kill-checker' ? checkers : publishers;
           const slot = slots[f.target!]!;
-          if (!slot.proc?.isRunning()) return say(`  skipped: ${f.kind} #${f.target} is not running`);
+          if (!(await whenReady(slot, 15))) return say(`  skipped: ${f.kind} #${f.target} is not running`);
           count(f.kind);
-          await slot.proc.kill();
+          await slot.proc!.kill();
           await sleep(f.restartAfterS!);
           if (f.kind === 'kill-checker') await startChecker(f.target!);
           else await startPublisher(f.target!);
           return;
         }
         case 'kill-gateway':
-          if (!gateway.proc?.isRunning()) return say('  skipped: the gateway is not running');
+          if (!(await whenReady(gateway, 15))) return say('  skipped: the gateway is not running');
           count(f.kind);
           gatewayClient.url = undefined;
-          await gateway.proc.kill();
+          await gateway.proc!.kill();
           await sleep(f.restartAfterS!);
           await startGateway();
           return;
@@ -379,6 +391,16 @@ async function settleRun(o: ChaosOptions, stack: LocalStack, bucket: ChaosBucket
     await sleep(1);
   }
   return { settled: false, seconds: Math.round((Date.now() - started) / 1000), outstanding };
+}
+
+/** Waits up to `withinS` for the slot's process to be up; false if it is not. */
+async function whenReady(slot: Slot, withinS: number): Promise<boolean> {
+  const until = Date.now() + withinS * 1000;
+  while (!(slot.ready && slot.proc?.isRunning())) {
+    if (Date.now() >= until) return false;
+    await sleep(0.2);
+  }
+  return true;
 }
 
 /** The planned worker if it runs, else another running one; waits up to `withinS` for one to run. */
