@@ -10,8 +10,12 @@
 # first build takes ~5 minutes on 2 cores (331 s from an empty Go build cache; docs/deploy.md).
 #
 # Idempotent: builds only if the binary is missing. Validation runs on a copy of infra/ and
-# schemas/ under .cache/infra-validate/, so no .terraform/ or lock file (whose hashes would be those
-# of a local build, not of the registry's release) is left in the work tree.
+# schemas/ in a fresh temporary directory (removed on exit), so no .terraform/ or lock file (whose
+# hashes would be those of a local build, not of the registry's release) is left in the work tree,
+# and two runs at once (work trees sharing one .cache/) do not trip over each other.
+#
+# scripts/setup.sh runs `--build`, so `npm test` (and .ci/run) has the provider; the test
+# test/infra/terraform-cli.test.ts then runs this script with HOURGLASS_TF_SKIP_BUILD=1.
 #
 # Usage:
 #   scripts/infra-validate.sh            build if missing, then fmt + validate
@@ -73,9 +77,10 @@ fmt_check() {
 }
 
 validate_envs() {
-  local work="$ROOT/.cache/infra-validate"
-  rm -rf "$work"
-  mkdir -p "$work"
+  local work
+  work="$(mktemp -d "${TMPDIR:-/tmp}/hourglass-infra-validate.XXXXXX")"
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
   cp -r infra "$work/infra"
   find "$work/infra" \( -name .terraform -o -name '.terraform.lock.hcl' -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
   if [[ -d schemas ]]; then cp -r schemas "$work/schemas"; else mkdir -p "$work/schemas"; fi

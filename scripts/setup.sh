@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
 # Installs everything the tests and the local pipeline need, idempotently: npm packages (with Node 24),
-# fake-gcs-server built from its Go module, and a Python venv with fastavro (the independent Avro reader).
+# fake-gcs-server built from its Go module, a Python venv with fastavro (the independent Avro reader),
+# and the google Terraform provider for the infra tests (built from its Go module, cached).
+#
+# Usage: scripts/setup.sh [--no-gcs] [--no-infra]
+#   --no-gcs     skip fake-gcs-server (the local run without --gcs)
+#   --no-infra   skip the Terraform checks' needs (the local run: only the tests use them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+with_gcs=1
+with_infra=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-gcs) with_gcs=0 ;;
+    --no-infra) with_infra=0 ;;
+    *) echo "setup: unknown argument $arg (usage: scripts/setup.sh [--no-gcs] [--no-infra])" >&2; exit 2 ;;
+  esac
+done
 
 FAKE_GCS_MODULE="github.com/fsouza/fake-gcs-server@v1.56.1"
 
@@ -16,7 +31,7 @@ if [ "$node_major" != "24" ]; then
   exit 1
 fi
 
-if [ "${1:-}" != "--no-gcs" ] && [ ! -x .cache/bin/fake-gcs-server ] && [ -z "${FAKE_GCS_SERVER:-}" ]; then
+if [ "$with_gcs" = 1 ] && [ ! -x .cache/bin/fake-gcs-server ] && [ -z "${FAKE_GCS_SERVER:-}" ]; then
   echo "setup: building fake-gcs-server from $FAKE_GCS_MODULE (once; cached in .cache/bin)"
   mkdir -p .cache/bin
   GOBIN="$PWD/.cache/bin" GOFLAGS=-mod=mod go install "$FAKE_GCS_MODULE"
@@ -42,3 +57,19 @@ if [ -z "${HOURGLASS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; th
   fi
 fi
 # --- end: Chromium -------------------------------------------------------------------------------
+
+# --- begin: Terraform for the infra tests (test/infra/terraform-cli.test.ts) ---------------------
+# terraform itself comes with the machine image (/usr/local/bin/terraform, like the Google Cloud CLI):
+# it cannot be built from the Go module proxy (`go install github.com/hashicorp/terraform@v1.11.4`
+# refuses a module with replace directives, and the proxy does not serve the nested modules they
+# point at) and no other registry this workplace reaches ships it. The google provider is built from
+# its Go module once (about 5 to 9 minutes on 2 cores) and cached in .cache/terraform-providers/.
+# A failure here is reported and the infra test fails with the reason; it never skips.
+if [ "$with_infra" = 1 ]; then
+  if ! command -v terraform >/dev/null 2>&1; then
+    echo "setup: terraform is not on PATH; the infra tests fail without it (Terraform >= 1.9, as infra/ requires)" >&2
+  elif ! bash scripts/infra-validate.sh --build; then
+    echo "setup: building the google Terraform provider failed (scripts/infra-validate.sh --build); the infra tests fail without it" >&2
+  fi
+fi
+# --- end: Terraform ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// The checker's OpenTelemetry instruments (meter "hourglass-checker"): windows by state, events closed, late, lost, abandoned, duplicates, close delay, round duration.
+// The checker's OpenTelemetry instruments (meter "hourglass-checker"): windows by state, events closed, late, lost, abandoned, duplicates, close delay, round duration, age of unclosed staging.
 import { metrics, type Counter, type Histogram, type ObservableCallback, type ObservableGauge } from '@opentelemetry/api';
 import type { ClosedManifest } from './closed-manifest.ts';
 import type { WindowState } from './checker.ts';
@@ -15,7 +15,7 @@ export class CheckerMetrics {
   readonly #round: Histogram;
   readonly #gauges: Array<[ObservableGauge, ObservableCallback]> = [];
 
-  constructor(view: { windowStates(): WindowState[]; publishersAlive(): number; nowMs(): number }) {
+  constructor(view: { windowStates(): WindowState[]; unclosedStaging(): Array<{ type: string; ageS: number }>; publishersAlive(): number; nowMs(): number }) {
     const meter = metrics.getMeter('hourglass-checker');
     const counter = (name: string, description: string) => meter.createCounter(`hourglass.checker.${name}`, { description });
     this.#closedEvents = counter('events.closed', 'Events written into closed windows, by type and window status');
@@ -56,6 +56,13 @@ export class CheckerMetrics {
         oldest.set(s.type, Math.min(oldest.get(s.type) ?? Infinity, start));
       }
       for (const [type, start] of oldest) r.observe((view.nowMs() - start) / 1000, { type });
+    });
+    // A type whose staging is gone reads 0 from then on: an exporter would otherwise keep showing its last age.
+    const stagedTypes = new Set<string>();
+    gauge('staging.unclosed_age', 'How long past its window end the oldest staged file not yet closed (or moved to late/) has waited, by type (0 while its window is open, or nothing is staged); alert beyond the type\'s max wait', 's', (r) => {
+      const ages = new Map(view.unclosedStaging().map((s) => [s.type, s.ageS]));
+      for (const type of ages.keys()) stagedTypes.add(type);
+      for (const type of stagedTypes) r.observe(ages.get(type) ?? 0, { type });
     });
     gauge('publishers.alive', 'Publishers heard from recently', '1', (r) => r.observe(view.publishersAlive()));
   }

@@ -3,6 +3,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { mapLimit } from '../concurrency/map-limit.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
+import { STAGING_MANIFEST_SUFFIX } from '../storage/staging-manifest.ts';
 import type { Storage } from '../storage/storage.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
@@ -89,6 +90,8 @@ export class Checker {
   readonly #compacting = new Map<string, Promise<void>>();
   /** Windows reported overdue (once each). */
   readonly #overdue = new Set<string>();
+  /** Per type: the oldest window holding a staged file's manifest at the type's last listing (unproven data; nothing deletes it by age). */
+  readonly #oldestStaged = new Map<string, number>();
   readonly #metrics: CheckerMetrics;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -109,6 +112,7 @@ export class Checker {
     this.#startedMs = this.#clock.nowUs() / 1000;
     this.#metrics = new CheckerMetrics({
       windowStates: () => this.windowStates(),
+      unclosedStaging: () => this.unclosedStaging(),
       publishersAlive: () => [...this.#heartbeats.views().values()].filter((v) => !(v.heartbeat?.final ?? false) && this.#nowMs() - v.lastSeenMs < STATUS_ALIVE_MS).length,
       nowMs: () => this.#nowMs(),
     });
@@ -141,6 +145,16 @@ export class Checker {
 
   windowStates(): WindowState[] {
     return [...this.#states.values()].sort((a, b) => a.type.localeCompare(b.type) || b.window - a.window);
+  }
+
+  /**
+   * Per type with staged files: the oldest window holding one (as last listed) and how long past that
+   * window's end it is now (s; 0 while the window is open). A window closes by its max wait at the
+   * latest, so an age beyond it means unproven data is stuck: the alert in infra/ reads this.
+   */
+  unclosedStaging(): Array<{ type: string; window: number; ageS: number }> {
+    const nowMs = this.#nowMs();
+    return [...this.#oldestStaged].map(([type, window]) => ({ type, window, ageS: Math.max(0, (nowMs - windowEndUs(window, this.#d.options.windowS) / 1000) / 1000) }));
   }
 
   /** One round: save and merge heartbeats, then every type's windows. */
@@ -194,6 +208,10 @@ export class Checker {
     if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
     await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
+    // Manifests, read or not: an unreadable one is unproven data too. (Debris without a manifest is not data.)
+    const oldestStaged = [...windows].reduce((oldest, [w, { keys }]) => (w < oldest && keys.some((k) => k.endsWith(STAGING_MANIFEST_SUFFIX)) ? w : oldest), Infinity);
+    if (Number.isFinite(oldestStaged)) this.#oldestStaged.set(type, oldestStaged);
+    else this.#oldestStaged.delete(type);
     // Every ended window since the mark is considered, staged or not: one with no events closes empty,
     // with its proof, so whoever waits on its _SUCCESS is not left waiting for an hour that had nothing.
     const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;

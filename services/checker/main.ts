@@ -8,8 +8,11 @@ import { startOpsServer } from '../telemetry/ops-server.ts';
 import { startTelemetry } from '../telemetry/telemetry.ts';
 import { Checker } from './checker.ts';
 import { resolveCheckerOptions } from './checker-options.ts';
+import { stagingAgeLines } from './staging-age-report.ts';
 
 const log = createLogger('checker');
+/** How often the age of each type's oldest unclosed staging is logged (ms). */
+const STAGING_AGE_LOG_INTERVAL_MS = 60_000;
 const telemetry = startTelemetry({ service: 'checker', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
 
 try {
@@ -53,9 +56,15 @@ try {
     for (const e of checker.errors.slice(reported)) log.error('checker_round_failed', { error: e });
     reported = checker.errors.length;
   }, 1000);
+  // The "staging older than its max wait" alert in infra/ counts these lines (staging-age-report.ts).
+  const stagingAgeTimer = setInterval(() => {
+    const maxWaitS = (type: string) => (options.maxWaitMs ?? registry.require(type).config.maxWaitMs) / 1000;
+    for (const line of stagingAgeLines(checker.unclosedStaging(), options.windowS, maxWaitS)) log.log(line.level, 'staging_age', line.fields);
+  }, STAGING_AGE_LOG_INTERVAL_MS);
   const shutdown = async (signal: string) => {
     log.info('checker_stopping', { signal });
     clearInterval(errorTimer);
+    clearInterval(stagingAgeTimer);
     await checker.stop();
     await ops?.close();
     await telemetry.shutdown();

@@ -1,12 +1,14 @@
-// The local run command: Pub/Sub emulator (and fake-gcs-server with --gcs), then gateway, workers and checker as processes.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The local run command: Pub/Sub emulator (and fake-gcs-server with --gcs), then gateway, workers and checker as supervised processes.
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../local-stack/free-port.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
 import { Registry } from '../registry/registry.ts';
 import { startDemoLoad } from './demo-load.ts';
 import { parseRunOptions, type RunOptions } from './run-options.ts';
+import { SupervisedService } from './supervisor.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 let options: RunOptions;
@@ -31,16 +33,21 @@ const env: NodeJS.ProcessEnv = {
   METADATA_SERVER_DETECTION: 'none',
   ...(stack.gcs ? { HOURGLASS_GCS_ENDPOINT: stack.gcs.endpoint } : {}),
 };
-const children: ChildProcess[] = [];
+/** Services as Cloud Run would keep them: each restarted with backoff when it exits unexpectedly (supervisor.ts). */
+const services: SupervisedService[] = [];
+const say = (line: string) => process.stdout.write(`hourglass: ${line}\n`);
 const start = (name: string, entry: string, extra: NodeJS.ProcessEnv = {}) => {
-  const child = spawn(process.execPath, [path.join(root, entry)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  createInterface({ input: child.stdout! }).on('line', (line) => report(name, line));
-  child.on('exit', (code, signal) => {
-    if (!stopping) process.stdout.write(`hourglass: ${name} exited (${signal ?? code}); stopping\n`);
-    void stop(1);
+  const service = new SupervisedService({
+    name,
+    log: say,
+    spawn: () => {
+      const child = spawn(process.execPath, [path.join(root, entry)], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+      createInterface({ input: child.stdout! }).on('line', (line) => report(name, line));
+      return child;
+    },
   });
-  return child;
+  services.push(service);
+  service.start();
 };
 
 /** Fields every log line has, left out of the compact form. */
@@ -72,36 +79,43 @@ function report(name: string, line: string): void {
   }
 }
 
-/** Ops endpoints (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on WORKER_OPS_PORT + i, the checker on CHECKER_OPS_PORT. */
-const WORKER_OPS_PORT = 9100;
-const CHECKER_OPS_PORT = 9200;
+/** Ops endpoints (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on the ops port + i, the checker on the ops port + 100. */
+const CHECKER_OPS_OFFSET = 100;
+// A port given as 0 is picked once, here, so that a restarted service comes back on the same one.
+const pick = async (port: number) => (port === 0 ? freePort() : port);
+const gatewayPort = await pick(options.port);
+const consolePort = await pick(options.consolePort);
+const workerOpsPorts = await Promise.all(Array.from({ length: options.workers }, (_, i) => pick(options.opsPort === 0 ? 0 : options.opsPort + i)));
+const checkerOpsPort = await pick(options.opsPort === 0 ? 0 : options.opsPort + CHECKER_OPS_OFFSET);
 
-start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(options.port), HOURGLASS_HOST: '127.0.0.1' });
-for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts', { HOURGLASS_OPS_PORT: String(WORKER_OPS_PORT + i), HOURGLASS_OPS_HOST: '127.0.0.1' });
-start('checker', 'services/checker/main.ts', { HOURGLASS_OPS_PORT: String(CHECKER_OPS_PORT), HOURGLASS_OPS_HOST: '127.0.0.1' });
-start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(options.consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
+start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(gatewayPort), HOURGLASS_HOST: '127.0.0.1' });
+for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts', { HOURGLASS_OPS_PORT: String(workerOpsPorts[i]), HOURGLASS_OPS_HOST: '127.0.0.1' });
+start('checker', 'services/checker/main.ts', { HOURGLASS_OPS_PORT: String(checkerOpsPort), HOURGLASS_OPS_HOST: '127.0.0.1' });
+start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
 process.stdout.write(
-  `hourglass: running. gateway http://127.0.0.1:${options.port}/v1/events/<type> (metrics /metrics), status page http://127.0.0.1:${options.consolePort}/, ` +
-    `metrics: worker(s) ${Array.from({ length: options.workers }, (_, i) => `http://127.0.0.1:${WORKER_OPS_PORT + i}/metrics`).join(' ')}, checker http://127.0.0.1:${CHECKER_OPS_PORT}/metrics; ` +
-    `bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). Ctrl-C stops.\n`,
+  `hourglass: running. gateway http://127.0.0.1:${gatewayPort}/v1/events/<type> (metrics /metrics), status page http://127.0.0.1:${consolePort}/, ` +
+    `metrics: worker(s) ${workerOpsPorts.map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}, checker http://127.0.0.1:${checkerOpsPort}/metrics; ` +
+    `Pub/Sub emulator PUBSUB_EMULATOR_HOST=${stack.pubsub.host}; bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). ` +
+    `A service that exits is restarted. Ctrl-C stops.\n`,
 );
-const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${options.port}`, rate: options.rate }) : undefined;
+const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, rate: options.rate }) : undefined;
 
 let stopping: Promise<void> | undefined;
-const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
-const exitOf = (c: (typeof children)[number]) => new Promise((r) => c.once('exit', r));
+const allExited = () => Promise.all(services.map((s) => s.exited()));
 /** Ctrl-C in a terminal reaches the children too: they stop on their own, and a second signal would force them. */
 const TERMINAL_SIGINT_GRACE_MS = 15_000;
 function stop(code: number, fromTerminal = false): Promise<void> {
   stopping ??= (async () => {
+    // From here an exit is expected: nothing is restarted.
+    for (const s of services) s.shutdown();
     await demo?.stop();
     if (fromTerminal) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(running().map(exitOf)), new Promise((r) => (timer = setTimeout(r, TERMINAL_SIGINT_GRACE_MS)))]);
+      await Promise.race([allExited(), new Promise((r) => (timer = setTimeout(r, TERMINAL_SIGINT_GRACE_MS)))]);
       clearTimeout(timer);
     }
-    for (const c of running()) c.kill('SIGTERM');
-    await Promise.all(running().map(exitOf));
+    for (const s of services) s.signal('SIGTERM');
+    await allExited();
     await stack.stop();
     process.exit(code);
   })();

@@ -8,10 +8,12 @@ export interface RunOptions {
   readonly gcs: boolean;
   /** Window length (s). Flag --window-s, env HOURGLASS_WINDOW_S. Default: 3600, or 10 with --demo. */
   readonly windowS: number;
-  /** Gateway port on 127.0.0.1. Flag --port, env HOURGLASS_PORT. Default: 8080. */
+  /** Gateway port on 127.0.0.1. Flag --port, env HOURGLASS_PORT. Default: 8080; 0: a free port, picked at start. */
   readonly port: number;
-  /** Status page port on 127.0.0.1. Flag --console-port. Default: 8081. */
+  /** Status page port on 127.0.0.1. Flag --console-port. Default: 8081; 0: a free port, picked at start. */
   readonly consolePort: number;
+  /** First ops port (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on opsPort + i, the checker on opsPort + 100. Flag --ops-port. Default: 9100; 0: free ports, picked at start. */
+  readonly opsPort: number;
   /** Number of worker processes. Flag --workers. Default: 1. */
   readonly workers: number;
   /** Generate realistic load for the shipped types (SDK and gateway) and print each window as it closes. Flag --demo. */
@@ -20,7 +22,7 @@ export interface RunOptions {
   readonly rate: number;
 }
 
-export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--location file:///path | --gcs] [--rate N]`;
+export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--ops-port N] [--location file:///path | --gcs] [--rate N]`;
 
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOptions {
   const { values } = parseArgs({
@@ -31,6 +33,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
       'window-s': { type: 'string' },
       port: { type: 'string' },
       'console-port': { type: 'string' },
+      'ops-port': { type: 'string' },
       workers: { type: 'string' },
       demo: { type: 'boolean', default: false },
       rate: { type: 'string' },
@@ -53,6 +56,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     windowS: int('window-s', values['window-s'] ?? env.HOURGLASS_WINDOW_S, demo ? 10 : 3600, 1, 86_400),
     port: int('port', values.port ?? env.HOURGLASS_PORT, 8080, 0, 65_535),
     consolePort: int('console-port', values['console-port'], 8081, 0, 65_535),
+    opsPort: int('ops-port', values['ops-port'], 9100, 0, 65_535 - 100),
     workers: int('workers', values.workers, 1, 1, 16),
     demo,
     rate: int('rate', values.rate, 2000, 1, 1_000_000),

@@ -13,15 +13,15 @@ import { stageMessages, STAGED_WINDOW_S } from '../fixtures/stage-messages.ts';
 import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
-/** A storage whose first create or copy to a key ending in `suffix` lands, then reports a failure. */
-function landsThenFails(inner: Storage, suffix: string): Storage {
-  let done = false;
+/** A storage whose first create or copy to a key ending in `suffix` lands, then reports a failure; `fired` counts the failures reported. */
+function landsThenFails(inner: Storage, suffix: string): { storage: Storage; fired: () => number } {
+  let fired = 0;
   const failOnce = (key: string) => {
-    if (done || !key.endsWith(suffix)) return;
-    done = true;
+    if (fired > 0 || !key.endsWith(suffix)) return;
+    fired++;
     throw new Error(`simulated timeout after ${key} was written`);
   };
-  return overrideStorage(inner, {
+  const storage = overrideStorage(inner, {
     createOnly: async (key, data) => {
       await inner.createOnly(key, data);
       failOnce(key);
@@ -31,6 +31,7 @@ function landsThenFails(inner: Storage, suffix: string): Storage {
       failOnce(to);
     },
   });
+  return { storage, fired: () => fired };
 }
 
 describe('closing a window when a write lands but reports a failure', () => {
@@ -50,10 +51,12 @@ describe('closing a window when a write lands but reports a failure', () => {
       const flaky = landsThenFails(local, suffix);
       let manifest;
       try {
-        manifest = await closeWindow(flaky, registry, req);
-      } catch {
-        manifest = await closeWindow(flaky, registry, req); // the next round
+        manifest = await closeWindow(flaky.storage, registry, req);
+      } catch (err) {
+        assert.match((err as Error).message, /simulated timeout/, 'the first attempt fails only by the injected fault');
+        manifest = await closeWindow(flaky.storage, registry, req); // the next round
       }
+      assert.equal(flaky.fired(), 1, `the write of a ${suffix} landed and reported a failure, once`);
       assert.equal(manifest.events, 50);
       const dir = layout.closed(ref);
       const names = (await local.list(dir)).map((o) => o.key.slice(dir.length)).sort();

@@ -2,6 +2,7 @@
 // of resources, locals and variable defaults, and a tiny evaluator for the name templates that
 // per-type resources use ("${var.topic_prefix}${t}-worker"). No terraform, no provider.
 
+import { spawnSync } from 'node:child_process';
 import { globSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +16,16 @@ export const MODULES = {
   cloudRunService: join(INFRA, 'modules', 'cloud-run-service'),
 } as const;
 export const EXAMPLE_ENV = join(INFRA, 'envs', 'example');
+
+/** The environment of every terraform command the tests run: no user CLI config, no update check. */
+export const TERRAFORM_ENV: NodeJS.ProcessEnv = { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+
+/** Why the terraform CLI cannot be used, or undefined when it can: a test that needs it fails with this, never skips. */
+export function terraformMissing(): string | undefined {
+  const r = spawnSync('terraform', ['version'], { env: TERRAFORM_ENV, encoding: 'utf8' });
+  if (r.status === 0) return undefined;
+  return `terraform is not usable (${r.error?.message ?? r.stderr.trim()}): the infra tests need Terraform >= 1.9 on PATH (scripts/setup.sh says so when it is missing)`;
+}
 
 export interface Module {
   readonly dir: string;

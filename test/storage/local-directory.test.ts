@@ -28,15 +28,18 @@ describe('local directory storage', () => {
     it(`a process killed with SIGKILL in the middle of a large ${mode} leaves no visible partial object`, async () => {
       const dir = await tempDir();
       // Several kill points: before, during and around the write of a 256 MiB object.
+      let interrupted = 0;
       for (const delayMs of [0, 5, 30, 120, 400]) {
         const key = `big/${mode}-${delayMs}.bin`;
         const child = spawn(process.execPath, [killedWriter, dir, key, mode, String(256 * 1024 * 1024)], { stdio: ['ignore', 'pipe', 'inherit'] });
         // Listen for the exit at once: a fast machine may finish the write before the kill.
         const exited = new Promise((r) => child.once('exit', r));
-        await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+        let out = '';
+        await new Promise<void>((resolve) => child.stdout.setEncoding('utf8').on('data', (d: string) => ((out += d), resolve())));
         await new Promise((r) => setTimeout(r, delayMs));
         child.kill('SIGKILL');
         await exited;
+        if (!out.includes('done')) interrupted++;
         const storage = await LocalDirectoryStorage.open(dir);
         const info = await storage.stat(key);
         // Either the whole object is there (the write finished before the kill) or nothing is.
@@ -44,7 +47,11 @@ describe('local directory storage', () => {
         for (const o of await storage.list('big/')) assert.equal(o.size, 256 * 1024 * 1024, `partial object ${o.key}`);
         await storage.delete(key);
       }
-      // Debris stays in the hidden temp area, which list() never shows.
+      // The fault must have hit writes in progress, not only finished ones: the writer never said "done",
+      // and what it had written so far is debris in the hidden temp area, which list() never shows.
+      assert.ok(interrupted > 0, 'no kill landed before the write finished');
+      const debris = await readdir(path.join(dir, '.hourglass-tmp'));
+      assert.ok(debris.length > 0, 'no kill left a partly written temp file');
       const visible = await readdir(dir);
       assert.ok(visible.every((name) => name === '.hourglass-tmp' || name === 'big'), `unexpected entries: ${visible.join(', ')}`);
       assert.deepEqual(await (await LocalDirectoryStorage.open(dir)).list(''), []);

@@ -87,6 +87,7 @@ describe('staging group and staging writer', () => {
     const writer = new StagingWriter(storage, clock, { ...FAST_RETRY, deadlineMs: 10_000, workerId: 'w1' }, () => undefined);
     storage.failWrites(1, 'before', (key) => key.endsWith('.manifest.json'));
     assert.ok((await writer.write(sealedFile())).ok);
+    assert.equal(storage.failures, 1, 'the manifest write failed once');
     const staged = await readStaging(storage, registry);
     assert.equal(staged.manifests.length, 1);
     assert.deepEqual(staged.orphans, []);
@@ -98,6 +99,7 @@ describe('staging group and staging writer', () => {
     storage.failWrites(2, 'after');
     const outcome = await writer.write(sealedFile());
     assert.ok(outcome.ok);
+    assert.equal(storage.failures, 2, 'two writes landed and reported a failure');
     assert.match(outcome.key, /w1-000000-v2\.avro$/, 'the same name was kept');
     const staged = await readStaging(storage, registry);
     assert.equal(staged.manifests.length, 1);

@@ -89,7 +89,7 @@ describe('worker (in-memory source, driven clock)', () => {
     await waitUntil('a full file to be written', async () => sent.filter((m) => m.settled === 'ack').length >= 2, WAIT_MS, 5);
     const staged = await readStaging(storage, registry);
     assert.ok(staged.manifests.length >= 1);
-    for (const m of staged.manifests) assert.ok(m.bytes >= 8 * 1024 || m.messages.length < 10, 'only full files are written before stop');
+    for (const m of staged.manifests) assert.ok(m.bytes >= 8 * 1024, `only full files are written before stop: ${m.file} holds ${m.bytes} bytes`);
     await worker.stop();
     assert.ok(sent.every((m) => m.settled === 'ack'));
     assert.equal(seqCounts((await readStaging(storage, registry)).records, 'track_played').size, 500);

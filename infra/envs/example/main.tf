@@ -30,15 +30,16 @@ module "hourglass" {
   region      = var.region
   schemas_dir = "${path.root}/../../../schemas"
 
-  name                  = var.name
-  topic_prefix          = var.topic_prefix
-  bucket_name           = var.bucket_name
-  window_s              = var.window_s
-  kms_key_name          = var.kms_key_name
-  image_tag             = var.image_tag
-  services              = var.services
-  bigquery_tables       = var.bigquery_tables
-  analyst_members       = var.analyst_members
-  notification_channels = var.notification_channels
-  protect_data          = var.protect_data
+  name                   = var.name
+  topic_prefix           = var.topic_prefix
+  bucket_name            = var.bucket_name
+  window_s               = var.window_s
+  kms_key_name           = var.kms_key_name
+  deadletter_expire_days = var.deadletter_expire_days
+  image_tag              = var.image_tag
+  services               = var.services
+  bigquery_tables        = var.bigquery_tables
+  analyst_members        = var.analyst_members
+  notification_channels  = var.notification_channels
+  protect_data           = var.protect_data
 }

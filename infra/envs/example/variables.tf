@@ -41,6 +41,12 @@ variable "kms_key_name" {
   default     = null
 }
 
+variable "deadletter_expire_days" {
+  description = "Days after which dead letters (deadletter/ in the bucket) are deleted; null: never (the module's default)."
+  type        = number
+  default     = null
+}
+
 variable "image_tag" {
   description = "Image tag to run; null deploys no Cloud Run service yet."
   type        = string

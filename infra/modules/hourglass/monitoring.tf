@@ -1,20 +1,26 @@
-# Alerts: a backlog on any subscription, a window not closed within its tier's target, and any lost
-# event. The window and loss alerts read the line the checker logs for every window it closes
+# Alerts: a backlog on any subscription, a window not closed within its tier's target, staging older
+# than its type's max wait (nothing deletes unproven staging by age), and any lost event. The window and loss alerts read the line the checker logs for every window it closes
 # (Cloud Run turns a JSON line on stdout into jsonPayload; the fields are the closed manifest's):
 #   {"severity":"INFO","code":"HG_WINDOW_CLOSED","type":"track_played","window":…,"status":"complete",
 #    "closeDelayMs":4200,"lostEvents":0,…}
 # closeDelayMs: from the window's end to its _SUCCESS. A window with no events gets no partition, so
 # "no close for a while" is no alarm (a quiet type closes nothing); instead the checker logs
 #   {"severity":"WARNING","code":"HG_WINDOW_OVERDUE","type":…,"window":…,"waitingOn":[…]}
-# once for a window still open past its end plus the liveness timeout: it waits on a gap.
+# once for a window still open past its end plus the liveness timeout: it waits on a gap. And once a
+# minute, per type whose oldest staged file's window has ended (the gauge staging.unclosed_age, which
+# Cloud Run does not export to Cloud Monitoring itself; services/checker/staging-age-report.ts):
+#   {"severity":"WARNING","code":"HG_STAGING_AGE","type":…,"window":…,"oldestUnclosedStagingS":1260,
+#    "maxWaitS":900,"overMaxWaitS":360}
 
 locals {
   closed_logs = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_closed_log_code}\""
 
-  overdue_logs       = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_overdue_log_code}\""
-  close_delay_metric = "logging.googleapis.com/user/${google_logging_metric.window_close_delay.name}"
-  overdue_metric     = "logging.googleapis.com/user/${google_logging_metric.window_overdue.name}"
-  events_lost_metric = "logging.googleapis.com/user/${google_logging_metric.events_lost.name}"
+  overdue_logs         = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_overdue_log_code}\""
+  staging_age_logs     = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${var.name}-checker\" AND jsonPayload.code=\"${var.checker_staging_age_log_code}\""
+  close_delay_metric   = "logging.googleapis.com/user/${google_logging_metric.window_close_delay.name}"
+  overdue_metric       = "logging.googleapis.com/user/${google_logging_metric.window_overdue.name}"
+  events_lost_metric   = "logging.googleapis.com/user/${google_logging_metric.events_lost.name}"
+  stale_staging_metric = "logging.googleapis.com/user/${google_logging_metric.stale_staging.name}"
 
   severity = { high = "CRITICAL", normal = "ERROR", low = "WARNING" }
 }
@@ -89,6 +95,70 @@ resource "google_logging_metric" "events_lost" {
   label_extractors = { type = "EXTRACT(jsonPayload.type)" }
 
   depends_on = [google_project_service.api]
+}
+
+# Staging past its type's max wait plus the margin: the checker's once-a-minute line, counted when over.
+resource "google_logging_metric" "stale_staging" {
+  project = var.project_id
+  name    = "${var.name}/stale_staging"
+  filter  = "${local.staging_age_logs} AND jsonPayload.overMaxWaitS > ${var.staging_age_margin_s}"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "hourglass checker reports of staging older than its type's max wait"
+    labels {
+      key         = "type"
+      value_type  = "STRING"
+      description = "Event type."
+    }
+  }
+  label_extractors = { type = "EXTRACT(jsonPayload.type)" }
+
+  depends_on = [google_project_service.api]
+}
+
+# Per type: staged events (acknowledged, not yet in a closed window) waiting past the type's max wait.
+# A window closes by its max wait at the latest, as incomplete if it must; staging older than that is
+# stuck (the checker cannot close it, or cannot read a staged file), and nothing deletes it by age.
+resource "google_monitoring_alert_policy" "staging_age" {
+  for_each = local.types
+
+  project               = var.project_id
+  display_name          = "hourglass ${each.key}: staging older than its max wait"
+  combiner              = "OR"
+  severity              = local.severity[each.value.tier]
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name, event_type = each.key, tier = each.value.tier }
+
+  conditions {
+    display_name = "${each.key}: staged events still unclosed ${each.value.maxWaitS + var.staging_age_margin_s} s after their window's end"
+    condition_threshold {
+      filter          = "metric.type = \"${local.stale_staging_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_DELTA"
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Events of `${each.key}` staged under `gs://${local.bucket_name}/staging/${each.key}/` have waited more than maxWaitS = ${each.value.maxWaitS} s (plus ${var.staging_age_margin_s} s) past their window's end without being closed or moved to `late/`.
+      They were acknowledged to their producers and are in no closed window yet; nothing deletes them by age.
+      The checker's lines with code `${var.checker_staging_age_log_code}` name the oldest window; its `checker_round_failed` lines say why it cannot close (a storage error, an unreadable staging manifest).
+      See docs/deploy.md, "Where to look".
+    EOT
+  }
 }
 
 # Per type: backlog on its worker subscription, messages dead-lettered, backlog on its archive.

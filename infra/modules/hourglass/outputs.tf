@@ -10,6 +10,14 @@ output "bucket" {
   value       = "gs://${google_storage_bucket.events.name}"
 }
 
+output "bucket_delete_rules" {
+  description = "The bucket's lifecycle rules that delete objects, as { age_days, prefixes }. None by default: nothing that holds events is deleted by age; deadletter/ only with deadletter_expire_days."
+  value = [
+    for r in google_storage_bucket.events.lifecycle_rule : { age_days = one(r.condition).age, prefixes = one(r.condition).matches_prefix }
+    if one(r.action).type == "Delete"
+  ]
+}
+
 output "topics" {
   description = "Pub/Sub topic per event type."
   value       = { for t, topic in google_pubsub_topic.type : t => topic.name }

@@ -1,5 +1,8 @@
-# The event bucket (layout in DESIGN.md): staging/ and deadletter/ expire; closed hours
-# (<type>/dt=…/hour=…/), late/ and checker/ are kept. No public access, IAM only (no object ACLs).
+# The event bucket (layout in DESIGN.md). Nothing that holds events is deleted by age: staging/ is
+# data not yet proven (the checker removes it once its window is closed, and an alert in
+# monitoring.tf fires when it outlives its type's max wait), and dead letters are kept until someone
+# redrives or removes them, unless deadletter_expire_days is set. Closed hours (<type>/dt=…/hour=…/),
+# late/ and checker/ are kept. No public access, IAM only (no object ACLs).
 
 resource "google_storage_bucket" "events" {
   project  = var.project_id
@@ -12,23 +15,18 @@ resource "google_storage_bucket" "events" {
   force_destroy               = false
   deletion_policy             = var.protect_data ? "PREVENT" : "DELETE"
 
-  lifecycle_rule {
-    condition {
-      age            = var.staging_expire_days
-      matches_prefix = ["staging/"]
-    }
-    action {
-      type = "Delete"
-    }
-  }
-
-  lifecycle_rule {
-    condition {
-      age            = var.deadletter_expire_days
-      matches_prefix = ["deadletter/"]
-    }
-    action {
-      type = "Delete"
+  # Only when asked for: a dead letter deleted is an event lost (the worker's and Pub/Sub's
+  # deadletter/<type>/undeliverable/ files alike).
+  dynamic "lifecycle_rule" {
+    for_each = var.deadletter_expire_days == null ? [] : [var.deadletter_expire_days]
+    content {
+      condition {
+        age            = lifecycle_rule.value
+        matches_prefix = ["deadletter/"]
+      }
+      action {
+        type = "Delete"
+      }
     }
   }
 

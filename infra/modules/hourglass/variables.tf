@@ -61,20 +61,36 @@ variable "kms_key_name" {
 }
 
 variable "staging_expire_days" {
-  description = "Days after which objects under staging/ are deleted. Only a safety net: the checker deletes staging after a close. Must outlast every type's maxWaitS."
+  description = "Retired: staging/ is never deleted by age. Kept only so that a configuration still setting it is told why; leave it unset."
   type        = number
-  default     = 7
+  default     = null
 
   validation {
-    condition     = var.staging_expire_days >= 2
-    error_message = "staging_expire_days must be at least 2, so that staging outlives the slowest close."
+    condition     = var.staging_expire_days == null
+    error_message = "staging_expire_days must not be set: staging/ holds acknowledged events whose window is not proven complete yet, and deleting them by age loses them. The checker removes a window's staging once it is closed; staging older than its type's max wait raises the alert \"hourglass <type>: staging older than its max wait\" instead (staging_age_margin_s)."
   }
 }
 
 variable "deadletter_expire_days" {
-  description = "Days after which objects under deadletter/ are deleted."
+  description = "Days after which objects under deadletter/ (the worker's dead letters and Pub/Sub's deadletter/<type>/undeliverable/ files) are deleted. null (the default): never; a dead letter is an acknowledged event, kept until it is redriven or removed by hand."
   type        = number
-  default     = 30
+  default     = null
+
+  validation {
+    condition     = var.deadletter_expire_days == null || try(var.deadletter_expire_days >= 1 && floor(var.deadletter_expire_days) == var.deadletter_expire_days, false)
+    error_message = "deadletter_expire_days must be null (never delete dead letters) or a whole number of days, at least 1."
+  }
+}
+
+variable "staging_age_margin_s" {
+  description = "A type's staged events may wait past their window's end for the type's maxWaitS (type.json) plus this margin (the close itself, a few checker rounds) before the \"staging older than its max wait\" alert fires (seconds)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.staging_age_margin_s >= 0
+    error_message = "staging_age_margin_s must be >= 0."
+  }
 }
 
 variable "subscription" {
@@ -142,6 +158,12 @@ variable "checker_overdue_log_code" {
   description = "jsonPayload.code of the line the checker logs once per window still open past its end plus the liveness timeout (it waits on a gap); the window alert counts these lines."
   type        = string
   default     = "HG_WINDOW_OVERDUE"
+}
+
+variable "checker_staging_age_log_code" {
+  description = "jsonPayload.code of the line the checker logs once a minute per type whose oldest unclosed staging is past its window's end (with type, oldestUnclosedStagingS, maxWaitS, overMaxWaitS); the staging alert counts these lines."
+  type        = string
+  default     = "HG_STAGING_AGE"
 }
 
 variable "notification_channels" {

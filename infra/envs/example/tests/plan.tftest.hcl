@@ -84,3 +84,26 @@ run "no_table_before_a_type_has_a_closed_window" {
     error_message = "BigQuery cannot create an Avro table over no files: a type gets its table once a window closed."
   }
 }
+
+run "nothing_that_holds_events_is_deleted_by_age" {
+  command = plan
+
+  assert {
+    condition     = length(module.hourglass.bucket_delete_rules) == 0
+    error_message = "By default no lifecycle rule may delete anything: staging/ is unproven data, dead letters are events to redrive."
+  }
+}
+
+run "dead_letters_expire_only_when_asked" {
+  command = plan
+
+  variables {
+    deadletter_expire_days = 90
+  }
+
+  assert {
+    condition     = jsonencode(module.hourglass.bucket_delete_rules) == jsonencode([{ age_days = 90, prefixes = ["deadletter/"] }])
+    error_message = "deadletter_expire_days deletes deadletter/ (undeliverable/ included) after that many days, and nothing else: ${jsonencode(module.hourglass.bucket_delete_rules)}"
+  }
+}
+
