@@ -5,8 +5,8 @@ Usage: python chaos/audit.py (--bucket DIR | --gcs-endpoint URL --gcs-bucket NAM
                              [--leftover FILE] [--tapped FILE] [--staged DIR] [--out report.json]
 
   --records     JSON lines: {"p": publisher, "t": type, "f": first seq, "n": count} for every range whose
-                publish() resolved (SDK publishers), and {"g": [event ids], "t": type} for every gateway
-                request answered 2xx.
+                publish() resolved (SDK publishers), and {"g": [event ids], "t": type, "s": scope} for every
+                gateway request answered 2xx (scope: the client its token names; ids are delivered "<scope>:<id>").
   --malformed   JSON lines: {"id": Pub/Sub message id, "t": topic type, "kind": …} per malformed message sent.
   --publishers  JSON lines: {"publisher", "startedAtMs", "offsetS"} per SDK publisher process the suite ran
                 (offsetS: how far its clock was set off the real one).
@@ -36,7 +36,8 @@ Promises checked (each broken one is listed under "broken" and makes the exit co
                    dead-lettered.
   closed           nothing is left in staging.
   content          SDK records carry user_id "chaos-<seq>-<tag>", the tag being the start of the SHA-256 of the
-                   drawn text field as delivered (byte-exact delivery); gateway records user_id == event_id.
+                   drawn text field as delivered (byte-exact delivery); gateway records (user_id "gw-…")
+                   carry event_id "<scope>:<user_id>", scoped by the client that sent them.
 """
 import argparse
 import datetime
@@ -138,10 +139,14 @@ def audit(root, a):
 
     # --- What the suite knows was accepted.
     resolved = {}  # (type, publisher) -> set of seqs
-    gateway_ids = {}  # type -> set of event ids
+    gateway_ids = {}  # type -> set of delivered (scoped) event ids
+    gateway_scopes = set()
     for r in read_lines(a.records):
         if "g" in r:
-            gateway_ids.setdefault(r["t"], set()).update(r["g"])
+            if not r.get("s"):
+                f.fail("content", f"gateway record without its client's scope: {json.dumps(r)[:200]}")
+            gateway_scopes.add(r.get("s"))
+            gateway_ids.setdefault(r["t"], set()).update(f"{r.get('s')}:{i}" for i in r["g"])
         else:
             resolved.setdefault((r["t"], r["p"]), set()).update(range(r["f"], r["f"] + r["n"]))
     sdk_publishers = {p for _, p in resolved}
@@ -174,9 +179,10 @@ def audit(root, a):
                 expected = f"chaos-{r['seq']}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
                 if r.get("user_id") != expected:
                     f.fail("content", f"{place}: {r['publisher']}/{r['seq']} has user_id {r.get('user_id')!r}, its {DRAWN_FIELD.get(type_)} says {expected!r}")
-            if type_ in gateway_ids and r["event_id"].startswith("gw-"):
-                if r.get("user_id") != r["event_id"]:
-                    f.fail("content", f"{place}: gateway event {r['event_id']} has user_id {r.get('user_id')!r}")
+            if type_ in gateway_ids and str(r.get("user_id", "")).startswith("gw-"):
+                # The one client's scope, then the id it sent (its user_id): nothing else is a gateway event id.
+                if len(gateway_scopes) != 1 or r["event_id"] != f"{next(iter(gateway_scopes))}:{r['user_id']}":
+                    f.fail("content", f"{place}: gateway event {r['event_id']} has user_id {r.get('user_id')!r} (scopes {sorted(gateway_scopes)})")
                 seen = gateway_seen.setdefault(type_, {})
                 seen[r["event_id"]] = seen.get(r["event_id"], 0) + 1
 

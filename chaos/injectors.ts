@@ -141,13 +141,15 @@ export async function sendMalformed(
 }
 
 /**
- * An app posting to the gateway: batches of events with client event ids; a batch answered 2xx is
- * recorded; one that fails is retried with the same ids (as a client would), a few times.
+ * An app posting to the gateway with its bearer token: batches of events with client event ids; a batch
+ * answered 2xx is recorded with the client's scope (its token's name: the ids are delivered as
+ * "<scope>:<id>"); one that fails is retried with the same ids (as a client would), a few times.
  */
 export class GatewayClient {
   url: string | undefined;
   readonly #recordFile: string;
   readonly #types: readonly string[];
+  readonly #auth: { readonly client: string; readonly token: string };
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   readonly #retry: Array<{ type: string; body: string; ids: string[]; tries: number }> = [];
   #n = 0;
@@ -156,9 +158,10 @@ export class GatewayClient {
   failedRequests = 0;
   gaveUp = 0;
 
-  constructor(recordFile: string, types: readonly string[]) {
+  constructor(recordFile: string, types: readonly string[], auth: { readonly client: string; readonly token: string }) {
     this.#recordFile = recordFile;
     this.#types = types;
+    this.#auth = auth;
   }
 
   /** Sends one new batch of `size` events (and one retry, if any is due). */
@@ -199,7 +202,7 @@ export class GatewayClient {
       this.#inFlight--;
       if (ok) {
         this.accepted += req.ids.length;
-        appendFileSync(this.#recordFile, `${JSON.stringify({ g: req.ids, t: req.type })}\n`);
+        appendFileSync(this.#recordFile, `${JSON.stringify({ g: req.ids, t: req.type, s: this.#auth.client })}\n`);
       } else {
         this.failedRequests++;
         if (req.tries < 20) this.#retry.push({ ...req, tries: req.tries + 1 });
@@ -208,7 +211,7 @@ export class GatewayClient {
     };
     const r = http.request(
       `${this.url}/v1/events/${req.type}`,
-      { method: 'POST', agent: this.#agent, headers: { 'content-type': 'application/json' }, timeout: 15_000 },
+      { method: 'POST', agent: this.#agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${this.#auth.token}` }, timeout: 15_000 },
       (res) => {
         res.resume();
         res.on('end', () => done(res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300));

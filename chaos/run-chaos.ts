@@ -95,7 +95,9 @@ async function main(): Promise<number> {
   let subscriberProxy: TcpProxy | undefined;
   let tap: Tap | undefined;
   let witness: { stop(): Promise<void> } | undefined;
-  const gatewayClient = new GatewayClient(files.records, types.filter((t) => t !== 'track_played'));
+  // The gateway checks a named token, so its client's event ids are scoped by that name (the audit checks the scope).
+  const gatewayAuth = { client: 'chaos-app', token: `chaos_gateway_token_${o.seed}` };
+  const gatewayClient = new GatewayClient(files.records, types.filter((t) => t !== 'track_played'), gatewayAuth);
   const workers: Slot[] = Array.from({ length: o.workers }, () => ({ proc: undefined, generation: 0 }));
   const checkers: Slot[] = Array.from({ length: o.checkers }, () => ({ proc: undefined, generation: 0 }));
   const publishers: Slot[] = Array.from({ length: o.publishers }, () => ({ proc: undefined, generation: 0 }));
@@ -177,7 +179,7 @@ async function main(): Promise<number> {
     };
     const startGateway = async () => {
       gatewayClient.url = undefined;
-      const p = startProcess(`gateway.${gateway.generation++}`, 'services/gateway/main.ts', [], { ...env, HOURGLASS_PORT: '0', HOURGLASS_HOST: '127.0.0.1' }, logs);
+      const p = startProcess(`gateway.${gateway.generation++}`, 'services/gateway/main.ts', [], { ...env, HOURGLASS_PORT: '0', HOURGLASS_HOST: '127.0.0.1', HOURGLASS_GATEWAY_TOKENS: `${gatewayAuth.client}:${gatewayAuth.token}` }, logs);
       gateway.proc = p;
       gateway.ready = false;
       const l = await p.line((x) => (x.message === 'gateway listening' || x.msg === 'gateway listening' || x.event === 'gateway_listening') && typeof x.url === 'string');

@@ -13,6 +13,7 @@ import { decideClose, type PublisherView } from './close-rule.ts';
 import type { ClosedManifest } from './closed-manifest.ts';
 import { CheckerMetrics } from './checker-metrics.ts';
 import { CloseWatermarks } from './close-watermark.ts';
+import { removeUnlistedClientIds } from './closed-client-ids.ts';
 import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore } from './coverage-store.ts';
 import { HeartbeatTable } from './heartbeat-table.ts';
@@ -361,12 +362,16 @@ export class Checker {
     // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
     const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeMs);
     await mapLimit(debris, 16, (o) => storage.delete(o.key));
+    // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
+    if (caches.length > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);
     if (late.length > 0) {
       const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
         closer: options.checkerId,
         nowMs: this.#nowMs(),
+        clientIdHorizonUs: options.clientIdHorizonS * 1e6,
+        closedAttempt: manifest.attempt,
       });
       await this.#saveCoverage(ref.type);
       this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);

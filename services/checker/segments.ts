@@ -4,18 +4,23 @@
 // those files stay in staging until the window closes. So a segment lost in a race between two
 // checkers, or made after a close had planned without it, costs only work, never events.
 // Segments are numbered; seg-N is created with a create-only put on top of seg-0..N-1 (its dedup
-// state starts from theirs), so replicas build one chain.
+// state starts from theirs), so replicas build one chain. A segment's client ids go to a chunk under
+// checker/client-ids/ (client-id-chunks.ts), not to staging: the close lists the chain's chunks in the
+// closed window's index, so the late area can de-duplicate against them after staging is gone.
 import { createHash } from 'node:crypto';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { CodecName } from '../wire/codecs.ts';
+import { clientIdsPrefix, describeChunk, encodeClientIds, forEachClientId, type ClientIdChunk } from './client-id-chunks.ts';
+import { ClientIdTimes } from './client-id-times.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
-export const SEGMENT_FORMAT = 'hg-segment-1';
+/** 2: client ids spilled as a digest chunk under checker/client-ids/ (1 kept them as JSON in staging; a 1 is ignored, so its files are compacted again). */
+export const SEGMENT_FORMAT = 'hg-segment-2';
 
 export interface Segment {
   readonly format: typeof SEGMENT_FORMAT;
@@ -29,10 +34,8 @@ export interface Segment {
   readonly parts: PartFile[];
   /** Seqs held, per publisher. */
   readonly runs: Record<string, Array<[number, number]>>;
-  /** Key of a JSON array of [client event id, receive time µs] this segment holds (spilled: memory holds only what is within the horizon). */
-  readonly clientIdsKey: string;
-  /** Newest receive time among those ids (µs); absent when the segment holds none. */
-  readonly clientIdsNewestUs?: number;
+  /** The chunk of client ids this segment holds (spilled: memory holds only what is within the horizon); absent when it holds none. */
+  readonly clientIds?: ClientIdChunk;
   readonly events: number;
   readonly redelivered: number;
   readonly clientRetries: number;
@@ -46,7 +49,7 @@ export const isSegmentKey = (key: string) => /\/compacted\/seg-\d{6}\.json$/.tes
 /** What a chain of segments already holds: seqs per publisher, and client ids (those that can still matter). */
 export interface SegmentState {
   readonly runs: Map<string, WindowedRuns>;
-  readonly clientIds: Map<string, number>;
+  readonly clientIds: ClientIdTimes;
 }
 
 /** The staged files no segment of the chain holds yet. */
@@ -62,17 +65,17 @@ export function notInSegments(staged: readonly IndexedManifest[], segments: read
  */
 export async function segmentState(storage: Storage, segments: readonly Segment[], idsSinceUs = -Infinity): Promise<SegmentState> {
   const runs = new Map<string, WindowedRuns>();
-  const clientIds = new Map<string, number>();
+  const clientIds = new ClientIdTimes();
   for (const s of segments) {
     for (const [p, ranges] of Object.entries(s.runs)) {
       let r = runs.get(p);
       if (!r) runs.set(p, (r = new WindowedRuns()));
       for (const [from, to] of ranges) r.add(from, to, s.window, s.window);
     }
-    if (s.clientIdsNewestUs !== undefined && s.clientIdsNewestUs >= idsSinceUs) {
-      for (const [id, receivedUs] of JSON.parse((await storage.get(s.clientIdsKey)).toString('utf8')) as Array<[string, number]>) {
-        if (receivedUs >= idsSinceUs) clientIds.set(id, Math.max(receivedUs, clientIds.get(id) ?? -Infinity));
-      }
+    if (s.clientIds && s.clientIds.newestUs >= idsSinceUs) {
+      forEachClientId(await storage.get(s.clientIds.key), (key, receivedUs) => {
+        if (receivedUs >= idsSinceUs) clientIds.add(key, receivedUs);
+      }, s.clientIds.key);
     }
   }
   return { runs, clientIds };
@@ -104,10 +107,8 @@ export async function compactSegment(
     maxPartBytes: o.maxPartBytes,
     codec: o.codec,
   });
-  const newIds = [...result.eventIds].filter(([id, receivedUs]) => state.clientIds.get(id) !== receivedUs);
-  const clientIdsKey = `${segmentPrefix(ref)}${namePrefix}-${result.attempt}.ids.json`;
-  await storage.createOnly(clientIdsKey, JSON.stringify(newIds));
-  const clientIdsNewestUs = newIds.reduce<number | undefined>((max, [, receivedUs]) => Math.max(max ?? -Infinity, receivedUs), undefined);
+  const clientIds = describeChunk(`${clientIdsPrefix(ref)}${namePrefix}-${result.attempt}.ids`, result.keptClientIds);
+  if (clientIds) await storage.createOnly(clientIds.key, encodeClientIds(result.keptClientIds));
   const segment: Segment = {
     format: SEGMENT_FORMAT,
     type: ref.type,
@@ -118,8 +119,7 @@ export async function compactSegment(
     stagingManifests: staged.map((m) => m.key),
     parts: result.files,
     runs: Object.fromEntries([...result.written].map(([p, r]) => [p, r.runs.map((x) => [x.from, x.to] as [number, number])])),
-    clientIdsKey,
-    ...(clientIdsNewestUs !== undefined ? { clientIdsNewestUs } : {}),
+    ...(clientIds ? { clientIds } : {}),
     events: result.events,
     redelivered: result.redeliveredDropped,
     clientRetries: result.clientRetryDropped,
@@ -131,7 +131,7 @@ export async function compactSegment(
   } catch (err) {
     if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
     for (const f of result.files) await storage.delete(f.key);
-    await storage.delete(clientIdsKey);
+    if (clientIds) await storage.delete(clientIds.key);
     return undefined;
   }
 }

@@ -14,6 +14,8 @@ import { layout, type WindowRef } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { CodecName } from '../wire/codecs.ts';
 import { windowEndUs, windowStartUs } from '../wire/window.ts';
+import { describeChunk, encodeClientIds, type ClientIdChunk } from './client-id-chunks.ts';
+import { removeAttemptClientIds, tailIdsKey, writeClosedClientIds } from './closed-client-ids.ts';
 import { CLOSED_MANIFEST_FORMAT, rangeTotal, type ClosedManifest } from './closed-manifest.ts';
 import type { PublisherProof } from './close-rule.ts';
 import type { IndexedManifest } from './staging-index.ts';
@@ -83,6 +85,7 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
     }
     // Not committed, or another checker's commit: this attempt's own files must not outlive it.
     for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
+    await removeAttemptClientIds(storage, req.ref, attempt).catch(() => undefined);
     if (!winner) throw err;
     await finish(storage, req.ref, winner);
     return winner;
@@ -129,6 +132,8 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
   }
   const written = new Map<string, WindowedRuns>();
   for (const [p, runs] of state.runs) written.set(p, WindowedRuns.of(runs.runs));
+  // The closed window's client ids, for the late area: the chain's chunks, and the tail's below.
+  const idChunks: ClientIdChunk[] = req.segments.flatMap((g) => (g.clientIds ? [g.clientIds] : []));
   if (tail.length > 0) {
     const result = await compactWindow(storage, registry, tail, {
       type: req.ref.type,
@@ -147,6 +152,11 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     for (const f of result.files) sources[f.name] = f.key;
     redelivered += result.redeliveredDropped;
     clientRetries += result.clientRetryDropped;
+    const tailIds = describeChunk(tailIdsKey(req.ref, attempt), result.keptClientIds);
+    if (tailIds) {
+      await storage.createOnly(tailIds.key, encodeClientIds(result.keptClientIds));
+      idChunks.push(tailIds);
+    }
     for (const [p, runs] of result.written) {
       let r = written.get(p);
       if (!r) written.set(p, (r = new WindowedRuns()));
@@ -189,6 +199,8 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
   };
   const plan: ClosePlan = { attempt, sources };
   await storage.createOnly(`${work}plan.json`, JSON.stringify(plan));
+  // Before the commit point, so the winning manifest always has its index of client ids.
+  await writeClosedClientIds(storage, req.ref, attempt, idChunks);
   await storage.createOnly(dir + layout.manifestName, JSON.stringify(manifest, null, 2)); // the commit point
   return manifest;
 }

@@ -12,6 +12,8 @@ import type { StagedMessage } from '../storage/staging-manifest.ts';
 import type { Storage } from '../storage/storage.ts';
 import { ContainerWriter, readLong } from '../wire/avro-container.ts';
 import { compressBlock, decompressBlock, type CodecName } from '../wire/codecs.ts';
+import { clientIdKey } from './client-id-chunks.ts';
+import { ClientIdTimes } from './client-id-times.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -23,10 +25,15 @@ export interface CompactOptions {
   readonly window: number;
   /** Seqs already delivered elsewhere (for late events: the closed window and earlier late files). */
   readonly alreadyDelivered?: ReadonlyMap<string, WindowedRuns>;
-  /** Client event ids already written in this window (by earlier segments), with their receive times (µs). */
-  readonly deliveredEventIds?: ReadonlyMap<string, number>;
+  /** Client event ids (digests) already written in this window (by earlier segments), with their receive times (µs). Not changed. */
+  readonly deliveredEventIds?: ClientIdTimes;
   /** Two records with the same client event id are duplicates when received at most this far apart (µs). Default: the whole window. */
   readonly clientIdHorizonUs?: number;
+  /**
+   * Which records are client retries, decided beforehand (the late area commits its decision before it
+   * writes, so a redone move writes the same records): replaces comparing ids.
+   */
+  readonly clientRetriesDecided?: (publisher: string, seq: number) => boolean;
   /** Folder (ending in /) and file name prefix of the output parts. */
   readonly outPrefix: string;
   readonly namePrefix: string;
@@ -56,8 +63,8 @@ export interface CompactResult {
   readonly clientRetryDropped: number;
   /** Seqs written, per publisher. */
   readonly written: Map<string, WindowedRuns>;
-  /** Client event ids seen (delivered before, or written now), with the receive time of the copy kept. */
-  readonly eventIds: Map<string, number>;
+  /** Client ids (digests) of the records written now, with their receive times: every kept copy. */
+  readonly keptClientIds: Array<[key: string, receivedUs: number]>;
 }
 
 export async function compactWindow(storage: Storage, registry: Registry, manifests: readonly IndexedManifest[], o: CompactOptions): Promise<CompactResult> {
@@ -70,7 +77,9 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
     if (!r) written.set(publisher, (r = new WindowedRuns()));
     return r;
   };
-  const eventIds = new Map<string, number>(o.deliveredEventIds ?? []);
+  const delivered = o.deliveredEventIds;
+  const keptIds = new ClientIdTimes();
+  const keptClientIds: Array<[string, number]> = [];
   const horizonUs = o.clientIdHorizonUs ?? Infinity;
   const parts: PartFile[] = [];
   let writer = newWriter();
@@ -142,21 +151,26 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
         continue;
       }
       mine.add(seq, seq + 1, o.window, o.window);
+      // A generated id (<publisher>-<seq>) is never compared with a client's: it is unique by construction.
       if (msg.clientIds && record.event_id !== generatedEventId(msg.publisher, seq)) {
         const receivedUs = Number(record.receive_time);
-        const keptAtUs = eventIds.get(record.event_id);
-        if (keptAtUs !== undefined && Math.abs(receivedUs - keptAtUs) <= horizonUs) {
+        const key = clientIdKey(record.event_id);
+        const retry = o.clientRetriesDecided
+          ? o.clientRetriesDecided(msg.publisher, seq)
+          : keptIds.within(key, receivedUs, horizonUs) || (delivered?.within(key, receivedUs, horizonUs) ?? false);
+        if (retry) {
           clientRetryDropped++;
           continue;
         }
-        eventIds.set(record.event_id, receivedUs);
+        keptIds.add(key, receivedUs);
+        keptClientIds.push([key, receivedUs]);
       }
       kept.push(encodeRecord(target.deliveredType, record));
     }
     if (kept.length > 0) await append(kept.length, compressBlock(o.codec, Buffer.concat(kept)));
   }
   await finishPart();
-  return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files: parts, events, redeliveredDropped, clientRetryDropped, written, eventIds };
+  return { attempt, schemaVersion: targetVersion, schemaJson: target.deliveredSchemaJson, files: parts, events, redeliveredDropped, clientRetryDropped, written, keptClientIds };
 }
 
 function cmp(a: string, b: string): number {

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
 
-export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'schemas' | 'publish' | 'help';
+export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'schemas' | 'publish' | 'redrive' | 'help';
 
 interface CommandSpec {
   /** Names of the positional arguments, all required. */
@@ -20,6 +20,10 @@ const SPECS: Record<CommandName, CommandSpec> = {
   verify: { positionals: ['type', 'hour'], options: [] },
   schemas: { positionals: ['check'], options: ['dir'] },
   publish: { positionals: ['type', 'file.jsonl'], options: ['project', 'topic-prefix', 'schema-version', 'skip-invalid'] },
+  redrive: {
+    positionals: [],
+    options: ['type', 'source', 'reason', 'hour', 'since', 'until', 'limit', 'dry-run', 'force', 'delete', 'json', 'project', 'topic-prefix'],
+  },
   help: { positionals: [], optionalPositionals: 1, options: [] },
 };
 
@@ -39,6 +43,14 @@ const OPTIONS = {
   'topic-prefix': { type: 'string' },
   'schema-version': { type: 'string' },
   'skip-invalid': { type: 'boolean' },
+  source: { type: 'string' },
+  reason: { type: 'string' },
+  hour: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
+  delete: { type: 'boolean' },
 } as const;
 
 export type OptionValues = { readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
+import type { PubSub } from '@google-cloud/pubsub';
 import { fileURLToPath } from 'node:url';
 import { HourglassError } from '../errors/catalogue.ts';
 import { Registry } from '../registry/registry.ts';
@@ -24,6 +25,7 @@ export class CliContext {
   readonly io: CliIo;
   #storage: Promise<Storage> | undefined;
   #registry: Promise<Registry> | undefined;
+  #pubsub: Promise<PubSub> | undefined;
 
   constructor(options: CliOptions, io: CliIo) {
     this.options = options;
@@ -42,6 +44,18 @@ export class CliContext {
       throw new CliError(`the schema registry does not load: ${(err as Error).message}`);
     });
     return this.#registry;
+  }
+
+  /** A Pub/Sub client for --project, the emulator at PUBSUB_EMULATOR_HOST when that is set; closed with the context. */
+  pubsub(): Promise<PubSub> {
+    // Loaded on first use: the commands that only read the bucket should not pay for the Pub/Sub client.
+    this.#pubsub ??= import('@google-cloud/pubsub').then(({ PubSub }) => {
+      const emulator = this.io.env.PUBSUB_EMULATOR_HOST;
+      return emulator
+        ? new PubSub({ projectId: this.options.project, apiEndpoint: emulator, emulatorMode: true })
+        : new PubSub({ projectId: this.options.project });
+    });
+    return this.#pubsub;
   }
 
   /** A progress bar on stderr (drawing nothing unless stderr is a terminal). */
@@ -68,6 +82,8 @@ export class CliContext {
   async close(): Promise<void> {
     const storage = await this.#storage?.catch(() => undefined);
     await storage?.close();
+    const pubsub = await this.#pubsub?.catch(() => undefined);
+    await pubsub?.close().catch(() => undefined);
   }
 
   async #openStorage(): Promise<Storage> {

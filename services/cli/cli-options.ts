@@ -12,9 +12,9 @@ export interface CliOptions {
   readonly windowS: number;
   /** Schemas folder of the registry. Env HOURGLASS_SCHEMAS_DIR (`schemas check --dir` overrides). Default: the shipped schemas/. */
   readonly schemasDir: string | undefined;
-  /** Google Cloud project for publish. Flag --project, env HOURGLASS_PROJECT or GOOGLE_CLOUD_PROJECT. Default: hourglass-local. */
+  /** Google Cloud project for publish and redrive. Flag --project, env HOURGLASS_PROJECT or GOOGLE_CLOUD_PROJECT. Default: hourglass-local. */
   readonly project: string;
-  /** Topic prefix for publish. Flag --topic-prefix, env HOURGLASS_TOPIC_PREFIX. Default: hourglass-. */
+  /** Topic prefix for publish and redrive. Flag --topic-prefix, env HOURGLASS_TOPIC_PREFIX. Default: hourglass-. */
   readonly topicPrefix: string | undefined;
 }
 

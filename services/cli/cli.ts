@@ -17,6 +17,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, () => Promise<Runner>> = {
   verify: async () => (await import('./commands/verify.ts')).runVerify,
   schemas: async () => (await import('./commands/schemas-check.ts')).runSchemasCheck,
   publish: async () => (await import('./commands/publish.ts')).runPublish,
+  redrive: async () => (await import('./commands/redrive.ts')).runRedrive,
 };
 
 /** Runs the CLI with `argv` (after the script name); resolves to the exit code. Never throws. */

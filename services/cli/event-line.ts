@@ -1,11 +1,14 @@
 // One line of a publish file: {"payload": {...}, "event_id": "..."} or a bare payload object, checked against the schema version.
 import type { SchemaVersion } from '../registry/registry.ts';
-import { validateEventId, validatePayload, type PublishItem } from '../sdk/index.ts';
+import { validateEventId, validatePayload, validateScopedEventId, type PublishItem } from '../sdk/index.ts';
 
 export type EventLine =
   | { readonly kind: 'event'; readonly item: PublishItem }
   | { readonly kind: 'blank' }
   | { readonly kind: 'invalid'; readonly problem: string };
+
+/** The CLI publisher's origin: the scope of the event ids it sends ("hourglass-cli:<event_id>"). */
+export const CLI_ORIGIN = 'hourglass-cli';
 
 /** Largest encoded payload the CLI sends (the SDK's default maxEventBytes). */
 export const MAX_EVENT_BYTES = 512 * 1024;
@@ -24,7 +27,7 @@ export function parseEventLine(text: string, version: SchemaVersion): EventLine 
   const envelope = typeof obj.payload === 'object' && obj.payload !== null && !Array.isArray(obj.payload) && Object.keys(obj).every((k) => k === 'payload' || k === 'event_id');
   const payload = envelope ? (obj.payload as object) : obj;
   const eventId = envelope ? obj.event_id : undefined;
-  const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(eventId)];
+  const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(eventId), ...validateScopedEventId(CLI_ORIGIN, eventId)];
   if (problems.length > 0) return { kind: 'invalid', problem: problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ') };
   const bytes = version.payloadType.toBuffer(payload).length;
   if (bytes > MAX_EVENT_BYTES) return { kind: 'invalid', problem: `${bytes} bytes encoded; the limit is ${MAX_EVENT_BYTES}` };

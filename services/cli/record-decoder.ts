@@ -4,20 +4,28 @@
 // with a schema version this checkout has never seen.
 import avro from 'avsc';
 import { decompressBlock, type CodecName } from '../wire/codecs.ts';
+import { compileSkipper, proveRecordCount, type Skipper } from '../wire/record-skipper.ts';
 
 export class RecordDecoder {
   readonly #type: avro.Type;
+  readonly #skipper: Skipper;
   readonly #codec: CodecName;
 
   /** `schemaJson` and `codec` as in the container header. Logical types are not applied: timestamp-micros stays a number. */
   constructor(schemaJson: string, codec: CodecName) {
-    this.#type = avro.Type.forSchema(JSON.parse(schemaJson) as avro.Schema);
+    const schema = JSON.parse(schemaJson) as avro.Schema;
+    this.#type = avro.Type.forSchema(schema);
+    this.#skipper = compileSkipper(schema as object);
     this.#codec = codec;
   }
 
   /** The block's records; throws when the body does not hold exactly `count` of them. */
   decodeBlock(body: Buffer, count: number): unknown[] {
     const data = decompressBlock(this.#codec, body);
+    // Proven first, with the bounded skipper: avsc takes an array or map count at its word, so a corrupt
+    // count of 2^33 entries keeps it decoding past the end of the buffer for minutes.
+    const proof = proveRecordCount(this.#skipper, data, count);
+    if (!proof.ok) throw new Error(`block does not hold ${count} records: ${proof.reason}`);
     const records: unknown[] = new Array(count);
     let pos = 0;
     for (let i = 0; i < count; i++) {

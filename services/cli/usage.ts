@@ -26,16 +26,42 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
   every type: names, configs, and that each version reads all older versions' data. Exit 1 on error.`,
   publish: `usage: hourglass publish <type> <file.jsonl> [--project ID] [--topic-prefix P] [--schema-version N] [--skip-invalid]
   Publishes each line of the file as one event through the SDK to Pub/Sub (PUBSUB_EMULATOR_HOST is
-  honoured). A line is {"payload": {...}, "event_id": "..."} (event_id optional) or a bare payload
-  object; blank lines are skipped. Every line is checked first: if any is invalid, nothing is
+  honoured). A line is {"payload": {...}, "event_id": "..."} (event_id optional; delivered scoped as
+  "hourglass-cli:<event_id>", at most 256 characters in all) or a bare payload object; blank lines are skipped. Every line is checked first: if any is invalid, nothing is
   published and each bad line is reported by number (exit 1).
   --project ID        Google Cloud project [HOURGLASS_PROJECT, GOOGLE_CLOUD_PROJECT; default hourglass-local]
   --topic-prefix P    topic name prefix [HOURGLASS_TOPIC_PREFIX; default hourglass-]
   --schema-version N  validate and encode with this schema version (default: the newest)
   --skip-invalid      publish the valid lines, report the invalid ones, and exit 1 if there were any`,
+  redrive: `usage: hourglass redrive [--type TYPE] [--source worker|undeliverable|both] [--reason R[,R…]] [--hour H | [--since T] [--until T]] [--limit N] [--dry-run] [--force] [--delete] [--json]
+  Puts dead-lettered messages back through the pipeline: the worker's dead letters (deadletter/<type>/dt=…/,
+  once their cause is fixed) and the messages Pub/Sub gave up delivering (deadletter/<type>/undeliverable/,
+  its Cloud Storage subscription's Avro files). Each message is first checked as the worker would check
+  it, with this registry (HOURGLASS_SCHEMAS_DIR) and window length (--window-s): one it would
+  dead-letter again is skipped, with its reason. The rest are republished unchanged to their type's
+  topic; once Pub/Sub acknowledged one, a marker is created under deadletter/<type>/redriven/ and the
+  dead letter is kept. A marked dead letter is never republished again, so running redrive twice is
+  safe; a crash between the acknowledgement and the marker republishes that message once more, which
+  the checker de-duplicates by (publisher, seq). Its events land in their window if it is still open,
+  else in the late area. PUBSUB_EMULATOR_HOST is honoured. Exit 1 if any was skipped or failed.
+  --type TYPE         only this type (default: every type with dead letters)
+  --source S          worker, undeliverable or both (default: both)
+  --reason R[,R…]     only these reasons: bad_attributes, unknown_type, wrong_topic, unknown_version,
+                      wrong_window_length, corrupt_block, bad_records, or undeliverable
+  --hour H            dead-lettered in this hour (2026-11-22T21)
+  --since T, --until T
+                      dead-lettered at or after T / before T: a UTC time (2026-11-22T21:30:00Z), an
+                      hour (2026-11-22T21) or a duration ago (90m, 6h, 7d)
+  --limit N           take at most N dead letters not yet redriven, oldest first (run again for more)
+  --dry-run           check and count, publish and mark nothing
+  --force             republish also what the worker would refuse (it will dead-letter it again)
+  --delete            delete each dead letter once its republish is acknowledged and marked
+  --json              the summary as one JSON object, with every skipped or failed dead letter
+  --project ID        Google Cloud project [HOURGLASS_PROJECT, GOOGLE_CLOUD_PROJECT; default hourglass-local]
+  --topic-prefix P    topic name prefix [HOURGLASS_TOPIC_PREFIX; default hourglass-]`,
 };
 
-export const SHORT_USAGE = 'usage: hourglass <command> [options]   commands: status, ls, cat, manifest, verify, schemas check, publish, help';
+export const SHORT_USAGE = 'usage: hourglass <command> [options]   commands: status, ls, cat, manifest, verify, schemas check, publish, redrive, help';
 
 export const USAGE = `usage: hourglass <command> [options]
 
@@ -49,6 +75,7 @@ commands:
   verify <type> <hour>          re-read the part files and check them against the manifest
   schemas check                 load and check the schema registry
   publish <type> <file.jsonl>   publish each line as an event (all or nothing per file)
+  redrive                       put dead-lettered messages back through the pipeline (idempotent)
   help [command]                this text, or a command's
 
 global options:

@@ -12,7 +12,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import { HourglassError, hasCode } from '../errors/catalogue.ts';
 import type { Registry, SchemaVersion } from '../registry/registry.ts';
 import type { InvalidEvent, Publisher } from '../sdk/index.ts';
-import { requireBearerToken, TokenSet } from './auth.ts';
+import { anonymousClient, requireBearerToken, TokenSet, type AuthenticatedLocals } from './auth.ts';
 import { asHourglassError, errorAnswer } from './error-response.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { GatewayLifecycle } from './lifecycle.ts';
@@ -44,7 +44,7 @@ export interface GatewayAppDeps {
 export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** Per-request state kept in res.locals. */
-interface EventRequestState {
+interface EventRequestState extends AuthenticatedLocals {
   type?: string;
   schema?: SchemaVersion;
   version?: number;
@@ -116,7 +116,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     next();
   };
 
-  const authenticate: RequestHandler = options.authEnabled ? requireBearerToken(new TokenSet(options.tokens)) : (_req, _res, next) => next();
+  const authenticate: RequestHandler = options.authEnabled ? requireBearerToken(new TokenSet(options.tokens)) : anonymousClient();
 
   const prepare: RequestHandler = (req, res, next) => {
     const state = res.locals as EventRequestState;
@@ -147,7 +147,8 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     const items = parseEventsBody(body, state.schema!, options);
     if (publisher.wouldBlock()) throw backpressureError(options.retryAfterS);
     try {
-      await publisher.publishMany(state.type!, items, state.version === undefined ? {} : { version: state.version });
+      // The client's event ids are scoped by who it is, so no client can suppress another's by reusing ids.
+      await publisher.publishMany(state.type!, items, { eventIdScope: state.client!, ...(state.version === undefined ? {} : { version: state.version }) });
     } catch (err) {
       if (hasCode(err, 'HG_INVALID_EVENT') && Array.isArray(err.details)) throw invalidEventsError(fromSdkProblems(err.details as InvalidEvent[]));
       throw err;

@@ -3,6 +3,7 @@
 // Precedence, written once: an explicit override, then the environment, then the default. Nothing
 // else in the gateway reads process.env.
 import { HourglassError } from '../errors/catalogue.ts';
+import { clientNameProblem, parseTokenEntry } from './auth.ts';
 import { DEFAULT_SCHEMAS_DIR } from '../registry/registry.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
@@ -27,9 +28,11 @@ export interface GatewayOptions {
    */
   readonly authEnabled: boolean;
   /**
-   * Accepted bearer tokens (any of them). Env `HOURGLASS_GATEWAY_TOKENS`, separated by commas or
-   * newlines (the Secret Manager secret holds one per line). Each is 16..4096 URL-safe/base64
-   * characters. Default: none.
+   * Accepted bearer tokens (any of them), each `name:token` or `token`. Env `HOURGLASS_GATEWAY_TOKENS`,
+   * separated by commas or newlines (the Secret Manager secret holds one per line). A token is 16..4096
+   * URL-safe/base64 characters; a name (`^[a-z][a-z0-9_.-]{0,62}$`) says which client the token belongs to
+   * and scopes its event ids (`<name>:<event_id>`); an unnamed token's client is `key-<first 12 hex of its
+   * SHA-256>`. Several tokens may share a name (rotation); one token may not appear twice. Default: none.
    */
   readonly tokens: readonly string[];
   /** Largest request body (bytes, after Content-Encoding is undone). Env `HOURGLASS_MAX_BODY_BYTES`. Default: 5 MiB. */
@@ -171,13 +174,20 @@ function checkGatewayOptions(o: GatewayOptions): string[] {
   }
   if (o.host === '') problems.push('host must not be empty');
   if (o.topicPrefix !== '' && !/^[A-Za-z][A-Za-z0-9\-_.~+%]*$/.test(o.topicPrefix)) problems.push(`topic prefix ${JSON.stringify(o.topicPrefix)} is not a valid start of a Pub/Sub topic name`);
-  // Never echo a token: name it by position.
-  o.tokens.forEach((token, i) => {
+  // Never echo a token: name it by position (a name may be echoed).
+  const seen = new Map<string, number>();
+  o.tokens.forEach((entry, i) => {
+    const { token, name } = parseTokenEntry(entry);
+    const nameProblem = name === undefined ? undefined : clientNameProblem(name);
+    if (nameProblem) problems.push(`gateway token #${i + 1}: its name ${JSON.stringify(name)} ${nameProblem}`);
     if (token.length < TOKEN_MIN_CHARS || token.length > TOKEN_MAX_CHARS) {
       problems.push(`gateway token #${i + 1} must be ${TOKEN_MIN_CHARS}..${TOKEN_MAX_CHARS} characters long (has ${token.length})`);
     } else if (!TOKEN_SYNTAX.test(token)) {
-      problems.push(`gateway token #${i + 1} may only hold A-Z a-z 0-9 - . _ ~ + / and trailing =`);
+      problems.push(`gateway token #${i + 1} may only hold A-Z a-z 0-9 - . _ ~ + / and trailing = (write a name before it as name:token)`);
     }
+    const first = seen.get(token);
+    if (first !== undefined) problems.push(`gateway token #${i + 1} is the same token as #${first}: a token belongs to one client`);
+    else seen.set(token, i + 1);
   });
   if (o.authEnabled && o.tokens.length === 0) {
     problems.push(

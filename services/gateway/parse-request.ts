@@ -119,7 +119,8 @@ export function invalidEventsError(problems: readonly RequestProblem[]): Hourgla
  * checked before publishMany, so every problem the SDK reports is inside a payload.
  */
 export function fromSdkProblems(details: readonly InvalidEvent[]): RequestProblem[] {
-  return details.map((p) => ({ index: p.index, path: payloadPath(p.path), message: p.message }));
+  // "event_id" is the event's own id (too long once scoped by its client), never a payload field: identity names are reserved.
+  return details.map((p) => ({ index: p.index, path: p.path === 'event_id' ? 'event_id' : payloadPath(p.path), message: p.message }));
 }
 
 /** A field path inside a payload ("" = the payload itself) as a path inside the request's event. */

@@ -8,7 +8,7 @@ export const IDENTITY_FIELDS = [
   {
     name: 'event_id',
     type: 'string',
-    doc: 'The client-supplied event id, or "<publisher>-<seq>" when the client sent none. Unique within a closed hour.',
+    doc: 'A client-supplied id scoped by who sent it, "<scope>:<id>" (scope: the SDK publisher\'s origin, or the gateway client its token names, "key-<hex>" for an unnamed token, "anonymous" without authentication); or "<publisher>-<seq>" when the client sent none. A closed hour holds one copy of a client id among copies received within the de-duplication horizon (default 10 minutes) of each other; a generated id is unique.',
   },
   {
     name: 'receive_time',

@@ -14,7 +14,8 @@ export interface FieldProblem {
   readonly message: string;
 }
 
-const EVENT_ID_MAX_CHARS = 256;
+/** Longest delivered event id (a client's, with its scope), in characters. */
+export const EVENT_ID_MAX_CHARS = 256;
 
 /** Every way `payload` fails the schema; empty when it is valid. Undeclared fields count as faults (typos lose data). */
 export function validatePayload(type: avro.Type, payload: unknown): FieldProblem[] {

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../time/clock.ts';
 import { isCodecName, type CodecName } from '../wire/codecs.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
+import { eventIdScopeProblem } from './event-id-scope.ts';
 
 export interface PublisherOptions {
   /** The event types this publisher may send. */
@@ -16,7 +17,12 @@ export interface PublisherOptions {
   readonly topicPrefix?: string;
   /** Window length (s); must divide a day. Default: 3600. */
   readonly windowLengthS?: number;
-  /** Who this is, for people reading heartbeats ("gateway@host"). Default: "sdk". */
+  /**
+   * The service publishing: set it to your service's name ("playlist-service"). It scopes client event ids
+   * (delivered as "<origin>:<eventId>", de-duplicated only against the same origin's), so keep it stable across
+   * restarts and distinct from other services'; heartbeats show it as "<origin>@<host>". 1..63 characters of
+   * A-Z a-z 0-9 _ . -. Default: "sdk" (shared by every publisher that leaves it unset).
+   */
   readonly origin?: string;
   /** Publisher id. Default: a new random id (one per process incarnation). */
   readonly publisherId?: string;
@@ -78,6 +84,8 @@ export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherO
     bad((err as Error).message);
   }
   if (!isCodecName(resolved.codec)) bad(`unknown codec ${JSON.stringify(resolved.codec)}`);
+  const originProblem = eventIdScopeProblem(resolved.origin);
+  if (originProblem) bad(`origin (the scope of its client event ids): ${originProblem}`);
   for (const key of ['maxBatchEvents', 'maxBatchBytes', 'lingerMs', 'maxEventBytes', 'maxBufferedBytes', 'publishDeadlineMs', 'attemptTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'heartbeatIntervalMs'] as const) {
     const v = resolved[key];
     if (!Number.isFinite(v) || v < 0 || (key !== 'lingerMs' && v === 0)) bad(`${key} must be a positive number, got ${v}`);

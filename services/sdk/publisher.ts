@@ -11,13 +11,17 @@ import { topicNames, type TopicNames } from '../wire/topics.ts';
 import { windowEndUs, windowOf } from '../wire/window.ts';
 import { AckTracker } from './ack-tracker.ts';
 import { EventEncoder, validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
+import { assertEventIdScope, scopeEventId, validateScopedEventId } from './event-id-scope.ts';
 import { MessageSender } from './message-sender.ts';
 import { OpenBatch, type SealedBatch } from './open-batch.ts';
 import { PublisherMetrics } from './publisher-metrics.ts';
 import { resolvePublisherOptions, type PublisherOptions, type ResolvedPublisherOptions } from './publisher-options.ts';
 
 export interface PublishOptions {
-  /** Client event id: duplicates of it within a window are dropped at close (for client retries). */
+  /**
+   * Client event id: duplicates of it within a window are dropped at close (for client retries). Delivered
+   * scoped by the publisher's origin, as "<origin>:<eventId>" (at most 256 characters in all).
+   */
   readonly eventId?: string;
   /** Schema version to validate and encode with. Default: the newest. */
   readonly version?: number;
@@ -26,6 +30,16 @@ export interface PublishOptions {
 export interface PublishItem {
   readonly payload: object;
   readonly eventId?: string;
+}
+
+export interface PublishManyOptions {
+  /** Schema version to validate and encode with. Default: the newest. */
+  readonly version?: number;
+  /**
+   * Who sent these items: their client event ids are delivered as "<scope>:<eventId>" and de-duplicated only
+   * against the same scope's. Default: the publisher's origin. The gateway passes the authenticated client.
+   */
+  readonly eventIdScope?: string;
 }
 
 export interface InvalidEvent extends FieldProblem {
@@ -127,13 +141,14 @@ export class Publisher {
     let version: SchemaVersion;
     try {
       version = this.#version(type, options.version);
-      const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(options.eventId)];
+      const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(options.eventId), ...validateScopedEventId(this.#o.origin, options.eventId)];
       if (problems.length > 0) throw invalidEvents(type, problems.map((p) => ({ ...p, index: 0 })));
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this.#registered) return this.#whenRegistered().then(() => this.#publishValidated(type, version, payload, options.eventId));
-    return this.#publishValidated(type, version, payload, options.eventId);
+    const eventId = scopeEventId(this.#o.origin, options.eventId);
+    if (!this.#registered) return this.#whenRegistered().then(() => this.#publishValidated(type, version, payload, eventId));
+    return this.#publishValidated(type, version, payload, eventId);
   }
 
   /** Appends a validated event once the buffer has room; a call still waiting for room when close() starts is refused. */
@@ -152,12 +167,14 @@ export class Publisher {
    * Publishes several events of one type, all or nothing: if any is invalid, none is accepted and the
    * error lists every invalid event by index. Resolves when Pub/Sub acknowledged all of them.
    */
-  async publishMany(type: string, items: readonly PublishItem[], options: { version?: number } = {}): Promise<void> {
+  async publishMany(type: string, items: readonly PublishItem[], options: PublishManyOptions = {}): Promise<void> {
     if (this.#closing) throw closedError();
     const version = this.#version(type, options.version);
+    const scope = options.eventIdScope ?? this.#o.origin;
+    if (options.eventIdScope !== undefined) assertEventIdScope(scope, 'publishMany eventIdScope');
     const problems: InvalidEvent[] = [];
     items.forEach((item, index) => {
-      for (const p of [...validatePayload(version.payloadType, item.payload), ...validateEventId(item.eventId)]) problems.push({ ...p, index });
+      for (const p of [...validatePayload(version.payloadType, item.payload), ...validateEventId(item.eventId), ...validateScopedEventId(scope, item.eventId)]) problems.push({ ...p, index });
     });
     if (problems.length > 0) throw invalidEvents(type, problems);
     if (!this.#registered) await this.#whenRegistered();
@@ -175,7 +192,7 @@ export class Publisher {
       if (this.#closing) throw closedError();
     }
     const outcomes = new Set<Promise<void>>();
-    for (const item of items) outcomes.add(this.#append(type, version, item.payload, item.eventId));
+    for (const item of items) outcomes.add(this.#append(type, version, item.payload, scopeEventId(scope, item.eventId)));
     await Promise.all(outcomes);
   }
 

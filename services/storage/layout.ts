@@ -4,6 +4,8 @@
 //   <type>/dt=YYYY-MM-DD/hour=HH/              a closed hour (finer keys minute=, second= for shorter windows)
 //   late/<type>/dt=…/hour=…/                   events that arrived after their window closed
 //   deadletter/<type>/dt=…/hour=…/             messages that could not be processed, with the reason
+//   deadletter/<type>/undeliverable/…          messages Pub/Sub gave up delivering (its Cloud Storage subscription's Avro files)
+//   deadletter/<type>/redriven/…               one create-only marker per dead letter `hourglass redrive` put back
 //   checker/…                                  the checker's own state
 // Every prefix ends with "/" so that listing hour=1/ never matches hour=10/.
 import { MICROS_PER_SECOND, windowStartUs } from '../wire/window.ts';
@@ -46,6 +48,11 @@ export const layout = {
   closedType: (type: string) => `${type}/`,
   late: (w: WindowRef) => `late/${w.type}/${partitionPath(w.index, w.lengthS)}`,
   deadletter: (type: string, atMs: number) => `deadletter/${type}/${partitionPath(Math.floor(atMs / 3_600_000), 3600)}`,
+  deadletterRoot: 'deadletter/',
+  deadletterType: (type: string) => `deadletter/${type}/`,
+  /** Must match filename_prefix of the dead-letter archive subscription (infra/modules/hourglass/pubsub.tf). */
+  deadletterUndeliverable: (type: string) => `deadletter/${type}/undeliverable/`,
+  deadletterRedriven: (type: string) => `deadletter/${type}/redriven/`,
   checker: 'checker/',
   manifestName: '_MANIFEST.json',
   successName: '_SUCCESS',

@@ -75,7 +75,7 @@ export class DeadLetterWriter {
 }
 
 /** A message id as an object name: Pub/Sub ids are digits, but nothing outside a safe alphabet gets into a key. */
-function safeName(id: string): string {
+export function safeName(id: string): string {
   const safe = id.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 200);
   return safe === '' || safe.startsWith('.') ? `id${safe}` : safe;
 }

@@ -2,6 +2,7 @@
 // from earlier segments) is bounded by the horizon, not by the window: staged files written by a real Worker.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { clientIdKey } from '../../services/checker/client-id-chunks.ts';
 import { compactSegment, type Segment } from '../../services/checker/segments.ts';
 import type { IndexedManifest } from '../../services/checker/staging-index.ts';
 import { compactWindow } from '../../services/checker/window-compactor.ts';
@@ -32,7 +33,7 @@ function countingIdReads(inner: Storage): { storage: Storage; idReads: string[] 
   const idReads: string[] = [];
   const storage = overrideStorage(inner, {
     get: (key) => {
-      if (key.endsWith('.ids.json')) idReads.push(key);
+      if (key.endsWith('.ids')) idReads.push(key);
       return inner.get(key);
     },
   });
@@ -48,7 +49,8 @@ describe('client event ids within a horizon', () => {
     const within = await compactWindow(storage, registry, [p!, q!, r!], { ...o, clientIdHorizonUs: HORIZON_US });
     assert.equal(within.events, 29, 'q\'s copy (5 s after p\'s) is dropped; r\'s (60 s after) is kept');
     assert.equal(within.clientRetryDropped, 1);
-    assert.equal(within.eventIds.get('c-1'), BASE_RECEIVE_US + 60 * S + 5, 'the id is remembered at the newest copy kept');
+    const kept = within.keptClientIds.filter(([key]) => key === clientIdKey('c-1')).map(([, us]) => us);
+    assert.deepEqual(kept, [BASE_RECEIVE_US + 3, BASE_RECEIVE_US + 60 * S + 5], 'every kept copy of the id is remembered, with its receive time');
     const wholeWindow = await compactWindow(storage, registry, [p!, q!, r!], { ...o, attempt: 'whole' });
     assert.equal(wholeWindow.events, 28, 'without a horizon, every copy after the first is dropped');
   });
@@ -63,7 +65,7 @@ describe('client event ids within a horizon', () => {
     chain.push((await compactSegment(storage, registry, ref, chain, [p!], o))!);
     chain.push((await compactSegment(storage, registry, ref, chain, [q!], o))!);
     assert.equal(chain[1]!.clientRetries, 1, 'q\'s copy is within the horizon of p\'s, in the segment before');
-    assert.deepEqual(idReads, [chain[0]!.clientIdsKey]);
+    assert.deepEqual(idReads, [chain[0]!.clientIds!.key]);
     idReads.length = 0;
     chain.push((await compactSegment(storage, registry, ref, chain, [r!], o))!);
     assert.equal(chain[2]!.clientRetries, 0, 'r\'s copy is beyond the horizon: kept');

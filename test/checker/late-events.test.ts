@@ -38,7 +38,7 @@ async function stagedInOneWindow(message: { publisher: string; firstSeq: number;
   await stageMessages(local, registry, [message]);
   const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, WINDOW_S), lengthS: WINDOW_S };
   const staged = async () => (await new StagingIndex(local, WINDOW_S).windows('track_played')).get(ref.index)?.staged ?? [];
-  const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now() };
+  const options = { maxPartBytes: 1 << 30, codec: 'deflate' as const, closer: 'test', nowMs: Date.now(), clientIdHorizonUs: 600e6, closedAttempt: 'none' };
   return { registry, local, ref, staged, options };
 }
 
@@ -52,7 +52,7 @@ describe('late events', () => {
     assert.equal((await staged()).length, 1, 'staging is kept until the late file is listed');
 
     const moved = await moveLateEvents(local, registry, new CoverageStore(), ref, await staged(), options);
-    assert.deepEqual(moved, { events: 12, duplicates: 0 });
+    assert.deepEqual(moved, { events: 12, duplicates: 0, clientRetries: 0 });
     const keys = (await local.list(dir)).map((o) => o.key);
     const manifests = keys.filter((k) => k.endsWith('.manifest.json'));
     assert.equal(manifests.length, 1);
@@ -80,7 +80,7 @@ describe('late events', () => {
     const left = await staged();
     assert.equal(left.length, 1, 'the manifest is still there');
     assert.equal(await local.stat(left[0]!.manifest.file), undefined, 'its file is gone');
-    assert.deepEqual(await moveLateEvents(local, registry, new CoverageStore(), ref, left, options), { events: 0, duplicates: 0 });
+    assert.deepEqual(await moveLateEvents(local, registry, new CoverageStore(), ref, left, options), { events: 0, duplicates: 0, clientRetries: 0 });
     assert.deepEqual((await local.list('staging/')).map((o) => o.key), [], 'nothing is left in staging');
     const lateKeys = (await local.list(layout.late(ref))).map((o) => o.key);
     assert.equal(lateKeys.filter((k) => k.endsWith('.avro')).length, 1, 'the events were moved once');

@@ -203,7 +203,8 @@ describe('hourglass publish', () => {
     assert.deepEqual(records.map((x) => x.seq).sort((a, b) => (a as number) - (b as number)), Array.from({ length: 25 }, (_, i) => i));
     for (const x of records) {
       const i = x.seq as number;
-      assert.equal(x.event_id, i % 2 === 0 ? `cli-${i}` : `${id}-${i}`);
+      // A client id is delivered scoped by the CLI's origin; a generated one is not.
+      assert.equal(x.event_id, i % 2 === 0 ? `hourglass-cli:cli-${i}` : `${id}-${i}`);
       assert.equal(x.query, searchPerformed(1000 + i).query);
     }
     await publishChecker.stop();
@@ -214,16 +215,18 @@ describe('hourglass publish', () => {
     const file = path.join(dir, 'bad.jsonl');
     const good = JSON.stringify(searchPerformed(1));
     const { market: _market, ...noMarket } = searchPerformed(2);
-    await writeFile(file, [good, '{not json', good, JSON.stringify(noMarket), JSON.stringify({ ...searchPerformed(3), results_count: 'many' }), '[1,2]', good].join('\n'));
+    const longId = JSON.stringify({ payload: searchPerformed(4), event_id: 'x'.repeat(250) }); // valid alone, too long once scoped
+    await writeFile(file, [good, '{not json', good, JSON.stringify(noMarket), JSON.stringify({ ...searchPerformed(3), results_count: 'many' }), '[1,2]', good, longId].join('\n'));
     // No Pub/Sub at this address: a publish attempt would fail loudly, so success here means none was made.
     const r = await hg(['publish', 'search_performed', file], { PUBSUB_EMULATOR_HOST: '127.0.0.1:9' });
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /bad\.jsonl: 4 invalid line\(s\) for search_performed v1:/);
+    assert.match(r.stderr, /bad\.jsonl: 5 invalid line\(s\) for search_performed v1:/);
     assert.match(r.stderr, /^ {2}line 2: not JSON/m);
     assert.match(r.stderr, /^ {2}line 4: market: expected a string, got nothing \(missing\)/m);
     assert.match(r.stderr, /^ {2}line 5: results_count: expected an int \(32-bit integer\), got the string "many"/m);
     assert.match(r.stderr, /^ {2}line 6: expected a JSON object/m);
+    assert.match(r.stderr, /^ {2}line 8: event_id: is delivered scoped as "hourglass-cli:<event_id>", 264 characters, over the limit of 256/m);
     assert.match(r.stderr, /nothing was published/);
   });
 

@@ -1,5 +1,6 @@
 // The gateway app with a stand-in publisher: error mapping (no stack, no internals), routes, probes, metrics and the graceful drain.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { HourglassError } from '../../services/errors/catalogue.ts';
@@ -43,7 +44,7 @@ describe('gateway app (stand-in publisher)', () => {
     const res = await postEvents(gw.url, 'track_played', [{ payload: trackPlayed(1, false), event_id: 'c1' }], {}, '?version=1');
     assert.equal(res.status, 200);
     assert.deepEqual(res.json, { accepted: 1 });
-    assert.deepEqual(publisher.calls, [{ type: 'track_played', count: 1, version: 1 }]);
+    assert.deepEqual(publisher.calls, [{ type: 'track_played', count: 1, version: 1, scope: 'anonymous' }], 'authentication off: the client is "anonymous"');
   });
 
   it('accepts a gzip-compressed body; refuses an unknown Content-Encoding with 415', async () => {
@@ -137,6 +138,20 @@ describe('gateway app (stand-in publisher)', () => {
     const post = await request(`${gw.url}/healthz`, { method: 'POST' });
     assertError(post, 405, 'HG_METHOD_NOT_ALLOWED');
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  });
+
+  it('scopes event ids by the client the token belongs to: its name, or key-<12 hex of its SHA-256> when unnamed', async () => {
+    const named = 'alice_token_0123456789';
+    const unnamed = 'anon_token_0123456789ab';
+    const publisher = stubPublisher();
+    const gw = await start(publisher, { authEnabled: true, tokens: [`alice:${named}`, unnamed, `alice:${named}-rotated`] });
+    for (const token of [named, unnamed, `${named}-rotated`]) {
+      assert.equal((await postEvents(gw.url, 'track_played', events(1), { authorization: `Bearer ${token}` })).status, 200);
+    }
+    const key = `key-${createHash('sha256').update(unnamed).digest('hex').slice(0, 12)}`;
+    assert.deepEqual(publisher.calls.map((c) => c.scope), ['alice', key, 'alice']);
+    // The name is not part of the token: "alice:<token>" as a bearer token is refused.
+    assertError(await postEvents(gw.url, 'track_played', events(1), { authorization: `Bearer alice:${named}` }), 401, 'HG_UNAUTHORIZED');
   });
 
   it('probes and metrics need no token while events do', async () => {

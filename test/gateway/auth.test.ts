@@ -1,7 +1,8 @@
-// Bearer-token checks: the token set, and the 401 challenges for a missing, malformed or wrong header.
+// Bearer-token checks: the token set and the client each token belongs to, and the 401 challenges for a missing, malformed or wrong header.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkAuthorization, TokenSet } from '../../services/gateway/auth.ts';
+import { createHash } from 'node:crypto';
+import { checkAuthorization, clientNameProblem, parseTokenEntry, TokenSet } from '../../services/gateway/auth.ts';
 
 const GOOD = 'hg_live_0123456789abcdef';
 const OTHER = 'hg_live_fedcba9876543210xyz';
@@ -19,12 +20,32 @@ describe('TokenSet', () => {
   });
 });
 
+describe('token entries', () => {
+  it('"name:token" names the client; an unnamed token\'s client is key-<first 12 hex of its SHA-256>, never the token', () => {
+    assert.deepEqual(parseTokenEntry(`web-app:${GOOD}`), { token: GOOD, name: 'web-app', client: 'web-app' });
+    const unnamed = parseTokenEntry(GOOD);
+    assert.equal(unnamed.client, `key-${createHash('sha256').update(GOOD).digest('hex').slice(0, 12)}`);
+    assert.equal(unnamed.name, undefined);
+    assert.ok(!unnamed.client.includes(GOOD.slice(0, 8)));
+    assert.deepEqual(new TokenSet([`web-app:${GOOD}`]).clientOf(`web-app:${GOOD}`), undefined, 'the name is not part of the token');
+  });
+
+  it('client names: ^[a-z][a-z0-9_.-]{0,62}$, and not the gateway\'s own', () => {
+    for (const ok of ['a', 'web-app', 'ios_app.v2', 'x'.repeat(63)]) assert.equal(clientNameProblem(ok), undefined, ok);
+    for (const bad of ['', 'Web', '1app', 'a b', 'a:b', 'x'.repeat(64), 'anonymous', 'key-abc']) assert.ok(clientNameProblem(bad), bad);
+  });
+});
+
 describe('checkAuthorization', () => {
   const tokens = new TokenSet([GOOD]);
 
-  it('accepts "Bearer <token>" (scheme case-insensitive)', () => {
-    assert.deepEqual(checkAuthorization(`Bearer ${GOOD}`, tokens), { ok: true });
-    assert.deepEqual(checkAuthorization(`bearer ${GOOD}`, tokens), { ok: true });
+  it('accepts "Bearer <token>" (scheme case-insensitive), naming the client it belongs to', () => {
+    const client = `key-${createHash('sha256').update(GOOD).digest('hex').slice(0, 12)}`;
+    assert.deepEqual(checkAuthorization(`Bearer ${GOOD}`, tokens), { ok: true, client });
+    assert.deepEqual(checkAuthorization(`bearer ${GOOD}`, tokens), { ok: true, client });
+    const named = new TokenSet([`alice:${GOOD}`, `bob:${OTHER}`]);
+    assert.deepEqual(checkAuthorization(`Bearer ${GOOD}`, named), { ok: true, client: 'alice' });
+    assert.deepEqual(checkAuthorization(`Bearer ${OTHER}`, named), { ok: true, client: 'bob' });
   });
 
   const cases: Array<[string, string | undefined, RegExp, string]> = [

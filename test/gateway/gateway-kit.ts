@@ -80,11 +80,19 @@ const ZERO_STATS: PublisherStats = {
   heartbeatsSent: 0,
 };
 
+/** One publishMany call as the stub saw it: the scope is the client the gateway authenticated. */
+export interface StubCall {
+  readonly type: string;
+  readonly count: number;
+  readonly version?: number;
+  readonly scope?: string;
+}
+
 /** A publisher stand-in for app-level tests: records calls, and does what `publishMany` says (default: accept). */
-export function stubPublisher(overrides: Partial<GatewayPublisher> = {}): GatewayPublisher & { calls: Array<{ type: string; count: number; version?: number }>; closed: number } {
+export function stubPublisher(overrides: Partial<GatewayPublisher> = {}): GatewayPublisher & { calls: StubCall[]; closed: number } {
   const stub = {
     id: 'stub-publisher',
-    calls: [] as Array<{ type: string; count: number; version?: number }>,
+    calls: [] as StubCall[],
     closed: 0,
     publishMany: async () => undefined,
     wouldBlock: () => false,
@@ -97,8 +105,8 @@ export function stubPublisher(overrides: Partial<GatewayPublisher> = {}): Gatewa
     ...overrides,
   };
   const publishMany = stub.publishMany as GatewayPublisher['publishMany'];
-  stub.publishMany = ((type: string, items: readonly unknown[], options: { version?: number } = {}) => {
-    stub.calls.push({ type, count: items.length, ...(options.version === undefined ? {} : { version: options.version }) });
+  stub.publishMany = ((type: string, items: readonly unknown[], options: { version?: number; eventIdScope?: string } = {}) => {
+    stub.calls.push({ type, count: items.length, ...(options.version === undefined ? {} : { version: options.version }), ...(options.eventIdScope === undefined ? {} : { scope: options.eventIdScope }) });
     return publishMany(type, items as never, options);
   }) as never;
   return stub;

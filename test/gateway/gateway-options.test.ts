@@ -111,6 +111,21 @@ describe('resolveGatewayOptions', () => {
     assert.doesNotMatch(message, new RegExp(TOKEN_A));
   });
 
+  it('a token may be named "name:token": the name is checked (and may be shared), a token may not appear twice', () => {
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: `web-app:${TOKEN_A}\nweb-app:${TOKEN_B}\nios_app.v2:tok_cccccccccccccccccccc` });
+    assert.deepEqual(o.tokens, [`web-app:${TOKEN_A}`, `web-app:${TOKEN_B}`, 'ios_app.v2:tok_cccccccccccccccccccc']);
+    const { message, problems } = configError(() =>
+      resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: [`Web:${TOKEN_A}`, `anonymous:${TOKEN_B}`, 'key-1:tok_cccccccccccccccccccc', `other:${TOKEN_A}`, ':tok_dddddddddddddddddddd'].join(',') }),
+    );
+    assert.match(message, /token #1: its name "Web" must match/);
+    assert.match(message, /token #2: its name "anonymous" .* reserved/);
+    assert.match(message, /token #3: its name "key-1" .* reserved/);
+    assert.match(message, /token #4 is the same token as #1/);
+    assert.match(message, /token #5: its name "" must match/);
+    assert.equal(problems.length, 5);
+    for (const token of [TOKEN_A, TOKEN_B, 'tok_cccc', 'tok_dddd']) assert.doesNotMatch(message, new RegExp(token), 'never a token');
+  });
+
   it('validates overrides too', () => {
     const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local' }, { maxBodyBytes: 10, retryAfterS: 0.5 }));
     assert.match(message, /maxBodyBytes must be an integer from 1024/);

@@ -97,7 +97,8 @@ describe('gateway on the Pub/Sub emulator', () => {
       nextSeq += a.count;
       total += a.count;
       for (const r of b.records) {
-        if (String(r.event_id).startsWith('client-')) clientIds.add(String(r.event_id));
+        // Authentication is off here: the client is "anonymous", and its ids are scoped by it.
+        if (String(r.event_id).startsWith('anonymous:client-')) clientIds.add(String(r.event_id));
         if (a.version === 2) {
           // Stamped by the gateway's publisher while the request was being handled: the server's clock.
           assert.ok((r.receive_time as number) >= beforeUs && (r.receive_time as number) <= afterUs, 'receive time within the request');
@@ -108,6 +109,16 @@ describe('gateway on the Pub/Sub emulator', () => {
     assert.deepEqual(batches.map((b) => b.attributes.version).filter((v, i, all) => all.indexOf(v) === i), [2, 1]);
     assert.equal(clientIds.size, requests * (perRequest / 10), 'every client event id arrived');
     assert.equal((await batchesOf('search_performed', publisher.id)).reduce((n, b) => n + b.attributes.count, 0), 1);
+  });
+
+  it('400: an event_id valid alone but too long once scoped by its client, naming the limit; the same id under a shorter scope fits', async () => {
+    const { gateway, publisher } = await start({ gateway: { authEnabled: true, tokens: [`web-app:${TOKEN}`, `w:${TOKEN}-2`] } });
+    const id = 'i'.repeat(250);
+    const body = [{ payload: trackPlayed(0) }, { payload: trackPlayed(1), event_id: id }];
+    const error = assertError(await postEvents(gateway.url, 'track_played', body, { authorization: `Bearer ${TOKEN}` }), 400, 'HG_INVALID_EVENT');
+    assert.deepEqual(error.details, [{ index: 1, path: 'event_id', message: 'is delivered scoped as "web-app:<event_id>", 258 characters, over the limit of 256: send at most 248 characters' }]);
+    assert.equal(publisher.stats().acceptedEvents, 0, 'none of the request was accepted');
+    assert.equal((await postEvents(gateway.url, 'track_played', body, { authorization: `Bearer ${TOKEN}-2` })).status, 200, '"w:" + 250 characters fits in 256');
   });
 
   it('400: lists every invalid event by index, field path and reason, and accepts none of the request', async () => {

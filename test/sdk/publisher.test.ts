@@ -49,7 +49,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
       assert.equal(b.attributes.firstSeq, nextSeq, 'batches tile the seq space without gaps or overlaps');
       assert.ok(b.attributes.count <= 300);
       assert.equal(b.records.length, b.attributes.count);
-      assert.equal(b.attributes.clientIds, b.records.some((r) => String(r.event_id).startsWith('client-')));
+      assert.equal(b.attributes.clientIds, b.records.some((r) => String(r.event_id).startsWith('sdk:client-')));
       for (const [k, r] of b.records.entries()) {
         const seq = b.attributes.firstSeq + k;
         assert.equal(r.seq, seq);
@@ -57,7 +57,8 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
         assert.ok((r.receive_time as number) >= lastReceive, 'receive times are non-decreasing');
         assert.ok((r.receive_time as number) >= before);
         lastReceive = r.receive_time as number;
-        assert.equal(r.event_id, seq % 10 === 0 ? `client-${seq}` : `${publisher.id}-${seq}`);
+        // A client id is scoped by the publisher's origin ("sdk" by default); a generated one is not.
+        assert.equal(r.event_id, seq % 10 === 0 ? `sdk:client-${seq}` : `${publisher.id}-${seq}`);
         const { event_id: _e, receive_time: _t, publisher: _p, seq: _s, ...payload } = r;
         assert.deepEqual(payload, sent[seq]);
       }
@@ -66,7 +67,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     assert.equal(nextSeq, 2000);
 
     const searches = (await drainType('search_performed')).filter((b) => b.attributes.publisher === publisher.id);
-    assert.deepEqual(searches.flatMap((b) => b.records.map((r) => r.event_id)), [`${publisher.id}-0`, 'abc']);
+    assert.deepEqual(searches.flatMap((b) => b.records.map((r) => r.event_id)), [`${publisher.id}-0`, 'sdk:abc']);
 
     const heartbeats = (await drainHeartbeats()).filter((h) => h.publisher === publisher.id);
     const final = heartbeats.find((h) => h.final);
@@ -150,6 +151,37 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
       await publisher.publish('track_played', trackPlayed(3, false), { version: 1 });
       await assert.rejects(publisher.publish('track_played', trackPlayed(3, true), { version: 1 }), /field "shuffle" is not a field/);
       assert.equal(publisher.stats().acceptedEvents, 1, 'nothing invalid was accepted');
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  it('scopes client event ids: by the origin, or by publishMany\'s eventIdScope; the limit counts the scope; a bad scope is refused', async () => {
+    assert.throws(() => new Publisher({ registry, pubsub: stack.client, origin: 'my service' }), (e) => hasCode(e, 'HG_CONFIG_INVALID') && /origin.*"my service" is not an event id scope/.test(e.message));
+    assert.throws(() => new Publisher({ registry, pubsub: stack.client, origin: 'a:b' }), (e) => hasCode(e, 'HG_CONFIG_INVALID'));
+    const publisher = new Publisher({ registry, pubsub: stack.client, origin: 'playlist-service' });
+    try {
+      await publisher.publish('search_performed', searchPerformed(1), { eventId: 'x1' });
+      await publisher.publishMany('search_performed', [{ payload: searchPerformed(2), eventId: 'x1' }, { payload: searchPerformed(3) }], { eventIdScope: 'key-0123456789ab' });
+      await publisher.publishMany('search_performed', [{ payload: searchPerformed(4), eventId: 'a:b:c' }]);
+      // 256 characters in all: the client's id may use what the scope leaves.
+      const room = 256 - 'playlist-service:'.length;
+      await publisher.publish('search_performed', searchPerformed(5), { eventId: 'y'.repeat(room) });
+      await assert.rejects(publisher.publish('search_performed', searchPerformed(6), { eventId: 'y'.repeat(room + 1) }), (e) => {
+        assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
+        assert.match(e.message, /field "event_id" is delivered scoped as "playlist-service:<event_id>", 257 characters, over the limit of 256: send at most 239 characters/);
+        return true;
+      });
+      await assert.rejects(publisher.publishMany('search_performed', [{ payload: searchPerformed(7) }, { payload: searchPerformed(8), eventId: 'z'.repeat(250) }], { eventIdScope: 'web-app' }), (e) => {
+        assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
+        assert.deepEqual((e.details as Array<{ index: number; path: string }>).map((d) => [d.index, d.path]), [[1, 'event_id']]);
+        return true;
+      });
+      await assert.rejects(publisher.publishMany('search_performed', [{ payload: searchPerformed(9), eventId: 'x' }], { eventIdScope: 'bad:scope' }), (e) => hasCode(e, 'HG_CONFIG_INVALID') && /eventIdScope/.test(e.message));
+      await publisher.flush();
+      const ids = (await drainType('search_performed')).filter((b) => b.attributes.publisher === publisher.id).sort((a, b) => a.attributes.firstSeq - b.attributes.firstSeq).flatMap((b) => b.records.map((r) => r.event_id));
+      assert.deepEqual(ids, ['playlist-service:x1', 'key-0123456789ab:x1', `${publisher.id}-2`, 'playlist-service:a:b:c', `playlist-service:${'y'.repeat(room)}`]);
+      assert.equal(publisher.stats().acceptedEvents, 5, 'nothing refused was accepted');
     } finally {
       await publisher.close();
     }

@@ -3,14 +3,13 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PubSub } from '@google-cloud/pubsub';
 import { HourglassError } from '../../errors/catalogue.ts';
 import type { SchemaVersion } from '../../registry/registry.ts';
 import { Publisher, type PublishItem } from '../../sdk/index.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError, UsageError } from '../cli-error.ts';
-import { parseEventLine } from '../event-line.ts';
+import { CLI_ORIGIN, parseEventLine } from '../event-line.ts';
 
 /** Events per publishMany call, and calls in flight at once. */
 const CHUNK_EVENTS = 1000;
@@ -64,15 +63,12 @@ export async function runPublish(ctx: CliContext, cmd: ParsedCommandLine): Promi
   }
 
   // Pass 2: publish. publishMany resolves once Pub/Sub acknowledged every event of the chunk.
-  const emulator = ctx.io.env.PUBSUB_EMULATOR_HOST;
-  const pubsub = emulator
-    ? new PubSub({ projectId: ctx.options.project, apiEndpoint: emulator, emulatorMode: true })
-    : new PubSub({ projectId: ctx.options.project });
+  const pubsub = await ctx.pubsub();
   const publisher = new Publisher({
     registry,
     pubsub,
     windowLengthS: ctx.options.windowS,
-    origin: 'hourglass-cli',
+    origin: CLI_ORIGIN,
     publishDeadlineMs: 30_000,
     ...(ctx.options.topicPrefix === undefined ? {} : { topicPrefix: ctx.options.topicPrefix }),
   });
@@ -113,7 +109,6 @@ export async function runPublish(ctx: CliContext, cmd: ParsedCommandLine): Promi
     clearInterval(keepAlive);
     progress.clear();
     await publisher.close().catch(() => undefined);
-    await pubsub.close().catch(() => undefined);
   }
   if (failure) {
     const why = failure instanceof HourglassError ? failure.message : String((failure as Error).message ?? failure);
