@@ -1,10 +1,15 @@
 // The completeness checker: each round, bounds every publisher, closes the windows the close rule allows, and moves late events.
+//
+// Its state files (heartbeat snapshot, status, coverage per type, close watermark per type) have fixed
+// names and are rewritten at most once a second each (Cloud Storage's per-object limit), whatever the
+// round interval: a round that comes sooner skips the write, or waits for it where order matters.
 import type { PubSub } from '@google-cloud/pubsub';
 import { mapLimit } from '../concurrency/map-limit.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import { STAGING_MANIFEST_SUFFIX } from '../storage/staging-manifest.ts';
 import type { Storage } from '../storage/storage.ts';
+import { RewritePacer } from '../storage/rewrite-pacer.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
 import { windowEndUs, windowOf, windowStartUs } from '../wire/window.ts';
@@ -15,8 +20,8 @@ import { CheckerMetrics } from './checker-metrics.ts';
 import { CloseWatermarks } from './close-watermark.ts';
 import { removeUnlistedClientIds } from './closed-client-ids.ts';
 import { ControlConsumer } from './control-consumer.ts';
-import { CoverageStore } from './coverage-store.ts';
-import { HeartbeatTable } from './heartbeat-table.ts';
+import { CoverageStore, coverageKey } from './coverage-store.ts';
+import { HeartbeatTable, heartbeatSnapshotKey } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
@@ -34,6 +39,9 @@ const TYPES_IN_PARALLEL = 8;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
 
+/** Where a replica publishes its view of every window. */
+const statusKey = (checkerId: string) => `${layout.checker}status/${checkerId}.json`;
+
 export type WindowStateName = 'open' | 'closing' | 'closed' | 'incomplete';
 
 export interface WindowState {
@@ -49,6 +57,15 @@ export interface WindowState {
   readonly lateEvents: number;
   readonly waitingOn?: string[];
   readonly path: string;
+}
+
+interface ClosedWindow {
+  readonly ref: WindowRef;
+  readonly manifest: ClosedManifest;
+  /** What was staged when the round listed it. */
+  readonly staging: WindowStaging;
+  /** Closed by this round, after the listing: its closing attempt's files are not in `staging`. */
+  readonly closedNow?: boolean;
 }
 
 interface StagedCoverage {
@@ -94,6 +111,8 @@ export class Checker {
   /** Per type: the oldest window holding a staged file's manifest at the type's last listing (unproven data; nothing deletes it by age). */
   readonly #oldestStaged = new Map<string, number>();
   readonly #metrics: CheckerMetrics;
+  /** Keeps each state file of this replica to one write a second. */
+  readonly #pacer = new RewritePacer();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   readonly #startedMs: number;
@@ -109,7 +128,7 @@ export class Checker {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
     this.#index = new StagingIndex(deps.storage, deps.options.windowS);
-    this.#watermarks = new CloseWatermarks(deps.storage, deps.options.windowS);
+    this.#watermarks = new CloseWatermarks(deps.storage, deps.options.windowS, deps.options.checkerId, this.#pacer);
     this.#startedMs = this.#clock.nowUs() / 1000;
     this.#metrics = new CheckerMetrics({
       windowStates: () => this.windowStates(),
@@ -139,7 +158,12 @@ export class Checker {
     await this.#running;
     await Promise.all(this.#compacting.values());
     // The last snapshot says this replica reads no more, so the others stop counting on its progress.
-    await this.#consumer?.persist(this.#d.storage, this.#nowMs(), true).catch((err: unknown) => this.#recordError(`saving the last heartbeat snapshot: ${(err as Error).message}`));
+    const consumer = this.#consumer;
+    if (consumer) {
+      await this.#pacer
+        .whenDue(heartbeatSnapshotKey(this.#d.options.checkerId), () => consumer.persist(this.#d.storage, this.#nowMs(), true))
+        .catch((err: unknown) => this.#recordError(`saving the last heartbeat snapshot: ${(err as Error).message}`));
+    }
     await this.#consumer?.close();
     this.#metrics.close();
   }
@@ -162,9 +186,11 @@ export class Checker {
   async tick(): Promise<void> {
     const { storage, options } = this.#d;
     const startedMs = this.#nowMs();
-    if (this.#consumer) {
-      this.#consumer.probe();
-      await this.#consumer.persist(storage, this.#nowMs());
+    const consumer = this.#consumer;
+    if (consumer) {
+      consumer.probe();
+      // Heartbeats received since the last save stay unacknowledged until the next one (at most a second).
+      await this.#pacer.ifDue(heartbeatSnapshotKey(options.checkerId), () => consumer.persist(storage, this.#nowMs()));
     }
     await this.#heartbeats.loadAll(storage);
     this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
@@ -177,7 +203,7 @@ export class Checker {
         this.#recordError(`${type.name}: ${(err as Error).message}`);
       }
     });
-    await this.#publishStatus();
+    await this.#pacer.ifDue(statusKey(options.checkerId), () => this.#publishStatus());
     this.#metrics.round((this.#nowMs() - startedMs) / 1000);
   }
 
@@ -199,7 +225,7 @@ export class Checker {
       alive: !(v.heartbeat?.final ?? false) && nowMs - v.lastSeenMs < STATUS_ALIVE_MS,
     }));
     await this.#d.storage.put(
-      `${layout.checker}status/${this.#d.options.checkerId}.json`,
+      statusKey(this.#d.options.checkerId),
       JSON.stringify({ checker: this.#d.options.checkerId, updatedAt: new Date(nowMs).toISOString(), windowS: this.#d.options.windowS, windows: states, publishers, errors: this.errors.slice(-10) }),
     );
   }
@@ -259,13 +285,14 @@ export class Checker {
     for (const [id, v] of this.#heartbeats.views()) publishers.set(id, { ...v, lastSeenMs: heard(v.lastSeenMs) });
     for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: heard(seenMs) });
 
+    const closedWindows: ClosedWindow[] = [];
     for (const w of [...windows.keys()].sort((a, b) => a - b)) {
       const staging = windows.get(w)!;
       const ref: WindowRef = { type, index: w, lengthS: options.windowS };
       const ended = this.#nowMs() >= windowEndUs(w, options.windowS) / 1000;
       const closed = ended ? await this.#closedManifest(ref) : undefined;
       if (closed) {
-        await this.#afterClose(ref, closed, staging);
+        closedWindows.push({ ref, manifest: closed, staging });
         continue;
       }
       const pending = notInSegments(staging.staged, staging.segments);
@@ -332,59 +359,71 @@ export class Checker {
         codec: options.codec,
         clientIdHorizonUs: options.clientIdHorizonS * 1e6,
       });
-      await this.#afterClose(ref, manifest, staging);
+      closedWindows.push({ ref, manifest, staging, closedNow: true });
     }
+    await this.#afterClose(type, closedWindows);
     let closedThrough = Math.max(watermark, lastEnded - MAX_EMPTY_WINDOWS);
     while (closedThrough < lastEnded && this.#closed.has(`${type}/${closedThrough + 1}`)) closedThrough++;
     await this.#watermarks.advance(type, closedThrough);
   }
 
-  /** Records a closed window's coverage, removes its staging and segments, and moves staged files it does not hold to the late area. */
-  async #afterClose(ref: WindowRef, manifest: ClosedManifest, staging: WindowStaging): Promise<void> {
+  /**
+   * Records the closed windows' coverage and saves it (once for the lot: it is one object per type),
+   * then removes their staging and segments, and moves staged files they do not hold to the late area.
+   * The coverage is saved before any staged file goes, so a crash in between never forgets a delivered seq.
+   */
+  async #afterClose(type: string, closedWindows: readonly ClosedWindow[]): Promise<void> {
     const { storage, options } = this.#d;
-    const key = `${ref.type}/${ref.index}`;
-    if (!this.#closed.has(key)) {
+    for (const { ref, manifest } of closedWindows) {
+      const key = `${ref.type}/${ref.index}`;
+      if (this.#closed.has(key)) continue;
       this.#closed.set(key, manifest);
       for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
+      this.#unsavedCoverage.add(type);
       // Count a close once, in the replica that made it (before anything below can fail: this runs once).
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
-      // Saved before the window's staging goes; a failed save is retried first thing in the type's next round.
-      await this.#saveCoverage(ref.type);
     }
-    const included = new Set(manifest.stagingFiles);
-    const done = staging.staged.filter((m) => included.has(m.manifest.file));
-    const late = staging.staged.filter((m) => !included.has(m.manifest.file));
-    await removeStaged(storage, done);
-    // Segments are caches of staged files: once the window is closed, none of them is needed.
-    const caches = staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref)));
-    await mapLimit(caches, 16, (k) => storage.delete(k));
-    // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
-    const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeMs);
-    await mapLimit(debris, 16, (o) => storage.delete(o.key));
-    // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
-    if (caches.length > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);
-    if (late.length > 0) {
-      const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
-        maxPartBytes: options.maxPartBytes,
-        codec: options.codec,
-        closer: options.checkerId,
-        nowMs: this.#nowMs(),
-        clientIdHorizonUs: options.clientIdHorizonS * 1e6,
-        closedAttempt: manifest.attempt,
+    // A failed save is retried first thing in the type's next round.
+    if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
+    for (const { ref, manifest, staging, closedNow } of closedWindows) {
+      const key = `${ref.type}/${ref.index}`;
+      const included = new Set(manifest.stagingFiles);
+      const done = staging.staged.filter((m) => included.has(m.manifest.file));
+      const late = staging.staged.filter((m) => !included.has(m.manifest.file));
+      await removeStaged(storage, done);
+      // Segments and closing attempts are caches of staged files: once the window is closed, none of them is
+      // needed. A close made by this round wrote its attempt after the listing: list that folder again.
+      const attempts = closedNow ? (await storage.list(closingRoot(ref))).map((o) => o.key) : [];
+      const caches = new Set([...staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))), ...attempts]);
+      await mapLimit([...caches], 16, (k) => storage.delete(k));
+      // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
+      const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeMs);
+      await mapLimit(debris, 16, (o) => storage.delete(o.key));
+      // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
+      if (caches.size > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);
+      if (late.length > 0) {
+        const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
+          maxPartBytes: options.maxPartBytes,
+          codec: options.codec,
+          closer: options.checkerId,
+          nowMs: this.#nowMs(),
+          clientIdHorizonUs: options.clientIdHorizonS * 1e6,
+          closedAttempt: manifest.attempt,
+          beforeRemoval: () => this.#saveCoverage(type),
+        });
+        this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
+        this.#metrics.late(ref.type, moved.events, moved.duplicates);
+      }
+      this.#setState(ref, {
+        state: manifest.status === 'complete' ? 'closed' : 'incomplete',
+        stagedEvents: 0,
+        events: manifest.events,
+        closeDelayMs: manifest.closeDelayMs,
+        lostEvents: manifest.lostEvents,
+        abandonedEvents: manifest.abandonedEvents,
       });
-      await this.#saveCoverage(ref.type);
-      this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
-      this.#metrics.late(ref.type, moved.events, moved.duplicates);
     }
-    this.#setState(ref, {
-      state: manifest.status === 'complete' ? 'closed' : 'incomplete',
-      stagedEvents: 0,
-      events: manifest.events,
-      closeDelayMs: manifest.closeDelayMs,
-      lostEvents: manifest.lostEvents,
-      abandonedEvents: manifest.abandonedEvents,
-    });
   }
 
   async #closedManifest(ref: WindowRef): Promise<ClosedManifest | undefined> {
@@ -413,9 +452,11 @@ export class Checker {
     });
   }
 
+  /** Saves the type's coverage, waiting first if it was saved less than a second ago (what follows a save relies on it). */
   async #saveCoverage(type: string): Promise<void> {
     this.#unsavedCoverage.add(type);
-    await this.#coverage.save(this.#d.storage, type, this.#d.options.checkerId, () => true);
+    const { storage, options } = this.#d;
+    await this.#pacer.whenDue(coverageKey(type, options.checkerId), () => this.#coverage.save(storage, type, options.checkerId, () => true));
     this.#unsavedCoverage.delete(type);
   }
 

@@ -1,21 +1,38 @@
 // How far each type's windows are all closed: every ended window after this mark is considered each round, staged or empty, so an hour with no events closes too.
 //
-// Kept in the bucket at checker/watermarks/<type>-<length>s.json. Any replica may advance it; a stale
-// (lower) value only costs re-reading the manifests of windows already closed, never a missed window.
+// Each replica keeps its own mark at checker/watermarks/<type>-<length>s/<checker>.json and reads
+// everyone's: every mark is a true statement (all windows up to it are closed), so the highest one
+// read is. One object per replica, rewritten at most once a second, keeps every object within Cloud
+// Storage's per-object write limit however many replicas run (one shared object would take a write a
+// second from each). A stale (lower) value only costs re-reading the manifests of windows already
+// closed, never a missed window. The single file earlier versions wrote is still read.
 import { hasCode } from '../errors/catalogue.ts';
 import { layout } from '../storage/layout.ts';
+import type { RewritePacer } from '../storage/rewrite-pacer.ts';
 import type { Storage } from '../storage/storage.ts';
 
-const key = (type: string, windowS: number) => `${layout.checker}watermarks/${type}-${windowS}s.json`;
+const name = (type: string, windowS: number) => `${layout.checker}watermarks/${type}-${windowS}s`;
+
+/** The one file every replica wrote before marks were per replica. */
+const legacyKey = (type: string, windowS: number) => `${name(type, windowS)}.json`;
+
+/** Where replica `checkerId` saves its mark. */
+export const watermarkKey = (type: string, windowS: number, checkerId: string) => `${name(type, windowS)}/${checkerId}.json`;
 
 export class CloseWatermarks {
   readonly #storage: Storage;
   readonly #windowS: number;
+  readonly #checkerId: string;
+  readonly #pacer: RewritePacer;
   readonly #byType = new Map<string, number>();
+  /** What was last saved, per type. */
+  readonly #saved = new Map<string, number>();
 
-  constructor(storage: Storage, windowS: number) {
+  constructor(storage: Storage, windowS: number, checkerId: string, pacer: RewritePacer) {
     this.#storage = storage;
     this.#windowS = windowS;
+    this.#checkerId = checkerId;
+    this.#pacer = pacer;
   }
 
   /** The newest window index up to which every window of `type` is closed; `initial` when none was ever saved. */
@@ -23,20 +40,30 @@ export class CloseWatermarks {
     const known = this.#byType.get(type);
     if (known !== undefined) return known;
     let mark = initial;
-    try {
-      const saved = JSON.parse((await this.#storage.get(key(type, this.#windowS))).toString('utf8')) as { closedThrough?: unknown };
-      if (typeof saved.closedThrough === 'number' && Number.isSafeInteger(saved.closedThrough)) mark = saved.closedThrough;
-    } catch (err) {
-      if (!hasCode(err, 'HG_STORAGE_NOT_FOUND') && !(err instanceof SyntaxError)) throw err;
+    const folder = `${name(type, this.#windowS)}/`;
+    for (const o of await this.#storage.list(name(type, this.#windowS))) {
+      if (o.key !== legacyKey(type, this.#windowS) && !o.key.startsWith(folder)) continue;
+      try {
+        const saved = JSON.parse((await this.#storage.get(o.key)).toString('utf8')) as { closedThrough?: unknown };
+        if (typeof saved.closedThrough === 'number' && Number.isSafeInteger(saved.closedThrough)) mark = Math.max(mark, saved.closedThrough);
+      } catch (err) {
+        // Removed since the listing, or not a mark: it says nothing.
+        if (!hasCode(err, 'HG_STORAGE_NOT_FOUND') && !(err instanceof SyntaxError)) throw err;
+      }
     }
     this.#byType.set(type, mark);
     return mark;
   }
 
-  /** Moves the mark forward (never back) and saves it. */
+  /** Moves the mark forward (never back); saves it unless this replica saved it less than a second ago (a later round does). */
   async advance(type: string, closedThrough: number): Promise<void> {
-    if (closedThrough <= (this.#byType.get(type) ?? -Infinity)) return;
-    this.#byType.set(type, closedThrough);
-    await this.#storage.put(key(type, this.#windowS), JSON.stringify({ type, windowS: this.#windowS, closedThrough }));
+    if (closedThrough > (this.#byType.get(type) ?? -Infinity)) this.#byType.set(type, closedThrough);
+    const mark = this.#byType.get(type)!;
+    if (mark <= (this.#saved.get(type) ?? -Infinity)) return;
+    const key = watermarkKey(type, this.#windowS, this.#checkerId);
+    await this.#pacer.ifDue(key, async () => {
+      await this.#storage.put(key, JSON.stringify({ type, windowS: this.#windowS, closedThrough: mark }));
+      this.#saved.set(type, mark);
+    });
   }
 }

@@ -7,6 +7,9 @@ import { WindowedRuns, type Run } from './windowed-runs.ts';
 
 const prefix = (type: string) => `checker/coverage/${type}/`;
 
+/** Where replica `checkerId` saves its coverage of `type` (rewritten at most once a second: checker.ts paces it). */
+export const coverageKey = (type: string, checkerId: string) => `${prefix(type)}${checkerId}.json`;
+
 export class CoverageStore {
   readonly #byType = new Map<string, Map<string, WindowedRuns>>();
 
@@ -42,6 +45,6 @@ export class CoverageStore {
   async save(storage: Storage, type: string, checkerId: string, keep: (publisher: string) => boolean): Promise<void> {
     const out: Record<string, Run[]> = {};
     for (const [publisher, runs] of this.runs(type)) if (keep(publisher)) out[publisher] = runs.runs;
-    await storage.put(`${prefix(type)}${checkerId}.json`, JSON.stringify(out));
+    await storage.put(coverageKey(type, checkerId), JSON.stringify(out));
   }
 }

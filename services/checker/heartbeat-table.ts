@@ -15,6 +15,9 @@ import type { PublisherView } from './close-rule.ts';
 
 const PREFIX = 'checker/heartbeats/';
 
+/** Where replica `checkerId` saves its snapshot (rewritten at most once a second: checker.ts paces it). */
+export const heartbeatSnapshotKey = (checkerId: string) => `${PREFIX}${checkerId}.json`;
+
 /** A replica whose snapshot is older than this is not reading the topic any more (it stopped or died). */
 const SNAPSHOT_FRESH_MS = 5000;
 
@@ -80,7 +83,7 @@ export class HeartbeatTable {
   /** Saves this replica's snapshot; `stopped` marks the last one of a replica that stops cleanly. */
   async save(storage: Storage, checkerId: string, nowMs: number, stopped = false): Promise<void> {
     const snapshot: Snapshot = { savedMs: nowMs, controlMs: this.#controlMs ?? null, ...(stopped ? { stopped } : {}), publishers: [...this.#views.values()] };
-    await storage.put(`${PREFIX}${checkerId}.json`, JSON.stringify(snapshot));
+    await storage.put(heartbeatSnapshotKey(checkerId), JSON.stringify(snapshot));
   }
 
   /** Merges every replica's snapshot into this table. */

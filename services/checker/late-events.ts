@@ -3,7 +3,8 @@
 // Duplicates of what the closed window (or earlier late files) already holds are dropped, so an
 // event ends in exactly one place: the same (publisher, seq), and, for messages that carry client
 // ids, the same client id within the horizon (decided once per message: late-client-ids.ts). The
-// staging files are removed once the late file is durable.
+// staging files are removed once the late files are durable and `beforeRemoval` (the caller saving
+// the coverage that now holds the moved seqs) has run.
 import { mapLimit } from '../concurrency/map-limit.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -41,6 +42,8 @@ export interface LateOptions {
   readonly clientIdHorizonUs: number;
   /** The closed window's attempt (its manifest's `attempt`), which names the index of its client ids. */
   readonly closedAttempt: string;
+  /** Runs before staged files are removed: the caller saves the coverage that now holds the moved seqs. */
+  readonly beforeRemoval?: () => Promise<void>;
 }
 
 export async function moveLateEvents(
@@ -77,7 +80,11 @@ export async function moveLateEvents(
         duplicates += moved.redeliveredDropped + moved.clientRetryDropped;
         clientRetries += moved.clientRetryDropped;
       }
-      await removeStaged(storage, [staged]);
+    }
+    // Once per pass, for all of them: the coverage is one object, which may be rewritten only once a second.
+    if (present.length > 0) {
+      await options.beforeRemoval?.();
+      await removeStaged(storage, present);
     }
   }
   return { events, duplicates, clientRetries };
@@ -180,7 +187,6 @@ function clientIdPasses(manifests: readonly IndexedManifest[]): IndexedManifest[
   if (pass.length > 0) passes.push(pass);
   return passes;
 }
-
 
 /**
  * Deletes staged files whose events are durable elsewhere (a closed window or the late area): the file

@@ -21,6 +21,8 @@ export const ERROR_CATALOGUE = {
   HG_STORAGE_NOT_FOUND: { httpStatus: 404, retryable: false },
   HG_STORAGE_BAD_KEY: { httpStatus: 400, retryable: false },
   HG_STORAGE_UNAVAILABLE: { httpStatus: 503, retryable: true },
+  /** One object name written again within a second (Cloud Storage's per-object limit answers such writes 429). */
+  HG_STORAGE_RATE_LIMITED: { httpStatus: 429, retryable: true },
   HG_STORAGE_BAD_LOCATION: { httpStatus: 500, retryable: false },
   HG_CONFIG_INVALID: { httpStatus: 500, retryable: false },
   HG_NO_ROUTE: { httpStatus: 404, retryable: false },

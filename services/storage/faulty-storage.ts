@@ -3,11 +3,13 @@
 // Off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set (0 < rate ≤ 1). HOURGLASS_FAULTS_STORAGE_FAIL_MODE is
 // "before", "after" or "mixed" (the default: each failure picks one). HOURGLASS_FAULTS_STORAGE_SEED (an
 // integer) makes the draws replay exactly; without it they are unseeded. A failure after the write is the
-// hard case for callers: a create-only put that landed and reported an error must be retried into
-// HG_STORAGE_EXISTS and understood as "done". Reads never fail here (a failed read is a failed round).
+// hard case for callers, as a request whose response was lost: a create-only write that landed and
+// reported an error succeeds when retried with the same bytes (storage.ts), and a caller that retries
+// with other bytes meets HG_STORAGE_EXISTS. Reads never fail here (a failed read is a failed round).
 import { HourglassError } from '../errors/catalogue.ts';
+import { ForwardingStorage } from './forwarding-storage.ts';
 import { seededRandom } from './seeded-random.ts';
-import type { ObjectInfo, Storage } from './storage.ts';
+import type { Storage } from './storage.ts';
 
 export type FaultMode = 'before' | 'after' | 'mixed';
 
@@ -33,55 +35,32 @@ export function faultOptionsFromEnv(env: NodeJS.ProcessEnv): FaultOptions | unde
   return { rate, mode, random: seededRandom(seed) };
 }
 
-export class FaultyStorage implements Storage {
-  readonly location: string;
-  readonly #inner: Storage;
+export class FaultyStorage extends ForwardingStorage {
   readonly #o: FaultOptions;
   readonly #random: () => number;
   /** Failures injected so far, by mode. */
   readonly injected = { before: 0, after: 0 };
 
   constructor(inner: Storage, options: FaultOptions) {
-    this.#inner = inner;
+    super(inner);
     this.#o = options;
     this.#random = options.random ?? Math.random;
-    this.location = inner.location;
   }
 
-  createOnly(key: string, data: Uint8Array | string): Promise<void> {
-    return this.#write(`createOnly ${key}`, () => this.#inner.createOnly(key, data));
+  override createOnly(key: string, data: Uint8Array | string): Promise<void> {
+    return this.#write(`createOnly ${key}`, () => this.inner.createOnly(key, data));
   }
 
-  put(key: string, data: Uint8Array | string): Promise<void> {
-    return this.#write(`put ${key}`, () => this.#inner.put(key, data));
+  override put(key: string, data: Uint8Array | string): Promise<void> {
+    return this.#write(`put ${key}`, () => this.inner.put(key, data));
   }
 
-  copy(from: string, to: string): Promise<void> {
-    return this.#write(`copy ${from} → ${to}`, () => this.#inner.copy(from, to));
+  override copy(from: string, to: string): Promise<void> {
+    return this.#write(`copy ${from} → ${to}`, () => this.inner.copy(from, to));
   }
 
-  delete(key: string): Promise<void> {
-    return this.#write(`delete ${key}`, () => this.#inner.delete(key));
-  }
-
-  get(key: string): Promise<Buffer> {
-    return this.#inner.get(key);
-  }
-
-  getRange(key: string, start: number, end: number): Promise<Buffer> {
-    return this.#inner.getRange(key, start, end);
-  }
-
-  stat(key: string): Promise<ObjectInfo | undefined> {
-    return this.#inner.stat(key);
-  }
-
-  list(prefix: string): Promise<ObjectInfo[]> {
-    return this.#inner.list(prefix);
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
+  override delete(key: string): Promise<void> {
+    return this.#write(`delete ${key}`, () => this.inner.delete(key));
   }
 
   async #write(what: string, op: () => Promise<void>): Promise<void> {

@@ -3,6 +3,7 @@
 // Atomicity: every write goes to a temp file under <root>/.hourglass-tmp, is fsynced, and only
 // then appears under its key, by link() for create-only (fails if the key exists) or rename() for
 // put (replaces). A process killed mid-write leaves at most a temp file, never a partial object.
+// A create-only write of bytes the key already holds succeeds, as on GCS (see storage.ts).
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
@@ -45,7 +46,11 @@ export class LocalDirectoryStorage implements Storage {
           break;
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          if (code === 'EEXIST') throw new HourglassError('HG_STORAGE_EXISTS', `object ${key} already exists`, { cause: err });
+          if (code === 'EEXIST') {
+            // The same write made before (its caller did not learn it had landed) is done, not a clash.
+            if (await this.#holds(target, data)) break;
+            throw new HourglassError('HG_STORAGE_EXISTS', `object ${key} already exists`, { cause: err });
+          }
           // A concurrent delete may have removed the (then empty) parent folder; make it again.
           if (code === 'ENOENT' && attempt < 5) continue;
           throw err;
@@ -153,6 +158,14 @@ export class LocalDirectoryStorage implements Storage {
   #pathOf(key: string): string {
     assertObjectKey(key);
     return path.join(this.root, ...key.split('/'));
+  }
+
+  /** True when the file at `target` is exactly `data` (a file replaced or removed meanwhile is not). */
+  async #holds(target: string, data: Uint8Array | string): Promise<boolean> {
+    const expected = typeof data === 'string' ? Buffer.from(data) : data;
+    const s = await stat(target).catch(() => undefined);
+    if (!s?.isFile() || s.size !== expected.byteLength) return false;
+    return (await readFile(target).catch(() => Buffer.alloc(0))).equals(expected);
   }
 
   async #writeTemp(data: Uint8Array | string): Promise<string> {

@@ -1,7 +1,9 @@
 // The one storage interface every part of hourglass writes through: a bucket of immutable-once-created objects.
 //
 // Two backends implement it: a local directory laid out exactly like the bucket (the embedded
-// default) and Google Cloud Storage. Keys are bucket-relative ("staging/track_played/…").
+// default) and Google Cloud Storage. Keys are bucket-relative ("staging/track_played/…"). Cloud
+// Storage accepts about one write per second to one object name; write-rate-guard.ts holds every
+// caller to that on both backends.
 
 export interface ObjectInfo {
   /** Key relative to the storage root. */
@@ -16,7 +18,10 @@ export interface Storage {
   readonly location: string;
   /**
    * Creates `key` only if no object has that key, atomically: readers see all of the bytes or no
-   * object. Throws HG_STORAGE_EXISTS when the object already exists.
+   * object. Resolves when `key` holds exactly `data` afterwards, whether this call created it or an
+   * earlier attempt of the same write did (a retried request whose first response was lost: on Cloud
+   * Storage the retry meets a 412 although the first attempt landed). Throws HG_STORAGE_EXISTS when
+   * the object holds other bytes.
    */
   createOnly(key: string, data: Uint8Array | string): Promise<void>;
   /** Creates or replaces `key` atomically (readers see the old or the new bytes, never a mix). */

@@ -2,9 +2,9 @@
 //
 // Only a manifest tells the checker that a file exists, and it is written after the file, so a
 // manifest never points at a missing or partial file; a file whose manifest never got written is
-// debris (its messages were not acked and come again). A create-only write that reports "exists" on
-// a retry may be our own earlier attempt that landed although its response was lost: the object is
-// compared with what we meant to write, and only a real clash makes us pick the next name.
+// debris (its messages were not acked and come again). A create-only write whose earlier attempt
+// landed although its response was lost succeeds on retry (storage.ts: the object holds exactly our
+// bytes), so "exists" is a real clash, and the file takes the next name.
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../time/clock.ts';
 import { hasCode, HourglassError } from '../errors/catalogue.ts';
@@ -58,7 +58,6 @@ export class StagingWriter {
           await this.#storage.createOnly(key, file.bytes);
         } catch (err) {
           if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
-          if (await this.#holds(key, file.bytes)) return;
           const taken = key;
           key = this.nextKey(file);
           throw new HourglassError('HG_STORAGE_EXISTS', `${taken} holds another writer's file; trying ${key}`, { cause: err, retryable: true });
@@ -89,24 +88,11 @@ export class StagingWriter {
     const manifestKey = manifestKeyOf(key);
     const manifestBytes = Buffer.from(encodeStagingManifest(manifest), 'utf8');
     const wroteManifest = await retryWrite(
-      async () => {
-        try {
-          await this.#storage.createOnly(manifestKey, manifestBytes);
-        } catch (err) {
-          if (!hasCode(err, 'HG_STORAGE_EXISTS') || !(await this.#holds(manifestKey, manifestBytes))) throw err;
-        }
-      },
+      () => this.#storage.createOnly(manifestKey, manifestBytes),
       policy(),
       this.#onRetry,
     );
     if (!wroteManifest.ok) return { ok: false, error: wroteManifest.error };
     return { ok: true, key, manifestKey, manifest };
-  }
-
-  /** True when the object at `key` is exactly `bytes`. */
-  async #holds(key: string, bytes: Buffer): Promise<boolean> {
-    const info = await this.#storage.stat(key);
-    if (info === undefined || info.size !== bytes.length) return false;
-    return (await this.#storage.get(key)).equals(bytes);
   }
 }

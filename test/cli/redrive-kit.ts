@@ -4,9 +4,8 @@ import path from 'node:path';
 import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
 import { waitUntil } from '../../services/local-stack/wait-until.ts';
 import { layout } from '../../services/storage/layout.ts';
-import type { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import { drainSubscription, type DrainedMessage } from '../helpers/drain-subscription.ts';
-import { readWithFastavro, type PipelineKit, type ReadRecord } from '../helpers/pipeline-kit.ts';
+import { readWithFastavro, type PipelineKit, type PipelineStorage, type ReadRecord } from '../helpers/pipeline-kit.ts';
 
 /** A subscription on a type's topic that sees every message published to it from now on. */
 export async function tapTopic(kit: PipelineKit, type: string, name: string): Promise<{ drain(quietMs?: number): Promise<DrainedMessage[]> }> {
@@ -20,7 +19,7 @@ export function messageKey(data: Buffer, attributes: Readonly<Record<string, str
 }
 
 /** Every record of `type` in closed windows (their manifests' part files) and in the late area (its manifests' files), read with fastavro. */
-export async function landedRecords(storage: LocalDirectoryStorage, type: string): Promise<{ closed: ReadRecord[]; late: ReadRecord[] }> {
+export async function landedRecords(storage: PipelineStorage, type: string): Promise<{ closed: ReadRecord[]; late: ReadRecord[] }> {
   const manifests = (await storage.list(layout.closedType(type))).filter((o) => o.key.endsWith(`/${layout.manifestName}`));
   const closedFiles: string[] = [];
   for (const o of manifests) {
@@ -39,7 +38,7 @@ export async function landedRecords(storage: LocalDirectoryStorage, type: string
 }
 
 /** How many times each seq of `publisher` landed, closed and late together. */
-export async function landedSeqs(storage: LocalDirectoryStorage, type: string, publisher: string): Promise<Map<number, number>> {
+export async function landedSeqs(storage: PipelineStorage, type: string, publisher: string): Promise<Map<number, number>> {
   const { closed, late } = await landedRecords(storage, type);
   const counts = new Map<number, number>();
   for (const r of [...closed, ...late]) if (r.publisher === publisher) counts.set(r.seq, (counts.get(r.seq) ?? 0) + 1);

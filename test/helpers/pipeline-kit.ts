@@ -1,4 +1,12 @@
-// An in-process pipeline for tests: the Pub/Sub emulator, a worker and checkers on a local bucket, with short windows.
+// An in-process pipeline for tests: the Pub/Sub emulator, a worker and checkers on a bucket, with short windows.
+//
+// The bucket is a local directory, or fake-gcs-server reached through a proxy that loses the responses
+// of some writes after they landed (the client library retries them and meets its own objects), with
+// a small list page so every listing takes several pages. Either way the storage runs under the
+// write-rate guard, and stop() fails when any write was refused by it.
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after } from 'node:test';
 import type { PubSub } from '@google-cloud/pubsub';
 import { Checker } from '../../services/checker/checker.ts';
@@ -7,21 +15,41 @@ import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
 import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import { openStorage } from '../../services/storage/open-storage.ts';
 import type { Storage } from '../../services/storage/storage.ts';
+import { WriteRateGuard } from '../../services/storage/write-rate-guard.ts';
 import { Worker } from '../../services/worker/worker.ts';
 import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
+import { startHttpFaultProxy, type HttpFaultProxy } from './http-fault-proxy.ts';
 import { ensurePythonVenv, runPythonScript } from './python.ts';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 
 export const WINDOW_S = 2;
 
+export type PipelineBackend = 'local' | 'gcs';
+
+export interface PipelineOptions {
+  /** Default: local. */
+  readonly backend?: PipelineBackend;
+  /**
+   * gcs only: one in this many create-only writes (and copies) loses its response after it landed, and one in
+   * three times as many of the other writes (puts, deletes). Default: 20 (each lost response costs the client a second before it retries).
+   */
+  readonly loseResponseEvery?: number;
+  /** gcs only: objects per list request. Default: 10. */
+  readonly listPageSize?: number;
+}
+
+/** The kit's storage: guarded; `root` is the local directory's (a gs:// kit has none and throws). */
+export type PipelineStorage = WriteRateGuard & { readonly root: string };
+
 export interface PipelineKit {
+  readonly backend: PipelineBackend;
   readonly registry: Registry;
   readonly stack: LocalStack;
-  readonly storage: LocalDirectoryStorage;
+  readonly storage: PipelineStorage;
   readonly worker: Worker;
+  /** gcs only: the proxy in front of fake-gcs-server. */
+  readonly proxy: HttpFaultProxy | undefined;
   /** Starts a fresh worker (after the test stopped kit.worker), which kit.stop() stops too. */
   restartWorker(): Worker;
   /** Starts a checker; `pubsub` replaces the stack's client (e.g. one through a proxy the test can cut). */
@@ -29,17 +57,43 @@ export interface PipelineKit {
   /** Closed manifests seen so far, by "<type>/<window>". */
   readonly closed: Map<string, ClosedManifest>;
   waitForClosed(type: string, windows: number[], timeoutMs?: number): Promise<ClosedManifest[]>;
+  /** Local paths holding the objects at `keys` (on gcs: downloaded copies), for readers that take files. */
+  localFiles(keys: readonly string[]): Promise<string[]>;
   /** What the checkers are waiting on and what failed, for a test's error message when something does not close. */
   diagnose(type: string): string;
   stop(): Promise<void>;
 }
 
-export async function startPipeline(): Promise<PipelineKit> {
+const BUCKET = 'hg-pipeline';
+
+export async function startPipeline(options: PipelineOptions = {}): Promise<PipelineKit> {
+  const backend = options.backend ?? 'local';
   const registry = await Registry.load();
-  const stack = await startLocalStack({ registry, ackDeadlineS: 20 });
+  const stack = await startLocalStack({ registry, ackDeadlineS: 20, ...(backend === 'gcs' ? { gcsBucket: BUCKET } : {}) });
   // Removed in stop(), after every component has stopped writing into it.
-  const root = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));
-  const storage = await LocalDirectoryStorage.open(root);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));
+  let proxy: HttpFaultProxy | undefined;
+  let storage: PipelineStorage;
+  if (backend === 'gcs') {
+    proxy = await startHttpFaultProxy(stack.gcs!.endpoint);
+    const every = options.loseResponseEvery ?? 20;
+    let creates = 0;
+    let others = 0;
+    proxy.setRule((r) => {
+      if (r.method === 'GET') return 'forward';
+      const lose = r.url.includes('ifGenerationMatch=0') ? ++creates % every === 0 : ++others % (3 * every) === 0;
+      return lose ? 'lose-response' : 'forward';
+    });
+    const guarded = await openStorage(`gs://${BUCKET}/${path.basename(scratch)}`, { gcsEndpoint: proxy.endpoint, gcs: { listPageSize: options.listPageSize ?? 10 } });
+    storage = Object.defineProperty(guarded, 'root', {
+      get: () => {
+        throw new Error('a gs:// pipeline has no local root: read objects with kit.storage.get() or kit.localFiles()');
+      },
+    }) as PipelineStorage;
+  } else {
+    const local = await LocalDirectoryStorage.open(path.join(scratch, 'bucket'));
+    storage = Object.assign(new WriteRateGuard(local), { root: local.root });
+  }
   const newWorker = () =>
     new Worker(resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }), {
       registry,
@@ -50,10 +104,13 @@ export async function startPipeline(): Promise<PipelineKit> {
   worker.start();
   const checkers: Checker[] = [];
   const closed = new Map<string, ClosedManifest>();
+  let downloads = 0;
   const kit: PipelineKit = {
+    backend,
     registry,
     stack,
     storage,
+    proxy,
     get worker() {
       return worker;
     },
@@ -83,6 +140,18 @@ export async function startPipeline(): Promise<PipelineKit> {
       }
       throw new Error(`windows ${windows.join(', ')} of ${type} did not close in ${timeoutMs} ms (closed: ${[...closed.keys()].join(', ')})\n${kit.diagnose(type)}`);
     },
+    async localFiles(keys) {
+      if (backend === 'local') return keys.map((k) => path.join(storage.root, k));
+      const dir = path.join(scratch, `download-${downloads++}`);
+      await mkdir(dir);
+      return Promise.all(
+        keys.map(async (k, i) => {
+          const file = path.join(dir, `${i}-${path.basename(k)}`);
+          await writeFile(file, await storage.get(k));
+          return file;
+        }),
+      );
+    },
     diagnose(type) {
       return checkers
         .map((c, i) => {
@@ -98,8 +167,10 @@ export async function startPipeline(): Promise<PipelineKit> {
       // Bounded, so a failed test cannot leave the run waiting on a stuck component.
       for (const c of checkers) await within(15_000, c.stop());
       await within(30_000, worker.stop());
+      await proxy?.close();
       await stack.stop();
-      await rm(root, { recursive: true, force: true, maxRetries: 5 });
+      await rm(scratch, { recursive: true, force: true, maxRetries: 5 });
+      if (storage.refused.length > 0) throw new Error(`writes refused by the write-rate guard (one write per object name per second):\n${storage.refused.join('\n')}`);
     },
   };
   after(() => kit.stop());

@@ -1,9 +1,10 @@
-// The storage contract on the local-directory backend, plus: a writer killed mid-put leaves no visible object.
+// The storage contract on the local-directory backend, plus: a writer killed mid-put leaves no visible object, and openStorage() guards it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { hasCode } from '../../services/errors/catalogue.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import { openStorage } from '../../services/storage/open-storage.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -13,6 +14,13 @@ const killedWriter = new URL('../fixtures/storage-writer.ts', import.meta.url).p
 
 describe('local directory storage', () => {
   storageContract(async () => LocalDirectoryStorage.open(await tempDir()));
+
+  it('openStorage() puts the write-rate guard in front of the directory', async () => {
+    const s = await openStorage(await tempDir());
+    await s.put('state.json', 'a');
+    await assert.rejects(s.put('state.json', 'b'), (e) => hasCode(e, 'HG_STORAGE_RATE_LIMITED'));
+    assert.deepEqual(s.refused.length, 1);
+  });
 
   it('opens file:// locations and plain paths; refuses unknown schemes', async () => {
     const dir = await tempDir();

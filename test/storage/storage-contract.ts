@@ -1,15 +1,57 @@
 // The storage contract every backend must pass: one suite, run against the local directory and fake-gcs-server.
+//
+// Every test runs the backend under the write-rate guard (as openStorage() does), with a clock the test
+// moves on, so a test that rewrites a name within a second fails as it would on Cloud Storage.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { hasCode } from '../../services/errors/catalogue.ts';
 import type { Storage } from '../../services/storage/storage.ts';
+import { MIN_REWRITE_INTERVAL_MS, WriteRateGuard } from '../../services/storage/write-rate-guard.ts';
 
-export function storageContract(open: () => Promise<Storage>): void {
+export function storageContract(openBackend: () => Promise<Storage>): void {
+  let nowMs = 0;
+  const open = async () => new WriteRateGuard(await openBackend(), () => nowMs);
+  /** A second passes. */
+  const later = () => void (nowMs += MIN_REWRITE_INTERVAL_MS);
+
   it('create-only writes a new object and refuses an existing one with HG_STORAGE_EXISTS', async () => {
     const s = await open();
     await s.createOnly('a/b/one.txt', 'first');
     await assert.rejects(s.createOnly('a/b/one.txt', 'second'), (e) => hasCode(e, 'HG_STORAGE_EXISTS'));
+    await assert.rejects(s.createOnly('a/b/one.txt', 'firs'), (e) => hasCode(e, 'HG_STORAGE_EXISTS'), 'a prefix of the bytes is other bytes');
     assert.equal((await s.get('a/b/one.txt')).toString(), 'first');
+  });
+
+  it('create-only of exactly the bytes already there succeeds: a retried write whose first attempt landed', async () => {
+    const s = await open();
+    const bytes = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7) % 256));
+    await s.createOnly('retry/one.bin', bytes);
+    await s.createOnly('retry/one.bin', Buffer.from(bytes));
+    await s.createOnly('retry/text', 'same');
+    await s.createOnly('retry/text', 'same');
+    const other = Buffer.from(bytes);
+    other[other.length - 1] = (other[other.length - 1] ?? 0) ^ 1;
+    await assert.rejects(s.createOnly('retry/one.bin', other), (e) => hasCode(e, 'HG_STORAGE_EXISTS'), 'one byte differs');
+    assert.deepEqual(await s.get('retry/one.bin'), bytes);
+  });
+
+  it('one write per object name per second: a faster rewrite is refused with the retryable HG_STORAGE_RATE_LIMITED', async () => {
+    const s = await open();
+    await s.put('rate/state.json', 'v1');
+    await assert.rejects(s.put('rate/state.json', 'v2'), (e) => hasCode(e, 'HG_STORAGE_RATE_LIMITED') && e.retryable && e.httpStatus === 429);
+    assert.equal((await s.get('rate/state.json')).toString(), 'v1', 'the refused write did not happen');
+    await s.put('rate/other.json', 'x'); // another name is not limited
+    // A create-only write to the object just written changes nothing: not a rewrite.
+    await assert.rejects(s.createOnly('rate/state.json', 'v3'), (e) => hasCode(e, 'HG_STORAGE_EXISTS'));
+    // Deleted and created again within the second: a rewrite.
+    await s.delete('rate/state.json');
+    await assert.rejects(s.createOnly('rate/state.json', 'v4'), (e) => hasCode(e, 'HG_STORAGE_RATE_LIMITED'));
+    await s.createOnly('rate/src', 's');
+    await assert.rejects(s.copy('rate/src', 'rate/state.json'), (e) => hasCode(e, 'HG_STORAGE_RATE_LIMITED'));
+    later();
+    await s.put('rate/state.json', 'v5');
+    assert.equal((await s.get('rate/state.json')).toString(), 'v5');
+    assert.equal((s as WriteRateGuard).refused.length, 3);
   });
 
   it('exactly one of many concurrent create-only writers wins', async () => {
@@ -25,6 +67,7 @@ export function storageContract(open: () => Promise<Storage>): void {
     const s = await open();
     const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
     await s.put('blob/data.bin', 'old');
+    later();
     await s.put('blob/data.bin', bytes);
     assert.deepEqual(await s.get('blob/data.bin'), bytes);
     assert.deepEqual(await s.getRange('blob/data.bin', 10, 20), bytes.subarray(10, 20));
@@ -63,6 +106,7 @@ export function storageContract(open: () => Promise<Storage>): void {
     assert.equal((await s.get('copy/deeper/dst.bin')).toString(), 'payload');
     await assert.rejects(s.copy('copy/src.bin', 'copy/deeper/dst.bin'), (e) => hasCode(e, 'HG_STORAGE_EXISTS'));
     await assert.rejects(s.copy('copy/missing', 'copy/other'), (e) => hasCode(e, 'HG_STORAGE_NOT_FOUND'));
+    later();
     await s.put('copy/src.bin', 'replaced');
     assert.equal((await s.get('copy/deeper/dst.bin')).toString(), 'payload');
     await s.delete('copy/src.bin');
@@ -76,6 +120,7 @@ export function storageContract(open: () => Promise<Storage>): void {
     await s.delete('del/me');
     assert.equal(await s.stat('del/me'), undefined);
     assert.deepEqual(await s.list('del/'), []);
+    later();
     await s.createOnly('del/me', 'again');
   });
 
