@@ -58,7 +58,8 @@ async function openGcs(runDir: string, workers: number): Promise<ChaosBucket> {
   const proxies: TcpProxy[] = [];
   const failing = new Set<number>();
   try {
-    server = await startFakeGcsServer({ logFile: path.join(runDir, 'logs', 'fake-gcs-server.log') });
+    // The filesystem backend: the memory one's cost per create grows with the objects stored (see fake-gcs-server.ts).
+    server = await startFakeGcsServer({ logFile: path.join(runDir, 'logs', 'fake-gcs-server.log'), backend: 'filesystem' });
     await server.createBucket(GCS_BUCKET);
     for (let i = 0; i < workers; i++) proxies.push(await startTcpProxy(server.endpoint.replace(/^http:\/\//, '')));
     const endpoint = server.endpoint;
