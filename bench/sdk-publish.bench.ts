@@ -14,7 +14,8 @@
 import { randomBytes } from 'node:crypto';
 import { emulatorClient, startLocalStack } from '../services/local-stack/local-stack.ts';
 import { Registry } from '../services/registry/registry.ts';
-import { EventEncoder, validatePayload } from '../services/sdk/event-encoder.ts';
+import { validatePayload } from '../services/registry/payload-validator.ts';
+import { EventEncoder } from '../services/sdk/event-encoder.ts';
 import { Publisher } from '../services/sdk/index.ts';
 import { OpenBatch } from '../services/sdk/open-batch.ts';
 import { MonotonicStamper, systemClock } from '../services/time/clock.ts';
@@ -120,7 +121,7 @@ function encodeRound(registry: Registry, payloads: ReadonlyArray<Record<string, 
   const cpu = process.cpuUsage();
   for (let seq = 0; seq < events; seq++) {
     const payload = payloads[seq & 4095]!;
-    if (validate && validatePayload(version.payloadType, payload).length > 0) throw new Error('invalid sample payload');
+    if (validate && validatePayload(version, payload).length > 0) throw new Error('invalid sample payload');
     const receiveUs = stamper.stamp();
     const window = windowOf(receiveUs, windowS);
     if (batch && !batch.accepts(version.version, window)) batch = seal(batch);

@@ -1,141 +1,322 @@
-// Does the Pub/Sub emulator redeliver what a subscriber lost when its connection was cut? A check with no hourglass code in the path.
+// When does the Pub/Sub emulator drop a delivered, unacknowledged message? An experiment with no hourglass code in the path; chaos/EMULATOR.md holds its findings.
 //
-// Run: node chaos/emulator-redelivery.ts [--seconds 40] [--cuts 2] [--cut-s 3] [--mode refuse|blackhole|kill] [--quiet-s 10]
-//   kill: the subscriber is a child process, SIGKILLed at each "cut" and started again cut-s later.
-// A publisher sends numbered messages straight to the emulator; a plain streaming-pull subscriber
-// (@google-cloud/pubsub, ack on receipt) reads them through a loopback TCP proxy that is cut a few
-// times. Afterwards the subscriber keeps pulling until it has been quiet for --quiet-s, then a second,
-// fresh subscriber client drains what is left. Printed: published, received (distinct), missing
-// after the first subscriber, still in the subscription, and missing for good. Real Pub/Sub is
-// at-least-once: missing-for-good must be 0. Exit code 1 when it is not.
+// Run: node chaos/emulator-redelivery.ts --mode MODE [options] [--out FILE]
+// A publisher sends numbered messages straight to the emulator; a subscriber process
+// (chaos/emulator/subscriber.ts: @google-cloud/pubsub streaming pull, or unary pull) holds each
+// message --hold-ms before acking it, so a fault always finds messages delivered but unacked. Modes:
+//   refuse      a TCP proxy between subscriber and emulator drops every connection and refuses new ones for --fault-s
+//   blackhole   the proxy holds every byte both ways for --fault-s, then lets them through
+//   reset       the proxy drops every connection once; new ones are accepted at once
+//   kill        the subscriber process is SIGKILLed (the worker's real fault); a new one starts --fault-s later
+//   kill-acking the subscriber acks all it holds and SIGKILLs itself --die-after-ms later (acks in flight)
+//   close       the subscriber closes cleanly, nacking what it holds (--close-behavior wait: acking it)
+// After the last fault the live subscriber keeps running --after-fault-s (two ack deadlines by
+// default) and until quiet, then stops cleanly; --drain-after-s later a fresh unary pull drains what
+// is left for up to --drain-s. --emulator patched runs the emulator with the one-class fix of
+// chaos/emulator/grpc-shim (see chaos/EMULATOR.md); --grpc-log counts the calls grpc-java failed to
+// close (slow: it logs every HTTP/2 frame). Printed (JSON): the emulator's exact version,
+// the configuration, and per run: published, delivered, processed (acked by the app), redelivered,
+// left in the subscription, missing for good, where each missing message was when the fault struck,
+// and the emulator's StreamingPull threads left once every subscriber had gone. Exit code 1 when
+// any message went missing for good.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Message } from '@google-cloud/pubsub';
+import type { PubSub } from '@google-cloud/pubsub';
 import { emulatorClient } from '../services/local-stack/local-stack.ts';
-import { startPubsubEmulator } from '../services/local-stack/pubsub-emulator.ts';
-import { startTcpProxy, type CutMode } from '../test/helpers/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.ts';
+import { ackCounter, numberOf, payload, unaryClient } from './emulator/numbered-messages.ts';
+import { emulatorVersion, startEmulatorUnderTest, type EmulatorKind, type EmulatorUnderTest } from './emulator/emulator-under-test.ts';
+import { outcome, spread, type Fault, type Outcome, type TraceEvent } from './emulator/outcome.ts';
 
-const { values, positionals } = parseArgs({
-  options: { seconds: { type: 'string' }, cuts: { type: 'string' }, 'cut-s': { type: 'string' }, mode: { type: 'string' }, role: { type: 'string' }, 'quiet-s': { type: 'string' } },
-  allowPositionals: true,
+const MODES = ['refuse', 'blackhole', 'reset', 'kill', 'kill-acking', 'close'] as const;
+type Mode = (typeof MODES)[number];
+const NETWORK_MODES: readonly Mode[] = ['refuse', 'blackhole', 'reset'];
+const SUBSCRIBER = path.join(import.meta.dirname, 'emulator', 'subscriber.ts');
+const TOPIC = 'check';
+const SUBSCRIPTION = 'check-sub';
+/** A topic and subscription no fault touches, to read the emulator's ack id counter (one for all subscriptions, from 1) at the end. */
+const PROBE_TOPIC = 'probe';
+const PROBE_SUBSCRIPTION = 'probe-sub';
+
+const { values: v } = parseArgs({
+  options: {
+    mode: { type: 'string' },
+    runs: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '600' },
+    'publish-s': { type: 'string', default: '8' },
+    faults: { type: 'string', default: '1' },
+    'fault-s': { type: 'string', default: '3' },
+    restart: { type: 'string', default: 'yes' },
+    'ack-deadline': { type: 'string', default: '10' },
+    'max-messages': { type: 'string', default: '100' },
+    'max-streams': { type: 'string', default: '1' },
+    size: { type: 'string', default: '64' },
+    'hold-ms': { type: 'string', default: '2000' },
+    pull: { type: 'string', default: 'streaming' },
+    'close-behavior': { type: 'string', default: 'nack' },
+    'die-after-ms': { type: 'string', default: '0' },
+    'stream-deadline-s': { type: 'string' },
+    'after-fault-s': { type: 'string' },
+    'quiet-s': { type: 'string', default: '4' },
+    'settle-s': { type: 'string', default: '30' },
+    'drain-after-s': { type: 'string', default: '0' },
+    'drain-s': { type: 'string', default: '20' },
+    'drain-poll-ms': { type: 'string', default: '100' },
+    emulator: { type: 'string', default: 'stock' },
+    'grpc-log': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
 });
-if (values.role === 'subscriber') {
-  // Child: ack on receipt, after appending the number to the file (so a SIGKILL loses no record).
-  const [host, project, file] = positionals as [string, string, string];
-  const client = emulatorClient(host, project);
-  const sub = client.subscription('check-sub', { flowControl: { maxMessages: 2000 }, streamingOptions: { maxStreams: 2 } });
-  sub.on('message', (m: Message) => {
-    appendFileSync(file, `${m.data.toString()}\n`);
-    m.ack();
-  });
-  sub.on('error', () => undefined);
-  process.once('SIGTERM', () => void sub.close().then(() => client.close()).then(() => process.exit(0)));
-  await new Promise(() => undefined);
+if (!MODES.includes(v.mode as Mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
+const config = {
+  mode: v.mode as Mode,
+  runs: Number(v.runs),
+  messages: Number(v.messages),
+  publishS: Number(v['publish-s']),
+  faults: Number(v.faults),
+  faultS: Number(v['fault-s']),
+  restart: v.restart !== 'no',
+  ackDeadlineS: Number(v['ack-deadline']),
+  maxMessages: Number(v['max-messages']),
+  maxStreams: Number(v['max-streams']),
+  sizeBytes: Number(v.size),
+  holdMs: Number(v['hold-ms']),
+  pull: v.pull as 'streaming' | 'unary',
+  closeBehavior: v['close-behavior'] as 'nack' | 'wait',
+  dieAfterMs: Number(v['die-after-ms']),
+  streamDeadlineS: v['stream-deadline-s'] === undefined ? undefined : Number(v['stream-deadline-s']),
+  /** How long the (restarted) subscriber keeps running after the last fault, at least: two ack deadlines by default, so leases the fault left behind expire and are redelivered. */
+  afterFaultS: v['after-fault-s'] === undefined ? 2 * Number(v['ack-deadline']) + 2 : Number(v['after-fault-s']),
+  quietS: Number(v['quiet-s']),
+  settleS: Number(v['settle-s']),
+  drainAfterS: Number(v['drain-after-s']),
+  drainS: Number(v['drain-s']),
+  drainPollMs: Number(v['drain-poll-ms']),
+  emulator: v.emulator as EmulatorKind,
+  /** Logs the emulator's gRPC at FINE, to count the calls it failed to close (NoSuchMethodError). */
+  grpcLog: v['grpc-log'],
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+const version = await emulatorVersion();
+const runs: Outcome[] = [];
+for (let i = 0; i < config.runs; i++) {
+  say(`run ${i + 1}/${config.runs}: ${config.mode}`);
+  const result = await runOnce();
+  runs.push(result);
+  say(`  ${JSON.stringify({ ...result.counts, missingByStage: result.missingByStage, leasesNoClientSaw: result.leasesNoClientSaw, pusherThreadsAfterSubscribers: result.pusherThreadsAfterSubscribers, pusherThreadsAfterDrain: result.pusherThreadsAfterDrain })}`);
 }
-const seconds = Number(values.seconds ?? 40);
-const cuts = Number(values.cuts ?? 2);
-const cutS = Number(values['cut-s'] ?? 3);
-const mode = (values.mode ?? 'refuse') as CutMode | 'kill';
-/** How long the first subscriber must have received nothing before it is stopped (s). */
-const quietS = Number(values['quiet-s'] ?? 10);
+const summary = {
+  experiment: 'emulator-redelivery',
+  command: `node chaos/emulator-redelivery.ts ${process.argv.slice(2).join(' ')}`,
+  emulator: { ...version, kind: config.emulator },
+  config,
+  spread: {
+    missingForGood: spread(runs.map((r) => r.counts.missingForGood)),
+    drainedUnprocessed: spread(runs.map((r) => r.counts.drainedUnprocessed)),
+    redelivered: spread(runs.map((r) => r.counts.redelivered)),
+    leasesNoClientSaw: spread(runs.map((r) => r.leasesNoClientSaw)),
+    pusherThreadsAfterSubscribers: spread(runs.map((r) => r.pusherThreadsAfterSubscribers)),
+  },
+  runs,
+};
+const json = `${JSON.stringify(summary, null, 2)}\n`;
+if (v.out) {
+  mkdirSync(path.dirname(v.out), { recursive: true });
+  writeFileSync(v.out, json);
+} else process.stdout.write(json);
+process.exit(runs.some((r) => r.counts.missingForGood > 0) ? 1 : 0);
 
-const emulator = await startPubsubEmulator();
-const proxy = await startTcpProxy(emulator.host);
-const direct = emulatorClient(emulator.host, emulator.projectId);
-const viaProxy = emulatorClient(proxy.address, emulator.projectId);
-const fresh = emulatorClient(emulator.host, emulator.projectId);
-let exitCode = 0;
-try {
-  await direct.createTopic('check');
-  await direct.topic('check').createSubscription('check-sub', { ackDeadlineSeconds: 10 });
-  const received = new Set<number>();
-  let lastReceivedMs = Date.now();
-  const sub = viaProxy.subscription('check-sub', { flowControl: { maxMessages: 2000 }, streamingOptions: { maxStreams: 2 } });
-  // kill mode: the subscriber is a child process writing what it received to a file.
-  const recordFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'hg-redelivery-')), 'received');
-  writeFileSync(recordFile, '');
-  let child: ChildProcess | undefined;
-  const startChild = () => {
-    child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--role', 'subscriber', emulator.host, emulator.projectId, recordFile], { stdio: 'ignore' });
-  };
-  let lastSize = 0;
-  const readRecord = () => {
-    const text = readFileSync(recordFile, 'utf8');
-    if (text.length !== lastSize) lastReceivedMs = Date.now();
-    lastSize = text.length;
-    for (const line of text.split('\n')) if (line) received.add(Number(line));
-  };
-  if (mode === 'kill') startChild();
-  else {
-    sub.on('message', (m: Message) => {
-      received.add(Number(m.data.toString()));
-      lastReceivedMs = Date.now();
-      m.ack();
-    });
-    sub.on('error', () => undefined);
-  }
+async function runOnce(): Promise<Outcome> {
+  const emulator = await startEmulatorUnderTest(config.emulator, { grpcLog: config.grpcLog });
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'hg-redelivery-'));
+  const admin = emulatorClient(emulator.host, emulator.projectId);
+  let proxy: TcpProxy | undefined;
+  const subscribers: Array<{ proc: ChildProcess; exited: Promise<void>; trace: string }> = [];
+  try {
+    await admin.createTopic(TOPIC);
+    await admin.topic(TOPIC).createSubscription(SUBSCRIPTION, { ackDeadlineSeconds: config.ackDeadlineS });
+    await admin.createTopic(PROBE_TOPIC);
+    await admin.topic(PROBE_TOPIC).createSubscription(PROBE_SUBSCRIPTION);
+    if (NETWORK_MODES.includes(config.mode)) proxy = await startTcpProxy(emulator.host);
+    const subscriberHost = proxy?.address ?? emulator.host;
+    const startSubscriber = () => {
+      const trace = path.join(workDir, `trace-${subscribers.length}.jsonl`);
+      writeFileSync(trace, '');
+      const args = [
+        SUBSCRIBER,
+        ...['--host', subscriberHost, '--project', emulator.projectId, '--subscription', SUBSCRIPTION, '--trace', trace],
+        ...['--pull', config.pull, '--max-messages', String(config.maxMessages), '--max-streams', String(config.maxStreams)],
+        ...['--hold-ms', String(config.holdMs), '--close-behavior', config.closeBehavior, '--die-after-ms', String(config.dieAfterMs)],
+        ...(config.streamDeadlineS === undefined ? [] : ['--stream-deadline-s', String(config.streamDeadlineS)]),
+      ];
+      const proc = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+      subscribers.push({ proc, trace, exited: new Promise((r) => proc.once('exit', () => r())) });
+    };
+    const current = () => subscribers[subscribers.length - 1]!;
+    const readEvents = (): TraceEvent[] =>
+      subscribers.flatMap((s, gen) =>
+        existsSync(s.trace)
+          ? readFileSync(s.trace, 'utf8')
+              .split('\n')
+              .filter(Boolean)
+              .map((line) => ({ ...(JSON.parse(line) as Omit<TraceEvent, 'gen'>), gen }))
+          : [],
+      );
 
-  const topic = direct.topic('check', { batching: { maxMessages: 1, maxMilliseconds: 1 } });
-  let published = 0;
-  const start = Date.now();
-  const cutAt = Array.from({ length: cuts }, (_, i) => ((i + 1) * seconds * 1000) / (cuts + 1));
-  let nextCut = 0;
-  while (Date.now() - start < seconds * 1000) {
-    const t = Date.now() - start;
-    if (nextCut < cutAt.length && t >= cutAt[nextCut]!) {
-      nextCut++;
-      process.stderr.write(`cut (${mode}) at ${Math.round(t / 1000)} s for ${cutS} s\n`);
-      if (mode === 'kill') {
-        child?.kill('SIGKILL');
-        setTimeout(startChild, cutS * 1000);
-      } else {
-        proxy.cut(mode);
-        setTimeout(() => proxy.restore(), cutS * 1000);
+    startSubscriber();
+    await waitForTrace(current().trace, '"e":"start"', 30_000);
+    await sleep(1000); // its stream opens before anything is published
+    const startMs = Date.now();
+    const faults: Fault[] = [];
+    const faultTimes = Array.from({ length: config.faults }, (_, i) => startMs + ((i + 1) * config.publishS * 1000) / (config.faults + 1));
+    const faultsDone = (async () => {
+      for (const at of faultTimes) {
+        await sleep(Math.max(0, at - Date.now()));
+        // A fault must find messages delivered and unacked: the current subscriber has dispatched one.
+        await waitForTrace(current().trace, '"e":"dispatch"', 15_000);
+        const fault = { kind: config.mode as string, atMs: Date.now(), endMs: 0 };
+        faults.push(fault);
+        await inject(current, startSubscriber, proxy);
+        fault.endMs = Date.now();
       }
-    }
-    await Promise.all(Array.from({ length: 20 }, () => topic.publishMessage({ data: Buffer.from(String(published++)) })));
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  proxy.restore();
-  await new Promise((r) => setTimeout(r, cutS * 1000 + 500));
-  while (Date.now() - lastReceivedMs < quietS * 1000) {
-    await new Promise((r) => setTimeout(r, 250));
-    if (mode === 'kill') readRecord();
-  }
-  if (mode === 'kill') {
-    const exited = new Promise((r) => child!.once('exit', r));
-    child!.kill('SIGTERM');
-    await exited;
-    readRecord();
-  } else {
-    sub.removeAllListeners('message');
-    await sub.close().catch(() => undefined);
-  }
-  const missingAfterFirst = published - received.size;
+    })();
 
-  const left = new Set<number>();
-  let lastLeftMs = Date.now();
-  const drain = fresh.subscription('check-sub', { flowControl: { maxMessages: 5000 } });
-  drain.on('message', (m: Message) => {
-    left.add(Number(m.data.toString()));
-    lastLeftMs = Date.now();
-    m.ack();
-  });
-  drain.on('error', () => undefined);
-  while (Date.now() - lastLeftMs < 5000) await new Promise((r) => setTimeout(r, 250));
-  await drain.close().catch(() => undefined);
-  let gone = 0;
-  for (let i = 0; i < published; i++) if (!received.has(i) && !left.has(i)) gone++;
-  const result = { published, receivedByFirstSubscriber: received.size, missingAfterFirstSubscriber: missingAfterFirst, stillInSubscription: left.size, missingForGood: gone, mode, cuts, cutS };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  if (gone > 0 || missingAfterFirst > 0) exitCode = 1;
-} finally {
-  for (const c of [direct, viaProxy, fresh]) await c.close().catch(() => undefined);
-  await proxy.close();
-  await emulator.stop();
+    const topic = admin.topic(TOPIC, { batching: { maxMessages: 1, maxMilliseconds: 1 } });
+    const publishedAt: number[] = [];
+    const perTick = Math.max(1, Math.ceil(config.messages / (config.publishS * 20)));
+    while (publishedAt.length < config.messages) {
+      const tickAt = Date.now();
+      const batch = Array.from({ length: Math.min(perTick, config.messages - publishedAt.length) }, () => publishedAt.length).map((n, k) => n + k);
+      for (const n of batch) publishedAt[n] = Date.now();
+      await Promise.all(batch.map((n) => topic.publishMessage({ data: payload(n, config.sizeBytes) })));
+      await sleep(Math.max(0, 50 - (Date.now() - tickAt)));
+    }
+    await faultsDone;
+
+    // The live subscriber (if any) runs at least after-fault-s past the last fault, then until it has
+    // dispatched nothing for quiet-s (at most settle-s more), then stops cleanly.
+    const lastFaultEnd = Math.max(...faults.map((f) => f.endMs));
+    await sleep(Math.max(0, lastFaultEnd + config.afterFaultS * 1000 - Date.now()));
+    const settleUntil = Date.now() + config.settleS * 1000;
+    let lastDispatch = Date.now();
+    let seen = 0;
+    while (Date.now() < settleUntil && Date.now() - lastDispatch < config.quietS * 1000) {
+      await sleep(250);
+      const dispatches = readEvents().filter((e) => e.e === 'dispatch').length;
+      if (dispatches !== seen) [seen, lastDispatch] = [dispatches, Date.now()];
+    }
+    for (const s of subscribers) if (s.proc.exitCode === null && s.proc.signalCode === null) await stopCleanly(s);
+    const pusherThreadsAfterSubscribers = await emulator.pusherThreads();
+
+    await sleep(config.drainAfterS * 1000);
+    const drainStartMs = Date.now();
+    const processed = new Set(readEvents().filter((e) => e.e === 'ack').map((e) => e.n!));
+    const drained = await drain(emulator, processed);
+    const drainEndMs = Date.now();
+    const pusherThreadsAfterDrain = await emulator.pusherThreads();
+    const leasesGranted = (await probeAckIdCounter(emulator, admin)) - 1;
+    const callCloseFailures = await emulator.callCloseFailures();
+    return outcome({ startMs, publishedAt, faults, events: readEvents(), drained, drainStartMs, drainEndMs, pusherThreadsAfterSubscribers, pusherThreadsAfterDrain, leasesGranted, callCloseFailures });
+  } finally {
+    for (const s of subscribers) s.proc.kill('SIGKILL');
+    await Promise.all(subscribers.map((s) => s.exited));
+    await admin.close().catch(() => undefined);
+    await proxy?.close();
+    await emulator.stop();
+    if (process.env.KEEP_TRACES) say(`  traces kept in ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
 }
-process.exit(exitCode);
+
+async function inject(current: () => { proc: ChildProcess; exited: Promise<void>; trace: string }, startSubscriber: () => void, proxy: TcpProxy | undefined): Promise<void> {
+  const restartLater = async () => {
+    await sleep(config.faultS * 1000);
+    if (config.restart) startSubscriber();
+  };
+  switch (config.mode) {
+    case 'refuse':
+    case 'blackhole':
+      proxy!.cut(config.mode);
+      await sleep(config.faultS * 1000);
+      proxy!.restore();
+      return;
+    case 'reset':
+      proxy!.cut('refuse');
+      proxy!.restore();
+      return;
+    case 'kill':
+      current().proc.kill('SIGKILL');
+      await current().exited;
+      return restartLater();
+    case 'kill-acking':
+      current().proc.kill('SIGUSR2');
+      await current().exited;
+      return restartLater();
+    case 'close':
+      current().proc.kill('SIGTERM');
+      await current().exited;
+      return restartLater();
+  }
+}
+
+/** Waits (at most timeoutMs) until the trace file has a line containing `marker`. */
+async function waitForTrace(trace: string, marker: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until && !(existsSync(trace) && readFileSync(trace, 'utf8').includes(marker))) await sleep(100);
+}
+
+async function stopCleanly(s: { proc: ChildProcess; exited: Promise<void> }): Promise<void> {
+  s.proc.kill('SIGINT');
+  const timeout = sleep(15_000).then(() => 'timeout');
+  if ((await Promise.race([s.exited.then(() => 'exited'), timeout])) === 'timeout') {
+    say('  the subscriber did not stop within 15 s of SIGINT: SIGKILL');
+    s.proc.kill('SIGKILL');
+    await s.exited;
+  }
+}
+
+/** The emulator's next ack id: one message through the probe subscription, which only this pull reads. */
+async function probeAckIdCounter(emulator: EmulatorUnderTest, admin: PubSub): Promise<number> {
+  await admin.topic(PROBE_TOPIC).publishMessage({ data: Buffer.from('probe') });
+  const client = unaryClient(emulator.host);
+  try {
+    const subscription = `projects/${emulator.projectId}/subscriptions/${PROBE_SUBSCRIPTION}`;
+    const [res] = await client.pull({ subscription, maxMessages: 1, returnImmediately: false }, { timeout: 10_000 });
+    const ackId = res.receivedMessages?.[0]?.ackId;
+    if (!ackId) throw new Error('the probe message did not come back');
+    await client.acknowledge({ subscription, ackIds: [ackId] });
+    return ackCounter(ackId);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Pulls (unary, returnImmediately) and acks what is left, until every unprocessed message is found or drain-s passes. */
+async function drain(emulator: EmulatorUnderTest, processed: ReadonlySet<number>): Promise<Map<number, { t: number; a: number }>> {
+  const client = unaryClient(emulator.host);
+  const subscription = `projects/${emulator.projectId}/subscriptions/${SUBSCRIPTION}`;
+  const drained = new Map<number, { t: number; a: number }>();
+  const outstanding = () => config.messages - [...Array(config.messages).keys()].filter((n) => processed.has(n) || drained.has(n)).length;
+  const until = Date.now() + config.drainS * 1000;
+  try {
+    while (Date.now() < until && outstanding() > 0) {
+      const [res] = await client.pull({ subscription, maxMessages: 100, returnImmediately: true });
+      const received = res.receivedMessages ?? [];
+      for (const r of received) {
+        const n = numberOf(r.message!.data as Uint8Array);
+        const a = ackCounter(r.ackId!);
+        if (!drained.has(n)) drained.set(n, { t: Date.now(), a });
+      }
+      if (received.length > 0) await client.acknowledge({ subscription, ackIds: received.map((r) => r.ackId!) });
+      else await sleep(config.drainPollMs);
+    }
+  } finally {
+    await client.close();
+  }
+  return drained;
+}

@@ -27,7 +27,7 @@ export function parseEventLine(text: string, version: SchemaVersion): EventLine 
   const envelope = typeof obj.payload === 'object' && obj.payload !== null && !Array.isArray(obj.payload) && Object.keys(obj).every((k) => k === 'payload' || k === 'event_id');
   const payload = envelope ? (obj.payload as object) : obj;
   const eventId = envelope ? obj.event_id : undefined;
-  const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(eventId), ...validateScopedEventId(CLI_ORIGIN, eventId)];
+  const problems = [...validatePayload(version, payload), ...validateEventId(eventId), ...validateScopedEventId(CLI_ORIGIN, eventId)];
   if (problems.length > 0) return { kind: 'invalid', problem: problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; ') };
   const bytes = version.payloadType.toBuffer(payload).length;
   if (bytes > MAX_EVENT_BYTES) return { kind: 'invalid', problem: `${bytes} bytes encoded; the limit is ${MAX_EVENT_BYTES}` };

@@ -2,7 +2,8 @@
 //
 // A request goes through, in order: auth (401) -> type and version (404/400) -> content type (415)
 // -> load shedding (503/429, before the body is read, so an overloaded gateway does not spend CPU on
-// bodies it will refuse) -> body (413/400) -> shape and schema (400) -> publishMany, whose promise
+// bodies it will refuse) -> body (413/400; bytes that are not UTF-8 are refused, never decoded to
+// U+FFFD) -> shape, JSON mapping and schema (400) -> publishMany, whose promise
 // settles only once Pub/Sub acknowledged every event (200). Receive time: the publisher stamps it
 // in publishMany, which runs in the same tick as the end of the body, so it is the moment the
 // gateway holds the whole request; the client's clock is never read (an event carries only
@@ -19,6 +20,7 @@ import { GatewayLifecycle } from './lifecycle.ts';
 import { gatewayLogger, type GatewayLogger } from './log.ts';
 import { GatewayMetrics, type GatewayMetricsView } from './metrics.ts';
 import { assertJsonContentType, fromSdkProblems, invalidEventsError, parseEventsBody, parseVersionParam } from './parse-request.ts';
+import { assertUtf8Body } from './utf8-body.ts';
 
 /** What the gateway needs of a publisher (a real Publisher in production; unit tests may pass less). */
 export type GatewayPublisher = Pick<Publisher, 'id' | 'publishMany' | 'wouldBlock' | 'isHealthy' | 'stats' | 'flush' | 'close'>;
@@ -138,7 +140,8 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     next();
   };
 
-  const readBody = express.json({ limit: options.maxBodyBytes, strict: false, type: () => true });
+  // verify sees the raw (decompressed) bytes before body-parser decodes them, which would replace bad ones.
+  const readBody = express.json({ limit: options.maxBodyBytes, strict: false, type: () => true, verify: (_req, _res, body) => assertUtf8Body(body) });
 
   const publish: RequestHandler = async (req, res) => {
     const state = res.locals as EventRequestState;

@@ -2,12 +2,14 @@
 //
 // The body is a JSON array of events, each `{"payload": {...}, "event_id"?: "..."}` and nothing else.
 // Paths in error details are relative to the event in that array: "" (the event itself), "event_id",
-// "payload", "payload.<field>". The payload's schema is checked by the SDK's own validators, so the
-// gateway and a direct publish() agree on what is valid.
+// "payload", "payload.<field>". Payloads go through the gateway's JSON mapping (json-payload.ts),
+// which applies the same value rules as the SDK's validator, so the gateway and a direct publish()
+// agree on what is valid: the gateway accepts exactly what the worker will accept.
 import { HourglassError } from '../errors/catalogue.ts';
+import { validateEventId, validatePayload } from '../registry/payload-validator.ts';
 import type { SchemaVersion } from '../registry/registry.ts';
-import { validateEventId, validatePayload } from '../sdk/index.ts';
 import type { InvalidEvent, PublishItem } from '../sdk/index.ts';
+import { jsonIsIdentity, payloadFromJson } from './json-payload.ts';
 
 /** One invalid event of a request, as listed in a 400 answer. */
 export interface RequestProblem {
@@ -52,8 +54,9 @@ export function assertJsonContentType(contentType: string | undefined): void {
 /**
  * Checks the shape of a parsed body and returns the items to publish. All or nothing: throws
  * HG_BAD_REQUEST for a body that is not a non-empty array, HG_BODY_TOO_LARGE past the event limit,
- * and HG_INVALID_EVENT listing every invalid event (shape and schema) when any event's shape is wrong.
- * When every event has the right shape, the schema check is left to publishMany, which makes it anyway.
+ * and HG_INVALID_EVENT listing every invalid event (shape, JSON mapping and schema).
+ * When every event has the right shape and the schema's JSON mapping is the identity, the schema
+ * check is left to publishMany, which makes it anyway (same rules, same paths).
  */
 export function parseEventsBody(body: unknown, schema: SchemaVersion, limits: BodyLimits): PublishItem[] {
   if (!Array.isArray(body)) {
@@ -69,6 +72,7 @@ export function parseEventsBody(body: unknown, schema: SchemaVersion, limits: Bo
       details: { events: body.length, limit: limits.maxEventsPerRequest },
     });
   }
+  const identity = jsonIsIdentity(schema);
   const items: PublishItem[] = new Array(body.length);
   const problems: RequestProblem[] = [];
   for (let index = 0; index < body.length; index++) {
@@ -83,21 +87,28 @@ export function parseEventsBody(body: unknown, schema: SchemaVersion, limits: Bo
         problems.push({ index, path: key, message: 'is not allowed: an event has only "payload" and "event_id"' });
       }
     }
-    if (event.payload === undefined) {
+    let payload = event.payload;
+    if (payload === undefined) {
       problems.push({ index, path: 'payload', message: 'is required' });
+    } else if (!identity) {
+      const mapped = payloadFromJson(schema, payload);
+      if (mapped.ok) payload = mapped.value;
+      else for (const p of mapped.problems) problems.push({ index, path: payloadPath(p.path), message: p.message });
     }
     // The SDK's rule, checked here so that any problem publishMany reports is inside a payload.
     for (const p of validateEventId(event.event_id)) {
       problems.push({ index, path: 'event_id', message: p.message });
     }
-    items[index] = event.event_id === undefined ? { payload: event.payload as object } : { payload: event.payload as object, eventId: event.event_id as string };
+    items[index] = event.event_id === undefined ? { payload: payload as object } : { payload: payload as object, eventId: event.event_id as string };
   }
   if (problems.length === 0) return items;
-  // Some events are misshapen: list the schema problems of the others too, so one answer names every fault.
-  for (let index = 0; index < body.length; index++) {
-    const item = items[index];
-    if (!item || item.payload === undefined) continue;
-    for (const p of validatePayload(schema.payloadType, item.payload)) problems.push({ index, path: payloadPath(p.path), message: p.message });
+  if (identity) {
+    // Some events are misshapen: list the schema problems of the others too, so one answer names every fault.
+    for (let index = 0; index < body.length; index++) {
+      const item = items[index];
+      if (!item || item.payload === undefined) continue;
+      for (const p of validatePayload(schema, item.payload)) problems.push({ index, path: payloadPath(p.path), message: p.message });
+    }
   }
   problems.sort((a, b) => a.index - b.index);
   throw invalidEventsError(problems);

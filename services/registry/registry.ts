@@ -7,6 +7,8 @@ import { HourglassError } from '../errors/catalogue.ts';
 import { explainIncompatibility } from './compatibility.ts';
 import { deliveredSchemaOf, RESERVED_FIELD_NAMES } from './delivered-schema.ts';
 import { readJsonFile } from './json-file.ts';
+import { validateValue } from './payload-validator.ts';
+import { schemaTree, SchemaTreeError, type RecordNode, type SchemaNode, type UnionNode } from './schema-tree.ts';
 import { parseTypeConfig, type TypeConfig } from './type-config.ts';
 import { assertValidTypeName } from './type-name.ts';
 
@@ -17,8 +19,11 @@ export interface SchemaVersion {
   /** The producer's record schema, as written in the .avsc file. */
   readonly payloadSchema: Record<string, unknown>;
   readonly payloadType: avro.Type;
+  /** The producer's schema as the validators walk it: avsc's structure with the logical types and their value rules. */
+  readonly payloadTree: SchemaNode;
   /** The record as delivered: identity fields plus the producer's fields (see delivered-schema.ts). */
   readonly deliveredSchema: Record<string, unknown>;
+  /** The delivered schema as written in every staging and part file: logical types, docs and defaults included. */
   readonly deliveredSchemaJson: string;
   readonly deliveredType: avro.Type;
 }
@@ -161,15 +166,110 @@ async function loadVersion(file: string, version: number): Promise<SchemaVersion
   } catch (err) {
     return bad(`not a valid Avro schema: ${(err as Error).message}`);
   }
+  let payloadTree: SchemaNode;
+  try {
+    payloadTree = schemaTree(payloadType, schema);
+  } catch (err) {
+    if (err instanceof SchemaTreeError) return bad(err.message);
+    throw err;
+  }
+  const refused = refusedFieldOrDefault(payloadTree) ?? protoKeyInDefault(schema);
+  if (refused !== undefined) bad(refused);
   return {
     version,
     file,
     payloadSchema: schema,
     payloadType,
+    payloadTree,
     deliveredSchema,
-    deliveredSchemaJson: JSON.stringify(deliveredType.schema()),
+    // Written as declared: avsc's own schema() drops what it does not implement (logical types, so
+    // receive_time would read as a plain long), and readers need them.
+    deliveredSchemaJson: JSON.stringify(deliveredSchema),
     deliveredType,
   };
+}
+
+/** What each primitive can be promoted to in Avro schema resolution. */
+const PROMOTIONS: Readonly<Record<string, readonly string[]>> = { int: ['long', 'float', 'double'], long: ['float', 'double'], float: ['double'], string: ['bytes'], bytes: ['string'] };
+
+/**
+ * Schema resolution reads a union's value as the reader's first branch that can read it, promotions
+ * included (the Avro specification, and avsc, with which the checker reads older versions as the
+ * newest): in ["null", "bytes", "string"] a string is read back as bytes, in ["double", "long"] a long
+ * as a double. Such a union would change values whenever a reader's version differs from the writer's.
+ */
+function shadowedBranch(union: UnionNode): string | undefined {
+  const typeOf = (node: SchemaNode) => (node.kind === 'value' ? node.rule.type : undefined);
+  for (let later = 1; later < union.branches.length; later++) {
+    const laterType = typeOf(union.branches[later]!.node);
+    for (let earlier = 0; earlier < later && laterType !== undefined; earlier++) {
+      const earlierType = typeOf(union.branches[earlier]!.node);
+      if (earlierType !== undefined && PROMOTIONS[laterType]?.includes(earlierType)) {
+        return `the union's ${laterType} branch comes after ${earlierType}, which schema resolution reads a ${laterType} as (the first branch it can be promoted to), so a reader of another version would change the value; list int, long, float and double from narrowest to widest, and do not put bytes and string in one union`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A field name that a JavaScript object cannot carry as data (it is inherited by every object, so a
+ * payload without it would read as a function), or a default that is not a valid value: why, or undefined.
+ */
+function refusedFieldOrDefault(tree: SchemaNode): string | undefined {
+  const seen = new Set<RecordNode>();
+  const visit = (node: SchemaNode, path: string): string | undefined => {
+    switch (node.kind) {
+      case 'array':
+        return visit(node.items, path);
+      case 'map':
+        return visit(node.values, path);
+      case 'union': {
+        const shadowed = shadowedBranch(node);
+        if (shadowed !== undefined) return `${path === '' ? '' : `field "${path}": `}${shadowed}`;
+        for (const branch of node.branches) {
+          const found = visit(branch.node, path);
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      }
+      case 'record':
+        if (seen.has(node)) return undefined;
+        seen.add(node);
+        for (const field of node.fields) {
+          const fieldPath = path === '' ? field.name : `${path}.${field.name}`;
+          if (field.name in Object.prototype) return `field "${fieldPath}": the name "${field.name}" is a property every JavaScript object inherits; rename the field`;
+          if (field.defaultValue !== undefined) {
+            const problem = validateValue(field.node, field.defaultValue)[0];
+            if (problem !== undefined) return `field "${fieldPath}": the default is not a valid value: ${problem.path ? `${problem.path}: ` : ''}${problem.message}`;
+          }
+          const found = visit(field.node, fieldPath);
+          if (found !== undefined) return found;
+        }
+        return undefined;
+      default:
+        return undefined;
+    }
+  };
+  return visit(tree, '');
+}
+
+/** avsc reads a map default's "__proto__" key as the map's prototype, so the check of parsed defaults cannot see it: look in the JSON. */
+function protoKeyInDefault(schema: unknown): string | undefined {
+  const holds = (value: unknown): boolean =>
+    typeof value === 'object' && value !== null && (Object.hasOwn(value, '__proto__') || Object.values(value).some(holds));
+  const visit = (node: unknown): string | undefined => {
+    if (typeof node !== 'object' || node === null) return undefined;
+    if (Array.isArray(node)) return node.map(visit).find((found) => found !== undefined);
+    const record = node as { fields?: unknown; type?: unknown; items?: unknown; values?: unknown };
+    for (const field of Array.isArray(record.fields) ? (record.fields as Array<{ name?: unknown; default?: unknown; type?: unknown }>) : []) {
+      if (holds(field.default)) return `field "${String(field.name)}": the default is not a valid value: it holds the map key "__proto__", which JavaScript readers cannot keep`;
+      const found = visit(field.type);
+      if (found !== undefined) return found;
+    }
+    return visit(record.type) ?? visit(record.items) ?? visit(record.values);
+  };
+  return visit(schema);
 }
 
 function checkCompatibility(name: string, versions: readonly SchemaVersion[]): void {

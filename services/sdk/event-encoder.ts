@@ -1,63 +1,11 @@
-// Validates a producer's event against its schema and appends it, as a delivered Avro record, to a batch buffer.
+// Appends a validated producer event, as a delivered Avro record, to a batch buffer.
 //
 // A delivered record is the identity fields followed by the producer's fields (delivered-schema.ts);
 // Avro encodes a record as its fields back to back, so we write the identity fields by hand and let
 // avsc append the payload: no per-event object copy.
-import type avro from 'avsc';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { SchemaVersion } from '../registry/registry.ts';
 import { writeLong } from '../wire/avro-container.ts';
-
-export interface FieldProblem {
-  /** Dotted path of the offending field ("" for the event itself). */
-  readonly path: string;
-  readonly message: string;
-}
-
-/** Longest delivered event id (a client's, with its scope), in characters. */
-export const EVENT_ID_MAX_CHARS = 256;
-
-/** Every way `payload` fails the schema; empty when it is valid. Undeclared fields count as faults (typos lose data). */
-export function validatePayload(type: avro.Type, payload: unknown): FieldProblem[] {
-  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
-    return [{ path: '', message: `expected an object matching ${type.name ?? 'the schema'}, got ${describe(payload)}` }];
-  }
-  // The common case, a valid event, costs one check.
-  if (type.isValid(payload, { noUndeclaredFields: true } as never)) return [];
-  const problems: FieldProblem[] = [];
-  // Two passes: avsc stops checking a record's fields once it finds an undeclared one, so type
-  // errors are collected first, then undeclared fields (typos that would silently lose data).
-  type.isValid(payload, {
-    errorHook: (path: string[], value: unknown, fieldType: avro.Type) => {
-      problems.push({ path: path.join('.'), message: `expected ${describeType(fieldType)}, got ${describe(value)}` });
-    },
-  });
-  const reported = new Set(problems.map((p) => p.path));
-  type.isValid(payload, {
-    noUndeclaredFields: true,
-    errorHook: (path: string[], value: unknown, fieldType: avro.Type) => {
-      if (fieldType.typeName !== 'record' || typeof value !== 'object' || value === null || Array.isArray(value)) return;
-      const declared = new Set((fieldType as avro.types.RecordType).fields.map((f) => f.name));
-      for (const key of Object.keys(value)) {
-        const keyPath = [...path, key].join('.');
-        if (!declared.has(key) && !reported.has(keyPath)) {
-          reported.add(keyPath);
-          problems.push({ path: keyPath, message: 'is not a field of the schema' });
-        }
-      }
-    },
-  } as never);
-  return problems;
-}
-
-/** Problems with a client event id, if one is given. */
-export function validateEventId(eventId: unknown): FieldProblem[] {
-  if (eventId === undefined) return [];
-  if (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > EVENT_ID_MAX_CHARS) {
-    return [{ path: 'event_id', message: `must be a non-empty string of at most ${EVENT_ID_MAX_CHARS} characters` }];
-  }
-  return [];
-}
 
 /** A growable byte buffer that events are appended to: bytes [0, length) are the batch so far. */
 export class ByteSink {
@@ -142,23 +90,4 @@ export class EventEncoder {
     sink.length = end;
     return end - start;
   }
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing (missing)';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
-  if (typeof value === 'object') return 'an object';
-  return `${typeof value} ${String(value)}`;
-}
-
-function describeType(type: avro.Type): string {
-  if (type.typeName === 'enum') return `one of ${(type as avro.types.EnumType).symbols.join(', ')}`;
-  if (type.typeName === 'union:unwrapped' || type.typeName === 'union:wrapped') {
-    return (type as unknown as { types: avro.Type[] }).types.map(describeType).join(' or ');
-  }
-  if (type.typeName === 'long') return 'a long (integer)';
-  if (type.typeName === 'int') return 'an int (32-bit integer)';
-  return type.name ?? `a ${type.typeName}`;
 }

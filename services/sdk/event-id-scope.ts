@@ -5,7 +5,7 @@
 // gateway. Generated ids ("<publisher>-<seq>") are not scoped: they are unique by construction and
 // never compared with client ids.
 import { HourglassError } from '../errors/catalogue.ts';
-import { EVENT_ID_MAX_CHARS, type FieldProblem } from './event-encoder.ts';
+import { EVENT_ID_MAX_CHARS, type FieldProblem } from '../registry/payload-validator.ts';
 
 /** Between the scope and the client's id. A scope never holds it, so the first one ends the scope. */
 export const EVENT_ID_SCOPE_SEPARATOR = ':';

@@ -2,4 +2,4 @@
 export { Publisher, type PublishItem, type PublishManyOptions, type PublishOptions, type PublisherStats, type InvalidEvent } from './publisher.ts';
 export { EVENT_ID_SCOPE_SEPARATOR, validateScopedEventId } from './event-id-scope.ts';
 export type { PublisherOptions } from './publisher-options.ts';
-export { validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
+export { validateEventId, validatePayload, type FieldProblem } from '../registry/payload-validator.ts';

@@ -10,7 +10,8 @@ import { encodeHeartbeat, type Heartbeat, type TypeProgress } from '../wire/hear
 import { topicNames, type TopicNames } from '../wire/topics.ts';
 import { windowEndUs, windowOf } from '../wire/window.ts';
 import { AckTracker } from './ack-tracker.ts';
-import { EventEncoder, validateEventId, validatePayload, type FieldProblem } from './event-encoder.ts';
+import { validateEventId, validatePayload, type FieldProblem } from '../registry/payload-validator.ts';
+import { EventEncoder } from './event-encoder.ts';
 import { assertEventIdScope, scopeEventId, validateScopedEventId } from './event-id-scope.ts';
 import { MessageSender } from './message-sender.ts';
 import { OpenBatch, type SealedBatch } from './open-batch.ts';
@@ -141,7 +142,7 @@ export class Publisher {
     let version: SchemaVersion;
     try {
       version = this.#version(type, options.version);
-      const problems = [...validatePayload(version.payloadType, payload), ...validateEventId(options.eventId), ...validateScopedEventId(this.#o.origin, options.eventId)];
+      const problems = [...validatePayload(version, payload), ...validateEventId(options.eventId), ...validateScopedEventId(this.#o.origin, options.eventId)];
       if (problems.length > 0) throw invalidEvents(type, problems.map((p) => ({ ...p, index: 0 })));
     } catch (err) {
       return Promise.reject(err);
@@ -174,7 +175,7 @@ export class Publisher {
     if (options.eventIdScope !== undefined) assertEventIdScope(scope, 'publishMany eventIdScope');
     const problems: InvalidEvent[] = [];
     items.forEach((item, index) => {
-      for (const p of [...validatePayload(version.payloadType, item.payload), ...validateEventId(item.eventId), ...validateScopedEventId(scope, item.eventId)]) problems.push({ ...p, index });
+      for (const p of [...validatePayload(version, item.payload), ...validateEventId(item.eventId), ...validateScopedEventId(scope, item.eventId)]) problems.push({ ...p, index });
     });
     if (problems.length > 0) throw invalidEvents(type, problems);
     if (!this.#registered) await this.#whenRegistered();

@@ -8,11 +8,15 @@
 // holds many schemas and their call sites turn megamorphic. No text from the schema ever enters
 // the generated source: names used in error messages are passed in an array.
 //
-// What is validated, because it is cheap: lengths and counts non-negative and within the buffer,
-// varints at most 10 (int: 5) bytes, booleans 0 or 1, enum indexes and union branches in range,
-// that an array or map block with a byte size really spans it, and (by default) UTF-8 in strings.
-// Not validated: whether a varint's value fits 64 (int: 32) bits, and floats (any bits are a float).
+// What is validated: lengths and counts non-negative and within the buffer, varints at most 10
+// (int: 5) bytes, booleans 0 or 1, enum indexes and union branches in range, that an array or map
+// block with a byte size really spans it, and the value rules of services/registry/valid-values.ts,
+// which the SDK and the gateway apply before they accept an event: (by default) UTF-8 in strings,
+// ints within 32 bits and longs within LONG_MIN..LONG_MAX, logical-type ranges (dates, times, timestamps),
+// UUID strings and decimal precision. A varint that is short enough to be in range is not decoded,
+// so the common small int or long costs what it did. Floats are not checked: any bits are a float.
 import { isUtf8 } from 'node:buffer';
+import { decimalFits, INT_MAX, INT_MIN, isProtoKeyBytes, isUuidBytes, LogicalTypeError, LONG_MAX, LONG_MIN, valueRuleOf, type IntegerRule, type TypeAttributes, type ValueRule } from '../registry/valid-values.ts';
 
 /** Skips one record of `buf` starting at `pos` and returns the position after it. */
 export type Skipper = (buf: Buffer, pos: number) => number;
@@ -101,13 +105,15 @@ ${body}
   if (pos > len) throw new Truncated(len);
   return pos;
 };`;
-  const factory = new Function('TruncatedDataError', 'InvalidDataError', 'labels', 'isUtf8', source) as (
+  const factory = new Function('TruncatedDataError', 'InvalidDataError', 'labels', 'limits', 'isUtf8', 'rules', source) as (
     truncated: typeof TruncatedDataError,
     invalid: typeof InvalidDataError,
     labels: readonly string[],
+    limits: readonly number[],
     isUtf8: (input: Uint8Array) => boolean,
+    rules: typeof WIRE_RULES,
   ) => Skipper;
-  const skip = factory(TruncatedDataError, InvalidDataError, compiler.labels, isUtf8);
+  const skip = factory(TruncatedDataError, InvalidDataError, compiler.labels, compiler.limits, isUtf8, WIRE_RULES);
   return compiler.recursive ? guardRecursion(skip) : skip;
 }
 
@@ -131,6 +137,11 @@ function parseSchemaText(text: string): unknown {
     return text;
   }
 }
+
+/** The byte-level value rules the generated code calls; `limits` holds their numbers, starting with the long range. */
+const WIRE_RULES = { decimalFits, isProtoKeyBytes, isUuidBytes };
+const LONG_LIMITS = [LONG_MIN, LONG_MAX];
+const PLAIN_RANGE = { int: [INT_MIN, INT_MAX], long: [LONG_MIN, LONG_MAX] } as const;
 
 // ---------------------------------------------------------------------------------------------
 // Generated code. Every function keeps `pos` in a local and shares the helpers below. Single-byte
@@ -159,6 +170,11 @@ function readLong(buf, p) {
   return negative ? -m - 1 : m;
 }
 function negativeLength(n, at) { return new Invalid('negative length ' + n, at); }
+// Reads the varint at s in full (it was skipped) and refuses a value outside limits[k], limits[k + 1].
+function checkRange(buf, s, k, what) {
+  const n = readLong(buf, s);
+  if (!(n >= limits[k] && n <= limits[k + 1])) throw new Invalid(what + ' ' + n + ' outside ' + limits[k] + '..' + limits[k + 1], s);
+}
 function skipString(buf, pos, len, validate) {
   let s = pos, n = 0;
   const b = buf[pos++];
@@ -169,6 +185,28 @@ function skipString(buf, pos, len, validate) {
   if (pos > len) throw new Truncated(len);
   if (validate) checkUtf8(buf, s, pos);
   return pos;
+}
+// skipString, also leaving in S where the value's bytes begin (its end is the position returned), for
+// the rules that look at them. Apart, so the common string does not pay for the write.
+let S = 0;
+function skipStringAt(buf, pos, len, validate) {
+  const end = skipString(buf, pos, len, validate);
+  const b = buf[pos];
+  S = b < 0x80 ? pos + 1 : (readLong(buf, pos), P);
+  return end;
+}
+function skipUuid(buf, pos, len) {
+  pos = skipStringAt(buf, pos, len, false);
+  if (!rules.isUuidBytes(buf, S, pos)) throw new Invalid('string is not a UUID (8-4-4-4-12 hexadecimal digits)', S);
+  return pos;
+}
+function skipMapKey(buf, pos, len, validate) {
+  pos = skipStringAt(buf, pos, len, validate);
+  if (rules.isProtoKeyBytes(buf, S, pos)) throw new Invalid('map key "__proto__" (JavaScript readers cannot keep it)', S);
+  return pos;
+}
+function checkDecimal(buf, from, to, k) {
+  if (!rules.decimalFits(buf, from, to, limits[k])) throw new Invalid('decimal has more than ' + limits[k] + ' digits', from);
 }
 function checkUtf8(buf, from, to) {
   // Most strings in events are ASCII ids; only a string with a high byte pays for the full check.
@@ -191,7 +229,12 @@ interface NamedType {
   schema: { [key: string]: unknown };
   namespace: string;
   minBytes: number;
+  /** For a decimal fixed: the index of its precision in `limits`. */
+  decimalLimit?: number;
 }
+
+/** A map key: a string, with the map-key rule. Not a valid Avro name, so no schema can refer to it. */
+const MAP_KEY = '<map key>';
 
 const PRIMITIVE_MIN_BYTES: Record<string, number> = {
   null: 0, boolean: 1, int: 1, long: 1, float: 4, double: 8, bytes: 1, string: 1,
@@ -200,6 +243,8 @@ const PRIMITIVE_MIN_BYTES: Record<string, number> = {
 class Compiler {
   readonly functions: string[] = [];
   readonly labels: string[] = [];
+  /** Numbers the generated code compares with (ranges, precisions), so none is written into its source. */
+  readonly limits: number[] = [...LONG_LIMITS];
   recursive = false;
   readonly #named = new Map<string, NamedType>();
   readonly #validateUtf8: boolean;
@@ -227,10 +272,13 @@ class Compiler {
       case 'array':
         return this.#emitBlocks(indent, [[schema.items, ns]], 'array');
       case 'map':
-        return this.#emitBlocks(indent, [['string', ns], [schema.values, ns]], 'map');
+        return this.#emitBlocks(indent, [[MAP_KEY, ns], [schema.values, ns]], 'map');
       default:
-        // A primitive, possibly with a logical type (which only changes how values are read), or a
+        // A primitive, possibly with a logical type (whose values have a rule of their own), or a
         // reference to a named type.
+        if (typeof type === 'string' && schema.logicalType !== undefined && type in PRIMITIVE_MIN_BYTES) {
+          return this.#emitRule(ruleOf(schema as unknown as TypeAttributes), indent);
+        }
         if (typeof type === 'string') return this.#emitName(type, ns, indent);
         throw new SchemaError(`unknown type ${JSON.stringify(type)}`);
     }
@@ -240,6 +288,7 @@ class Compiler {
   minBytes(schema: SchemaNode, ns: string): number {
     if (typeof schema === 'string') {
       if (schema in PRIMITIVE_MIN_BYTES) return PRIMITIVE_MIN_BYTES[schema] ?? 0;
+      if (schema === MAP_KEY) return 1;
       return this.#lookup(schema, ns).minBytes;
     }
     if (Array.isArray(schema)) return 1;
@@ -254,15 +303,20 @@ class Compiler {
 
   #emitName(name: string, ns: string, indent: string): string {
     switch (name) {
+      case MAP_KEY:
+        return `${indent}pos = skipMapKey(buf, pos, len, ${this.#validateUtf8});\n`;
       case 'null':
         return '';
       case 'boolean':
         return `${indent}if (buf[pos++] > 1) throw new Invalid('boolean byte ' + buf[pos - 1] + ' is not 0 or 1', pos - 1);\n`;
       case 'int':
-      case 'long': {
-        const max = name === 'int' ? 5 : 10;
-        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > ${max}) throw new Invalid('${name} varint longer than ${max} bytes', s); }\n`;
-      }
+        // Five bytes hold 35 bits: the fifth may carry only bits 28..31 of a 32-bit value.
+        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 5) throw new Invalid('int varint longer than 5 bytes', s); if (pos - s === 5 && buf[pos - 1] > 0x0f) throw new Invalid('int ' + readLong(buf, s) + ' outside -2147483648..2147483647', s); }\n`;
+      case 'long':
+        // A varint below 2^53 (at most 7 bytes, or 8 whose last is below 0x10) is a long within
+        // LONG_MIN..LONG_MAX, so only a longer one is decoded: today's timestamps in microseconds
+        // (8 bytes, last 0x0b) are not.
+        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 10) throw new Invalid('long varint longer than 10 bytes', s); if (pos - s > 7 && (pos - s > 8 || buf[pos - 1] > 0x0f)) checkRange(buf, s, 0, 'long'); }\n`;
       case 'float':
         return `${indent}pos += 4;\n`;
       case 'double':
@@ -276,6 +330,35 @@ class Compiler {
     if (named.kind === 'record') return this.#emitRecordReference(named, indent);
     if (named.kind === 'enum') return this.#emitEnum(named, indent);
     return this.#emitFixed(named, indent);
+  }
+
+  /** A primitive with a logical type: the integer range, UUID text or decimal precision its values must meet. */
+  #emitRule(rule: ValueRule, indent: string): string {
+    switch (rule.type) {
+      case 'int':
+      case 'long':
+        // A logical type whose range is its type's (timestamp-micros: every delivered record's
+        // receive_time) costs no more than the plain type.
+        if (rule.min === PLAIN_RANGE[rule.type][0] && rule.max === PLAIN_RANGE[rule.type][1]) return this.#emitName(rule.type, '', indent);
+        return this.#emitInteger(rule, indent);
+      case 'string':
+        return rule.uuid ? `${indent}pos = skipUuid(buf, pos, len);\n` : this.#emitName('string', '', indent);
+      case 'bytes':
+        if (rule.decimal === undefined) return this.#emitName('bytes', '', indent);
+        return `${indent}pos = skipStringAt(buf, pos, len, false); checkDecimal(buf, S, pos, ${this.limits.push(rule.decimal.precision) - 1});\n`;
+      default:
+        return this.#emitName(rule.type, '', indent);
+    }
+  }
+
+  /** An int or long whose value is decoded and compared with its rule's range. */
+  #emitInteger(rule: IntegerRule, indent: string): string {
+    const k = this.limits.push(rule.min, rule.max) - 2;
+    const maxBytes = rule.type === 'int' ? 5 : 10;
+    const what = this.labels.push(rule.logicalType ?? rule.type) - 1;
+    return `${indent}s = pos; b = buf[pos];
+${indent}if (b < 0x80) { n = (b >>> 1) ^ -(b & 1); pos++; } else { n = readLong(buf, pos); pos = P; if (pos - s > ${maxBytes}) throw new Invalid('${rule.type} varint longer than ${maxBytes} bytes', s); }
+${indent}if (!(n >= limits[${k}] && n <= limits[${k + 1}])) throw new Invalid(labels[${what}] + ' ' + n + ' outside ' + limits[${k}] + '..' + limits[${k + 1}], s);\n`;
   }
 
   #defineNamed(kind: NamedType['kind'], schema: { [key: string]: unknown }, ns: string): NamedType {
@@ -295,6 +378,8 @@ class Compiler {
     } else if (kind === 'fixed') {
       const size = schema.size;
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new SchemaError(`fixed ${name} has a bad size`);
+      const rule = ruleOf(schema as unknown as TypeAttributes);
+      if (rule.type === 'fixed' && rule.decimal !== undefined) named.decimalLimit = this.limits.push(rule.decimal.precision) - 1;
       named.minBytes = size;
       named.done = true;
     } else {
@@ -338,6 +423,11 @@ ${indent}else { s = pos; n = readLong(buf, pos); pos = P; if (!(n >= 0 && n < ${
   }
 
   #emitFixed(named: NamedType, indent: string): string {
+    if (named.decimalLimit !== undefined) {
+      return `${indent}if (pos + ${named.minBytes} > len) throw new Truncated(len);
+${indent}checkDecimal(buf, pos, pos + ${named.minBytes}, ${named.decimalLimit});
+${indent}pos += ${named.minBytes};\n`;
+    }
     return named.minBytes === 0 ? '' : `${indent}pos += ${named.minBytes};\n`;
   }
 
@@ -392,6 +482,16 @@ ${indent}}\n`;
     const found = (!name.includes('.') && ns !== '' ? this.#named.get(`${ns}.${name}`) : undefined) ?? this.#named.get(name);
     if (found === undefined) throw new SchemaError(`unknown type ${JSON.stringify(name)}`);
     return found;
+  }
+}
+
+/** The value rule of a primitive or fixed schema with its logical type; an annotation the rules refuse cannot be compiled. */
+function ruleOf(schema: TypeAttributes): ValueRule {
+  try {
+    return valueRuleOf(schema);
+  } catch (err) {
+    if (err instanceof LogicalTypeError) throw new SchemaError(err.message);
+    throw err;
   }
 }
 

@@ -160,6 +160,23 @@ describe('gateway on the Pub/Sub emulator', () => {
     assert.equal(publisher.stats().acceptedEvents, 0, 'nothing of an invalid request was accepted');
   });
 
+  it('400: text the worker would refuse (a lone surrogate, bytes that are not UTF-8) is refused with the event, field and offset; nothing of the request is accepted', async () => {
+    const { gateway, publisher } = await start();
+    const events = (query: string) => `[${JSON.stringify({ payload: searchPerformed(0) })},{"payload":${JSON.stringify({ ...searchPerformed(1), query: 'QUERY' }).replace('"QUERY"', query)}}]`;
+    // JSON's \ud800 escape: was 200, then the worker dead-lettered the whole message, valid events and all.
+    const lone = assertError(await postEvents(gateway.url, 'search_performed', events('"caf\\ud800"')), 400, 'HG_INVALID_EVENT', /^1 invalid event, none accepted; first: event 1 "payload.query"/);
+    assert.deepEqual(lone.details, [{ index: 1, path: 'payload.query', message: 'expected a string, got the string "caf\\ud800": it holds a lone surrogate (U+D800 at index 3), which UTF-8 cannot encode' }]);
+    // Raw bytes that are not UTF-8: body-parser turned them into U+FFFD, and the changed text was delivered.
+    const text = Buffer.from(events('"caf\u00e9"'));
+    const at = text.indexOf(Buffer.from('é'));
+    const body = Buffer.concat([text.subarray(0, at), Buffer.from([0xe9]), text.subarray(at + 2)]);
+    const raw = await request(`${gateway.url}/v1/events/search_performed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const bytes = assertError(raw, 400, 'HG_INVALID_EVENT', /^1 invalid event, none accepted; first: event 1 "payload.query" holds bytes that are not UTF-8/);
+    assert.deepEqual(bytes.details, [{ index: 1, path: 'payload.query', message: `holds bytes that are not UTF-8 (0xE9 at byte ${at} of the body)`, position: at }]);
+    assert.equal(publisher.stats().acceptedEvents, 0, 'the valid event beside the bad one was not accepted either');
+    assert.deepEqual(await batchesOf('search_performed', publisher.id), []);
+  });
+
   it('400: malformed JSON says where it breaks; wrong body shapes say what was expected', async () => {
     const { gateway } = await start();
     const broken = assertError(await postEvents(gateway.url, 'track_played', '[{"payload": {"user_id": "u1",}}]'), 400, 'HG_BAD_REQUEST', /not valid JSON.*position 30 \(line 1, column 31\)/);

@@ -37,6 +37,8 @@ export interface PipelineOptions {
   readonly loseResponseEvery?: number;
   /** gcs only: objects per list request. Default: 10. */
   readonly listPageSize?: number;
+  /** The event types: a schemas folder (default: the shipped one). */
+  readonly schemasDir?: string;
 }
 
 /** The kit's storage: guarded; `root` is the local directory's (a gs:// kit has none and throws). */
@@ -68,7 +70,7 @@ const BUCKET = 'hg-pipeline';
 
 export async function startPipeline(options: PipelineOptions = {}): Promise<PipelineKit> {
   const backend = options.backend ?? 'local';
-  const registry = await Registry.load();
+  const registry = await Registry.load(options.schemasDir);
   const stack = await startLocalStack({ registry, ackDeadlineS: 20, ...(backend === 'gcs' ? { gcsBucket: BUCKET } : {}) });
   // Removed in stop(), after every component has stopped writing into it.
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'hg-pipeline-'));

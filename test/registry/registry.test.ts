@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DEFAULT_SCHEMAS_DIR, Registry } from '../../services/registry/registry.ts';
 import { hasCode } from '../../services/errors/catalogue.ts';
+import { FIXTURE_SCHEMAS_DIR } from '../helpers/fixture-schemas.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 async function copyOfShippedSchemas(): Promise<string> {
@@ -123,5 +124,53 @@ describe('registry', () => {
     await addType(dir2, 'stray', [minimalV1]);
     await writeFile(path.join(dir2, 'stray', 'notes.txt'), 'hi');
     await assert.rejects(Registry.load(dir2), /stray\/notes\.txt: unexpected file/);
+  });
+
+  it('the delivered schema is written as declared: logical types, docs and defaults kept (avsc\'s schema() drops logical types)', async () => {
+    const registry = await Registry.load();
+    const delivered = JSON.parse(registry.version('track_played', 2).deliveredSchemaJson) as { fields: Array<{ name: string; type: unknown; doc?: string }> };
+    assert.deepEqual(delivered.fields.find((f) => f.name === 'receive_time')!.type, { type: 'long', logicalType: 'timestamp-micros' });
+    assert.match(delivered.fields.find((f) => f.name === 'track_id')!.doc!, /Catalogue id/);
+    const every = (await Registry.load(FIXTURE_SCHEMAS_DIR)).require('every_type').latest;
+    const fields = (JSON.parse(every.deliveredSchemaJson) as { fields: Array<{ name: string; type: unknown }> }).fields;
+    assert.deepEqual(fields.find((f) => f.name === 'amount')!.type, { type: 'bytes', logicalType: 'decimal', precision: 20, scale: 4 });
+    assert.deepEqual(fields.find((f) => f.name === 'day')!.type, { type: 'int', logicalType: 'date' });
+  });
+
+  it('refuses logical types hourglass cannot honour and annotations that do not fit, naming file and field', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ type: 'long', logicalType: 'timestamp-nanos' }, /field "x": logical type "timestamp-nanos" needs 64-bit longs/],
+      [{ type: 'long', logicalType: 'date' }, /field "x": logical type "date" annotates an int, not a long/],
+      [{ type: 'bytes', logicalType: 'decimal', precision: 4, scale: 5 }, /field "x": a decimal's "scale" must be an integer from 0 to its precision \(4\)/],
+      [{ type: 'fixed', name: 'F', size: 4, logicalType: 'decimal', precision: 10 }, /field "x": a decimal in a fixed of 4 bytes holds at most 9 digits/],
+      [{ type: 'fixed', name: 'U', size: 8, logicalType: 'uuid' }, /field "x": logical type "uuid" annotates a fixed of size 16, not 8/],
+      [{ type: 'string', logicalType: 'email' }, /field "x": unknown logical type "email" \(hourglass supports date, .*decimal, duration\)/],
+      [{ type: 'record', name: 'In', fields: [{ name: 'y', type: { type: 'int', logicalType: 'time-micros' } }] }, /field "x\.y": logical type "time-micros" annotates a long, not an int/],
+    ];
+    for (const [type, message] of cases) {
+      const dir = await copyOfShippedSchemas();
+      await addType(dir, 'annotated', [{ ...minimalV1, fields: [{ name: 'x', type }] }]);
+      await assert.rejects(Registry.load(dir), (e) => hasCode(e, 'HG_REGISTRY_BAD_FILE') && /annotated\/v1\.avsc: /.test(e.message) && message.test(e.message), JSON.stringify(type));
+    }
+  });
+
+  it('refuses a field named like a property every JavaScript object inherits, a default that is not a valid value, and a union that schema resolution reads as another branch', async () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ name: 'constructor', type: 'string' }, /field "constructor": the name "constructor" is a property every JavaScript object inherits/],
+      [{ name: 'note', type: 'string', default: '\ud800' }, /field "note": the default is not a valid value: expected a string, got the string "\\ud800": it holds a lone surrogate/],
+      [{ name: 'day', type: { type: 'int', logicalType: 'date' }, default: 3_000_000 }, /field "day": the default is not a valid value: expected a date/],
+      [{ name: 'tags', type: { type: 'map', values: 'int' }, default: { ['__proto__']: 1 } }, /field "tags": the default is not a valid value: it holds the map key "__proto__"/],
+      // Found by the pipeline property test: the checker read v1's string as v2's bytes.
+      [{ name: 'raw', type: ['null', 'bytes', 'string'] }, /field "raw": the union's string branch comes after bytes, which schema resolution reads a string as/],
+      [{ name: 'n', type: ['null', 'double', 'long'] }, /field "n": the union's long branch comes after double/],
+    ];
+    for (const [field, message] of cases) {
+      const dir = await copyOfShippedSchemas();
+      await addType(dir, 'odd', [{ ...minimalV1, fields: [field] }]);
+      await assert.rejects(Registry.load(dir), (e) => hasCode(e, 'HG_REGISTRY_BAD_FILE') && message.test(e.message), JSON.stringify(field));
+    }
+    const dir = await copyOfShippedSchemas();
+    await addType(dir, 'widening', [{ ...minimalV1, fields: [{ name: 'n', type: ['null', 'int', 'long', 'float', 'double'] }] }]);
+    assert.ok((await Registry.load(dir)).get('widening'), 'numbers from narrowest to widest resolve to their own branch');
   });
 });

@@ -123,7 +123,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
       await assert.rejects(publisher.publish('no_such_type', {}), (e) => hasCode(e, 'HG_UNKNOWN_TYPE'));
       await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), ms_played: 'long' }), (e) => {
         assert.ok(hasCode(e, 'HG_INVALID_EVENT'));
-        assert.match(e.message, /invalid track_played event 0: field "ms_played" expected a long \(integer\), got the string "long"/);
+        assert.match(e.message, /invalid track_played event 0: field "ms_played" expected a long \(integer within -4503599627370496\.\.9007199254740990\), got the string "long"/);
         return true;
       });
       await assert.rejects(publisher.publish('track_played', { ...trackPlayed(1), trackId: 'x' }), /field "trackId" is not a field of the schema/);
@@ -182,6 +182,36 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
       const ids = (await drainType('search_performed')).filter((b) => b.attributes.publisher === publisher.id).sort((a, b) => a.attributes.firstSeq - b.attributes.firstSeq).flatMap((b) => b.records.map((r) => r.event_id));
       assert.deepEqual(ids, ['playlist-service:x1', 'key-0123456789ab:x1', `${publisher.id}-2`, 'playlist-service:a:b:c', `playlist-service:${'y'.repeat(room)}`]);
       assert.equal(publisher.stats().acceptedEvents, 5, 'nothing refused was accepted');
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  it('refuses what the worker would refuse, before accepting anything: lone surrogates, inherited names as enum symbols, longs avsc would change', async () => {
+    const publisher = new Publisher({ registry, pubsub: stack.client });
+    try {
+      const refused = async (payload: object, path: string, message: RegExp, options = {}) =>
+        assert.rejects(publisher.publish('search_performed', payload, options), (e) => {
+          assert.ok(hasCode(e, 'HG_INVALID_EVENT'), String(e));
+          assert.deepEqual((e.details as Array<{ path: string; message: string }>).map((d) => d.path), [path]);
+          assert.match((e.details as Array<{ message: string }>)[0]!.message, message);
+          return true;
+        });
+      // Short strings: avsc wrote the surrogate's own bytes (ED A0 80), which the worker refused, dead-lettering
+      // the whole message. Long ones (over 64 bytes): avsc wrote U+FFFD instead, and the text changed silently.
+      await refused({ ...searchPerformed(1), query: 'caf\ud800' }, 'query', /lone surrogate \(U\+D800 at index 3\), which UTF-8 cannot encode/);
+      await refused({ ...searchPerformed(1), query: `${'x'.repeat(70)}\udc00` }, 'query', /lone surrogate \(U\+DC00 at index 70\)/);
+      await refused(searchPerformed(1), 'event_id', /must be Unicode text: it holds a lone surrogate/, { eventId: 'id-\ud83d' });
+      // avsc found "toString" on its symbol table's prototype and wrote the first symbol, TYPED.
+      await refused({ ...searchPerformed(1), input: 'toString' }, 'input', /expected one of TYPED, VOICE, SUGGESTION/);
+      await refused({ ...searchPerformed(1), results_count: 2 ** 31 }, 'results_count', /expected an int \(32-bit integer\), got number 2147483648: outside/);
+      await assert.rejects(
+        publisher.publish('track_played', { ...trackPlayed(1), ms_played: -(2 ** 52) - 1 }),
+        /field "ms_played" expected a long .*, got number -4503599627370497: outside -4503599627370496\.\.9007199254740990/,
+      );
+      // A surrogate pair is a character, not a fault.
+      await publisher.publish('search_performed', { ...searchPerformed(1), query: 'caf\ud83d\ude00' });
+      assert.equal(publisher.stats().acceptedEvents, 1, 'only the valid event was accepted');
     } finally {
       await publisher.close();
     }

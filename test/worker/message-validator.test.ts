@@ -3,8 +3,10 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { Registry } from '../../services/registry/registry.ts';
 import { CODEC_NAMES, compressBlock, decompressBlock, type CodecName } from '../../services/wire/codecs.ts';
+import { encodeLong } from '../../services/wire/avro-container.ts';
 import { MessageValidator, type DeadLetterReason, type Verdict } from '../../services/worker/message-validator.ts';
 import { buildBatch } from '../fixtures/worker-messages.ts';
+import { varint } from '../helpers/encoded-value-arbitraries.ts';
 
 describe('message validator', () => {
   let registry: Registry;
@@ -176,7 +178,36 @@ describe('message validator', () => {
       detail: /not inside window/,
       typeDir: 'track_played',
     },
+    {
+      // What avsc wrote for a lone surrogate before the SDK and the gateway refused one: ED A0 80.
+      name: 'D16 a string that is not UTF-8',
+      make: () => withRecord(1, (r) => deliveredType().toBuffer({ ...r, country: 'S\ud800' })),
+      reason: 'bad_records',
+      detail: /record 2 of 3: string is not valid UTF-8/,
+      typeDir: 'track_played',
+    },
+    {
+      // A long the checker's avsc cannot decode (it would stop the window's compaction): the proof refuses it first.
+      name: 'D17 a long past what avsc reads exactly',
+      make: () =>
+        withRecord(1, (r) => {
+          const bytes = deliveredType().toBuffer({ ...r, ms_played: 123456789 });
+          const at = bytes.indexOf(encodeLong(123456789));
+          return Buffer.concat([bytes.subarray(0, at), varint(2n ** 60n), bytes.subarray(at + encodeLong(123456789).length)]);
+        }),
+      reason: 'bad_records',
+      detail: /record 2 of 3: long 1152921504606847000 outside -4503599627370496\.\.9007199254740990/,
+      typeDir: 'track_played',
+    },
   ];
+
+  const deliveredType = () => registry.require('track_played').latest.deliveredType;
+  /** A batch of 3 SDK-encoded events whose record `index` is replaced by other bytes. */
+  const withRecord = (index: number, bytesOf: (record: Record<string, unknown>) => Buffer) => {
+    const b = buildBatch(registry, { count: 3 });
+    const datums = Buffer.concat(b.records.map((r, i) => (i === index ? bytesOf(r) : deliveredType().toBuffer(r))));
+    return { data: compressBlock('deflate', datums), attributes: b.attributes };
+  };
 
   for (const c of cases) {
     it(`${c.name} → ${c.reason}`, () => {
