@@ -39,6 +39,8 @@ export interface ChaosReport {
   readonly gatewayClient: Record<string, number>;
   /** How the run ended before the audit: settled (drained and closed), or what was still outstanding at the deadline. */
   readonly settle: { readonly settled: boolean; readonly seconds: number; readonly outstanding: string[] };
+  /** StreamingPull streams the emulator still served after every subscriber closed (must be 0; -1: not checked). */
+  readonly emulatorZombieStreams: number;
   readonly audit: AuditReport | undefined;
   readonly runDir: string;
   readonly result: string;
@@ -49,6 +51,7 @@ export function formatReport(r: ChaosReport): string {
   const lines = [
     `chaos report — seed ${r.seed}, ${r.storage} bucket, ${r.durationS} s, ${r.windowS}-s windows, ${Object.entries(r.processes).map(([k, v]) => `${v} ${k}`).join(', ')}`,
     `faults injected:      ${Object.entries(r.faultsInjected).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`,
+    `emulator:             ${r.emulatorZombieStreams === 0 ? 'no stream left behind' : r.emulatorZombieStreams < 0 ? 'not checked' : `${r.emulatorZombieStreams} StreamingPull streams nobody reads (BROKEN: they hold messages)`}`,
     `settled:              ${r.settle.settled ? `yes, ${r.settle.seconds} s after the load stopped` : `NO after ${r.settle.seconds} s: ${r.settle.outstanding.slice(0, 5).join('; ')}`}`,
   ];
   if (a) {

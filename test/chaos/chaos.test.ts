@@ -48,6 +48,7 @@ function assertEveryPromiseKept({ code, report, stderr }: { code: number; report
   assert.ok(a, `the audit ran (exit ${code}):\n${stderr.slice(-4000)}`);
   assert.deepEqual(a.broken, {}, `broken promises (run folder ${report.runDir}):\n${JSON.stringify(a.broken, null, 2)}`);
   assert.ok(report.settle.settled, `the run settled: ${report.settle.outstanding.join('; ')}`);
+  assert.equal(report.emulatorZombieStreams, 0, 'the emulator serves no stream whose subscriber is gone (chaos/EMULATOR.md)');
   assert.equal(code, 0, stderr.slice(-4000));
   assert.equal(a.lost, 0);
   assert.equal(a.in_subscription, 0);
