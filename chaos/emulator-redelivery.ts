@@ -12,8 +12,8 @@
 //   close       the subscriber closes cleanly, nacking what it holds (--close-behavior wait: acking it)
 // After the last fault the live subscriber keeps running --after-fault-s (two ack deadlines by
 // default) and until quiet, then stops cleanly; --drain-after-s later a fresh unary pull drains what
-// is left for up to --drain-s. --emulator patched runs the emulator with the one-class fix of
-// chaos/emulator/grpc-shim (see chaos/EMULATOR.md); --grpc-log counts the calls grpc-java failed to
+// is left for up to --drain-s. --emulator patched runs the emulator with the one-class fix the local
+// stack now runs by default (services/local-stack/pubsub-emulator-fix, see chaos/EMULATOR.md); --grpc-log counts the calls grpc-java failed to
 // close (slow: it logs every HTTP/2 frame). Printed (JSON): the emulator's exact version,
 // the configuration, and per run: published, delivered, processed (acked by the app), redelivered,
 // left in the subscription, missing for good, where each missing message was when the fault struck,

@@ -3,6 +3,7 @@
 // Pure: no I/O, no clock. run-chaos.ts carries the plan out; the same seed, duration and sizes give
 // the same plan (timing on a busy machine still varies, so a failure reproduces as "the same faults
 // at the same offsets", not as the same interleaving to the microsecond).
+import { seededRandom } from '../services/storage/seeded-random.ts';
 
 export type FaultKind =
   /** SIGKILL a worker process; start a new one after restartAfterS. */
@@ -44,28 +45,20 @@ export interface PlanSizes {
   readonly publishers: number;
   /** Mean seconds between faults (besides one of each kind). Default: 6. */
   readonly meanGapS?: number;
-  /** Fixed clock offset of the skewed publisher (s); default: drawn from the seed. */
-  readonly skewOffsetS?: number;
+  /** Worker kills the run must carry out: the plan holds two more (default 0: one, as every kind). */
+  readonly workerKills?: number;
 }
 
-/** mulberry32: a small, well-mixed 32-bit PRNG; enough for schedules. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The suite's PRNG (mulberry32): every random draw of a run comes from the seed. */
+export const prng = seededRandom;
 
 export const FAULT_KINDS: readonly FaultKind[] = ['kill-worker', 'kill-checker', 'kill-publisher', 'kill-gateway', 'pubsub-cut', 'storage-fail', 'duplicates', 'malformed', 'skewed-publisher'];
 
 /**
- * One of every kind at a random time in the middle of the run, then more at random (exponential
- * gaps of meanGapS), none in the first 4 s (start-up) or the last 4 s; every restart and every
- * outage ends before the run does, so the audit sees a healed pipeline.
+ * One of every kind at a random time in the middle of the run (two skewed publishers: one clock
+ * behind, one ahead), then more at random (exponential gaps of meanGapS), then more worker kills
+ * until there are `workerKills`; none in the first 4 s (start-up) or the last 4 s; every restart and
+ * every outage ends before the run does, so the audit sees a healed pipeline.
  */
 export function planFaults(seed: number, s: PlanSizes): Fault[] {
   const random = prng(seed);
@@ -78,7 +71,7 @@ export function planFaults(seed: number, s: PlanSizes): Fault[] {
     const at = round1(atS);
     switch (kind) {
       case 'kill-worker':
-        return { atS: at, kind, target: pick(s.workers), restartAfterS: round1(Math.min(room, between(1, 8))) };
+        return { atS: at, kind, target: pick(s.workers), restartAfterS: round1(Math.min(room, between(0.5, 4))) };
       case 'kill-checker':
         return { atS: at, kind, target: pick(s.checkers), restartAfterS: round1(Math.min(room, between(1, 8))) };
       case 'kill-publisher':
@@ -93,19 +86,33 @@ export function planFaults(seed: number, s: PlanSizes): Fault[] {
         return { atS: at, kind, count: 5 + pick(20) };
       case 'malformed':
         return { atS: at, kind, count: 3 + pick(8) };
-      case 'skewed-publisher': {
-        // Behind by a fraction of a window up to several windows, or slightly ahead.
-        const offset = s.skewOffsetS ?? (random() < 0.8 ? -between(0.3, 3) * s.windowS : between(0.2, 1) * s.windowS);
-        return { atS: at, kind, skewOffsetS: round1(offset), durationS: round1(Math.min(room, between(5, 20))) };
-      }
+      case 'skewed-publisher':
+        return skewed(at, room, random() < 0.5 ? 'behind' : 'ahead');
     }
   };
+  // Behind by a fraction of a window up to several windows, or ahead by up to one window.
+  const skewed = (at: number, room: number, way: 'behind' | 'ahead'): Fault => ({
+    atS: at,
+    kind: 'skewed-publisher',
+    skewOffsetS: round1(way === 'behind' ? -between(0.3, 3) * s.windowS : between(0.2, 1) * s.windowS),
+    durationS: round1(Math.min(room, between(5, 20))),
+  });
+  const middle = () => between(first, Math.max(first + 0.1, last * 0.75));
   const faults: Fault[] = [];
-  for (const kind of FAULT_KINDS) faults.push(make(kind, between(first, Math.max(first + 0.1, last * 0.75))));
+  for (const kind of FAULT_KINDS) {
+    if (kind !== 'skewed-publisher') faults.push(make(kind, middle()));
+  }
+  for (const way of ['behind', 'ahead'] as const) {
+    const at = middle();
+    faults.push(skewed(round1(at), Math.max(1, last - at), way));
+  }
   const meanGap = s.meanGapS ?? 6;
   for (let t = first + -Math.log(1 - random()) * meanGap; t < last; t += -Math.log(1 - random()) * meanGap) {
     faults.push(make(FAULT_KINDS[pick(FAULT_KINDS.length)]!, t));
   }
+  // Two more than asked: a kill planned while every worker is down (killed just before) cannot happen.
+  const kills = s.workerKills === undefined || s.workerKills === 0 ? 0 : s.workerKills + 2;
+  while (faults.filter((f) => f.kind === 'kill-worker').length < kills) faults.push(make('kill-worker', between(first, last * 0.85)));
   return faults.sort((a, b) => a.atS - b.atS);
 }
 

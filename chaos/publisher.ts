@@ -1,24 +1,26 @@
 // A chaos-suite publisher process: publishes sample events of several types through the SDK at a steady rate, and appends every resolved seq range to a file.
 //
-// Run by run-chaos.ts: node chaos/publisher.ts <record file> <types,comma-separated> <events/s> <window s> <clock offset s> <stop after s>
+// Run by run-chaos.ts: node chaos/publisher.ts <record file> <types,comma-separated> <events/s> <window s> <clock offset s> <stop after s> <seed> <payload slot>
 // env: PUBSUB_EMULATOR_HOST, HOURGLASS_PROJECT.
 // The record is what the audit holds the pipeline to: one JSON line {"p","t","f","n"} per resolved
 // range, appended synchronously once the range resolved, so a SIGKILL loses at most ranges that had
 // resolved in the last moment (which the audit then does not require: conservative, never a false alarm).
 // Seqs are known here without asking the SDK: it numbers each type's events 0, 1, 2… in publish() call
 // order, and publish() is only called when it would not wait (wouldBlock() false), so none is reordered.
-// Each payload's user_id is "chaos-<seq>", so the audit can check that records were not mixed up.
+// Payloads come from chaos/payloads.ts: one text field drawn from the seed (any Unicode plane, empty to
+// 20 KB), and a user_id "chaos-<seq>-<tag of the text>", so the audit can check each record arrived
+// whole and unmixed.
 // SIGTERM: stop publishing, close (flush + final heartbeat), exit 0.
 import { appendFileSync } from 'node:fs';
 import { emulatorClient } from '../services/local-stack/local-stack.ts';
 import { Registry } from '../services/registry/registry.ts';
 import { Publisher } from '../services/sdk/index.ts';
 import { systemClock } from '../services/time/clock.ts';
-import { SAMPLE_EVENTS } from '../test/helpers/sample-events.ts';
+import { chaosPayload } from './payloads.ts';
 
-const [recordFileArg, typesArg, rateArg, windowArg, offsetArg, stopAfterArg] = process.argv.slice(2);
+const [recordFileArg, typesArg, rateArg, windowArg, offsetArg, stopAfterArg, seedArg, slotArg] = process.argv.slice(2);
 if (!recordFileArg || !typesArg || !rateArg || !windowArg) {
-  process.stderr.write('usage: node chaos/publisher.ts <record file> <types> <events/s> <window s> [clock offset s] [stop after s]\n');
+  process.stderr.write('usage: node chaos/publisher.ts <record file> <types> <events/s> <window s> [clock offset s] [stop after s] [seed] [payload slot]\n');
   process.exit(2);
 }
 const types = typesArg.split(',');
@@ -26,6 +28,8 @@ const rate = Number(rateArg);
 const offsetUs = Math.round(Number(offsetArg ?? 0) * 1e6);
 const recordFile: string = recordFileArg;
 const stopAfterMs = Number(stopAfterArg ?? 3600) * 1000;
+const seed = Number(seedArg ?? 0);
+const slot = Number(slotArg ?? 0);
 
 const pubsub = emulatorClient(process.env.PUBSUB_EMULATOR_HOST!, process.env.HOURGLASS_PROJECT ?? 'hourglass-local');
 const publisher = new Publisher({
@@ -77,7 +81,7 @@ function publishOne(i: number): void {
   const type = types[i % types.length]!;
   const seq = nextSeq.get(type) ?? 0;
   nextSeq.set(type, seq + 1);
-  const payload = { ...SAMPLE_EVENTS[type]!(seq), user_id: `chaos-${seq}` };
+  const payload = chaosPayload(type, seq, seed, slot);
   publisher.publish(type, payload).then(
     () => noteResolved(type, seq),
     () => void failed++,

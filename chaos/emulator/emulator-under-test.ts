@@ -2,18 +2,14 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../services/local-stack/free-port.ts';
-import { startGroup } from '../../services/local-stack/process-group.ts';
-import { startPubsubEmulator } from '../../services/local-stack/pubsub-emulator.ts';
+import { emulatorJar, startPubsubEmulator } from '../../services/local-stack/pubsub-emulator.ts';
 import { waitUntil } from '../../services/local-stack/wait-until.ts';
 
 const run = promisify(execFile);
-const MAIN_CLASS = 'com.google.cloud.pubsub.testing.v1.Main';
-const SHIM_SOURCE = path.join(import.meta.dirname, 'grpc-shim', 'io', 'grpc', 'InternalStatus.java');
 
 export type EmulatorKind = 'stock' | 'patched';
 
@@ -92,45 +88,13 @@ export async function startEmulatorUnderTest(kind: EmulatorKind, options: { grpc
   };
 }
 
-async function emulatorJar(): Promise<string> {
-  const { stdout } = await run('gcloud', ['info', '--format=value(installation.sdk_root)']);
-  const lib = path.join(stdout.trim(), 'platform', 'pubsub-emulator', 'lib');
-  const jar = (await readdir(lib)).find((f) => /^cloud-pubsub-emulator-.*\.jar$/.test(f));
-  if (!jar) throw new Error(`no cloud-pubsub-emulator jar in ${lib}`);
-  return path.join(lib, jar);
-}
-
-/** As the project's local stack starts it (gcloud); JAVA_OPTS is how gcloud's launcher takes JVM options. */
+/** stock: as gcloud starts it; patched: the local stack's default, with the one-class grpc-api fix ahead of the jar. */
 async function startStock(javaOptions: string[], logFile?: string): Promise<{ host: string; projectId: string; stop(): Promise<void> }> {
-  const before = process.env.JAVA_OPTS;
-  if (javaOptions.length > 0) process.env.JAVA_OPTS = javaOptions.join(' ');
-  try {
-    return await startPubsubEmulator({ logFile });
-  } finally {
-    if (before === undefined) delete process.env.JAVA_OPTS;
-    else process.env.JAVA_OPTS = before;
-  }
+  return startPubsubEmulator({ flavor: 'stock', javaOptions, logFile });
 }
 
-/** The emulator's own main class, with the shim ahead of its jar on the class path; otherwise as gcloud runs it. */
 async function startPatched(javaOptions: string[], logFile?: string): Promise<{ host: string; projectId: string; stop(): Promise<void> }> {
-  const jar = await emulatorJar();
-  const classes = await mkdtemp(path.join(os.tmpdir(), 'hg-grpc-shim-'));
-  await run('javac', ['-nowarn', '-cp', jar, '-d', classes, SHIM_SOURCE]);
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const group = startGroup('java', [...javaOptions, '-cp', `${classes}${path.delimiter}${jar}`, MAIN_CLASS, '--host=127.0.0.1', `--port=${port}`], { logFile });
-  const stop = async () => {
-    await group.stop();
-    await rm(classes, { recursive: true, force: true });
-  };
-  try {
-    await waitUntil(`the patched Pub/Sub emulator on ${host}`, async () => (await fetch(`http://${host}/`)).ok, 60_000);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { host, projectId: 'hourglass-local', stop };
+  return startPubsubEmulator({ flavor: 'fixed', javaOptions, logFile });
 }
 
 async function waitForJavaPid(port: string): Promise<number> {

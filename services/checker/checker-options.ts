@@ -33,6 +33,14 @@ export interface CheckerOptions {
    * clock running behind Pub/Sub's. Env HOURGLASS_DISCOVERY_MARGIN_MS. Default: 1000.
    */
   readonly discoveryMarginMs: number;
+  /**
+   * A staging file with no manifest is debris of a worker that died (or gave up) between writing the file
+   * and its manifest: its messages were never acked and are staged again under another name. Once its
+   * window is closed and it is this old, it is removed (ms). It must exceed the longest a worker can take
+   * from the file to its manifest (its write deadline plus one storage request), or a manifest could land
+   * naming a removed file. Env HOURGLASS_ORPHAN_AGE_S. Default: 600 s (the worker's deadline is 30 s).
+   */
+  readonly orphanAgeMs: number;
   /** How long a silent publisher is remembered (ms). Default: 2 days. */
   readonly publisherRetentionMs: number;
   /** Overrides every type's liveness timeout (ms), e.g. for tests. Env HOURGLASS_LIVENESS_MS. */
@@ -63,6 +71,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     clientIdHorizonS: overrides.clientIdHorizonS ?? num('HOURGLASS_CLIENT_ID_HORIZON_S', 600),
     codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
     discoveryMarginMs: overrides.discoveryMarginMs ?? num('HOURGLASS_DISCOVERY_MARGIN_MS', 1000),
+    orphanAgeMs: overrides.orphanAgeMs ?? num('HOURGLASS_ORPHAN_AGE_S', 600) * 1000,
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
     maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),

@@ -244,7 +244,7 @@ export class Checker {
     const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;
     const watermark = await this.#watermarks.get(type, windowOf(this.#startedMs * 1000, options.windowS) - 1);
     for (let w = Math.max(watermark + 1, lastEnded - MAX_EMPTY_WINDOWS + 1); w <= lastEnded; w++) {
-      if (!windows.has(w)) windows.set(w, { staged: [], segments: [], keys: [] });
+      if (!windows.has(w)) windows.set(w, { staged: [], segments: [], keys: [], orphans: [] });
     }
     // Coverage: what is delivered already, plus what is staged in open windows. Staged manifests are
     // immutable, so each is folded in once; a round costs the listing, not the window's messages.
@@ -397,6 +397,9 @@ export class Checker {
       const attempts = closedNow ? (await storage.list(closingRoot(ref))).map((o) => o.key) : [];
       const caches = new Set([...staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))), ...attempts]);
       await mapLimit([...caches], 16, (k) => storage.delete(k));
+      // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
+      const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeMs);
+      await mapLimit(debris, 16, (o) => storage.delete(o.key));
       // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
       if (caches.size > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);
       if (late.length > 0) {

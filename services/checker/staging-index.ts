@@ -1,6 +1,6 @@
 // Lists a type's staging area and keeps the parsed manifests and segments (immutable once written), grouped by window.
-import type { Storage } from '../storage/storage.ts';
-import { parseStagingManifest, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../storage/staging-manifest.ts';
+import type { ObjectInfo, Storage } from '../storage/storage.ts';
+import { manifestKeyOf, parseStagingManifest, STAGING_FILE_SUFFIX, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../storage/staging-manifest.ts';
 import { layout, windowIndexOfId } from '../storage/layout.ts';
 import { isSegmentKey, parseSegment, type Segment } from './segments.ts';
 
@@ -16,6 +16,8 @@ export interface WindowStaging {
   readonly segments: Segment[];
   /** Every key under the window's staging folder (to clean up after close). */
   readonly keys: string[];
+  /** Staged files no manifest names (yet): debris of a worker that died between the file and its manifest, or a write in progress. */
+  readonly orphans: ObjectInfo[];
 }
 
 export class StagingIndex {
@@ -38,7 +40,7 @@ export class StagingIndex {
     const present = new Set<string>();
     for (const o of await this.#storage.list(prefix)) {
       present.add(o.key);
-      const windowIdPart = o.key.slice(prefix.length).split('/')[0]!;
+      const [windowIdPart = '', ...below] = o.key.slice(prefix.length).split('/');
       let index: number;
       try {
         index = windowIndexOfId(windowIdPart, this.#windowS);
@@ -46,8 +48,10 @@ export class StagingIndex {
         continue; // not a window folder
       }
       let w = out.get(index);
-      if (!w) out.set(index, (w = { staged: [], segments: [], keys: [] }));
+      if (!w) out.set(index, (w = { staged: [], segments: [], keys: [], orphans: [] }));
       w.keys.push(o.key);
+      // A worker's staged file sits right under the window folder (segments and closing parts are deeper).
+      if (below.length === 1 && o.key.endsWith(STAGING_FILE_SUFFIX)) w.orphans.push(o);
       if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) {
         const manifest = await this.#read(o.key, this.#manifests, parseStagingManifest);
         if (manifest) w.staged.push({ key: o.key, manifest });
@@ -56,7 +60,14 @@ export class StagingIndex {
         if (segment) w.segments.push(segment);
       }
     }
-    for (const w of out.values()) w.segments.sort((a, b) => a.n - b.n);
+    for (const w of out.values()) {
+      w.segments.sort((a, b) => a.n - b.n);
+      const keys = new Set(w.keys);
+      const named = new Set(w.staged.map((m) => m.manifest.file));
+      // Keep only the files no manifest names (a listed manifest, or the manifest's own key).
+      const orphans = w.orphans.filter((o) => !named.has(o.key) && !keys.has(manifestKeyOf(o.key)));
+      w.orphans.splice(0, w.orphans.length, ...orphans);
+    }
     for (const cache of [this.#manifests, this.#segments] as Array<Map<string, unknown>>) {
       for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key);
     }

@@ -1,6 +1,7 @@
 // Runs fake-gcs-server (a GCS emulator) on a free loopback port, building it from its Go module on first use.
 import { execFile } from 'node:child_process';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -37,19 +38,40 @@ export async function ensureFakeGcsBinary(): Promise<string> {
   }
 }
 
-export async function startFakeGcsServer(options: { logFile?: string } = {}): Promise<FakeGcsServer> {
+export interface FakeGcsOptions {
+  readonly logFile?: string;
+  /**
+   * Where it keeps objects. `memory` (the default): fast for the few hundred objects of most tests. Its
+   * every create and read scans the bucket's whole object list under one lock, so a create costs time
+   * linear in the objects stored (chaos/fake-gcs-scaling.ts: 4 ms at 1,000 objects, 39 ms at 10,000):
+   * a long run that keeps thousands of objects times out on the emulator, not on hourglass.
+   * `filesystem`: a folder (made here, removed by stop()); a create costs the same at 20,000 objects.
+   */
+  readonly backend?: 'memory' | 'filesystem';
+}
+
+export async function startFakeGcsServer(options: FakeGcsOptions = {}): Promise<FakeGcsServer> {
   const binary = await ensureFakeGcsBinary();
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
+  const root = options.backend === 'filesystem' ? await mkdtemp(path.join(os.tmpdir(), 'hg-fake-gcs-')) : undefined;
   const group = startGroup(
     binary,
-    ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'memory', '-public-host', `127.0.0.1:${port}`, '-log-level', 'error'],
+    [
+      '-scheme', 'http', '-host', '127.0.0.1', '-port', String(port),
+      '-backend', options.backend ?? 'memory', ...(root ? ['-filesystem-root', root] : []),
+      '-public-host', `127.0.0.1:${port}`, '-log-level', 'error',
+    ],
     { logFile: options.logFile },
   );
+  const stop = async () => {
+    await group.stop();
+    if (root) await rm(root, { recursive: true, force: true });
+  };
   try {
     await waitUntil(`fake-gcs-server on ${endpoint}`, async () => (await fetch(`${endpoint}/storage/v1/b`)).ok, 30_000);
   } catch (err) {
-    await group.stop();
+    await stop();
     throw err;
   }
   const createBucket = async (name: string) => {
@@ -60,5 +82,5 @@ export async function startFakeGcsServer(options: { logFile?: string } = {}): Pr
     });
     if (!res.ok && res.status !== 409) throw new Error(`creating bucket ${name} failed: ${res.status} ${await res.text()}`);
   };
-  return { endpoint, pid: group.pid, createBucket, stop: () => group.stop() };
+  return { endpoint, pid: group.pid, createBucket, stop };
 }

@@ -1,12 +1,14 @@
 // Fault injection for chaos runs: a storage whose writes fail at a given rate, before the write lands or after it (the write is durable but the caller is told it failed).
 //
 // Off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set (0 < rate ≤ 1). HOURGLASS_FAULTS_STORAGE_FAIL_MODE is
-// "before", "after" or "mixed" (the default: each failure picks one). A failure after the write is the
+// "before", "after" or "mixed" (the default: each failure picks one). HOURGLASS_FAULTS_STORAGE_SEED (an
+// integer) makes the draws replay exactly; without it they are unseeded. A failure after the write is the
 // hard case for callers, as a request whose response was lost: a create-only write that landed and
 // reported an error succeeds when retried with the same bytes (storage.ts), and a caller that retries
 // with other bytes meets HG_STORAGE_EXISTS. Reads never fail here (a failed read is a failed round).
 import { HourglassError } from '../errors/catalogue.ts';
 import { ForwardingStorage } from './forwarding-storage.ts';
+import { seededRandom } from './seeded-random.ts';
 import type { Storage } from './storage.ts';
 
 export type FaultMode = 'before' | 'after' | 'mixed';
@@ -26,7 +28,11 @@ export function faultOptionsFromEnv(env: NodeJS.ProcessEnv): FaultOptions | unde
   if (!(rate > 0 && rate <= 1)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_RATE must be a number in (0, 1], got ${JSON.stringify(raw)}`);
   const mode = (env.HOURGLASS_FAULTS_STORAGE_FAIL_MODE || 'mixed') as FaultMode;
   if (!['before', 'after', 'mixed'].includes(mode)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_MODE must be before, after or mixed, got ${JSON.stringify(mode)}`);
-  return { rate, mode };
+  const seedRaw = env.HOURGLASS_FAULTS_STORAGE_SEED;
+  if (seedRaw === undefined || seedRaw === '') return { rate, mode };
+  const seed = Number(seedRaw);
+  if (!Number.isSafeInteger(seed)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_SEED must be an integer, got ${JSON.stringify(seedRaw)}`);
+  return { rate, mode, random: seededRandom(seed) };
 }
 
 export class FaultyStorage extends ForwardingStorage {

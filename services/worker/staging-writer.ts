@@ -5,6 +5,7 @@
 // debris (its messages were not acked and come again). A create-only write whose earlier attempt
 // landed although its response was lost succeeds on retry (storage.ts: the object holds exactly our
 // bytes), so "exists" is a real clash, and the file takes the next name.
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../time/clock.ts';
 import { hasCode, HourglassError } from '../errors/catalogue.ts';
 import { layout } from '../storage/layout.ts';
@@ -25,6 +26,12 @@ export class StagingWriter {
   readonly #options: StagingWriterOptions;
   readonly #onRetry: (err: unknown) => void;
   #counter = 0;
+  /**
+   * Names this writer's files apart from any earlier writer's with the same worker id (a restart of a
+   * worker whose id is fixed by its deployment): the checker matches staged files to a closed window by
+   * name, so a reused name could make a new, late file pass for one the window already holds.
+   */
+  readonly #incarnation = randomBytes(4).toString('hex');
 
   constructor(storage: Storage, clock: Clock, options: StagingWriterOptions, onRetry: (err: unknown) => void) {
     this.#storage = storage;
@@ -33,10 +40,10 @@ export class StagingWriter {
     this.#onRetry = onRetry;
   }
 
-  /** The next free name for a file of this group: staging/<type>/<window id>/<worker>-<counter>-v<version>.avro */
+  /** The next free name for a file of this group: staging/<type>/<window id>/<worker>-<incarnation>-<counter>-v<version>.avro */
   nextKey(file: Pick<SealedStagingFile, 'type' | 'window' | 'windowS' | 'version'>): string {
     const n = String(this.#counter++).padStart(6, '0');
-    return `${layout.staging({ type: file.type, index: file.window, lengthS: file.windowS })}${this.#options.workerId}-${n}-v${file.version}${STAGING_FILE_SUFFIX}`;
+    return `${layout.staging({ type: file.type, index: file.window, lengthS: file.windowS })}${this.#options.workerId}-${this.#incarnation}-${n}-v${file.version}${STAGING_FILE_SUFFIX}`;
   }
 
   /** Writes the file, then its manifest. ok: false means nothing may be acked (a file without manifest may be left behind). */

@@ -33,5 +33,20 @@ describe('faulty storage (chaos hook)', () => {
     assert.deepEqual(faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.02' }), { rate: 0.02, mode: 'mixed' });
     assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '2' }), /must be a number in \(0, 1\], got "2"/);
     assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'sometimes' }), /must be before, after or mixed/);
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_SEED: 'abc' }), /SEED must be an integer/);
+  });
+
+  it('with HOURGLASS_FAULTS_STORAGE_SEED, the same seed fails the same writes (a chaos run replays)', async () => {
+    const outcomes = async (seed: string) => {
+      const inner = await LocalDirectoryStorage.open(await tempDir());
+      const storage = new FaultyStorage(inner, faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.3', HOURGLASS_FAULTS_STORAGE_SEED: seed })!);
+      const out: string[] = [];
+      for (let i = 0; i < 40; i++) out.push(await storage.put(`k${i}`, 'x').then(() => 'ok', (e: Error) => (/after/.test(e.message) ? 'after' : 'before')));
+      return out;
+    };
+    const first = await outcomes('7');
+    assert.deepEqual(await outcomes('7'), first);
+    assert.notDeepEqual(await outcomes('8'), first);
+    assert.ok(first.includes('ok') && first.some((x) => x !== 'ok'), `some writes fail and some pass: ${first.join(',')}`);
   });
 });

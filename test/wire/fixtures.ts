@@ -132,13 +132,4 @@ export interface Tree {
 export const treeType = avro.Type.forSchema(TREE_SCHEMA as unknown as avro.Schema);
 
 /** A deterministic PRNG (mulberry32), so fuzz-style tests fail the same way every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../services/storage/seeded-random.ts';

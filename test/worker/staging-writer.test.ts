@@ -51,7 +51,7 @@ describe('staging group and staging writer', () => {
     const file = sealedFile(4);
     const outcome = await writer.write(file);
     assert.ok(outcome.ok);
-    assert.match(outcome.key, /^staging\/track_played\/20261122T120000Z\/w1-000000-v2\.avro$/);
+    assert.match(outcome.key, /^staging\/track_played\/20261122T120000Z\/w1-[0-9a-f]{8}-000000-v2\.avro$/);
     assert.equal(outcome.manifestKey, manifestKeyOf(outcome.key));
     const manifest = parseStagingManifest(outcome.manifestKey, await storage.get(outcome.manifestKey));
     assert.equal(manifest.events, 100);
@@ -93,6 +93,19 @@ describe('staging group and staging writer', () => {
     assert.deepEqual(staged.orphans, []);
   });
 
+  it('a restarted worker with the same id never reuses a name, even one a close has removed (a late file must not pass for one a closed window holds)', async () => {
+    const storage = await storageIn();
+    const options = { ...FAST_RETRY, deadlineMs: 1000, workerId: 'pinned-worker' };
+    const first = await new StagingWriter(storage, clock, options, () => undefined).write(sealedFile());
+    assert.ok(first.ok);
+    // The window closes: the checker removes its staging, file then manifest.
+    await storage.delete(first.key);
+    await storage.delete(first.manifestKey);
+    const restarted = await new StagingWriter(storage, clock, options, () => undefined).write(sealedFile());
+    assert.ok(restarted.ok);
+    assert.notEqual(restarted.key, first.key);
+  });
+
   it('W03 a write that lands but reports failure is recognised on retry, not duplicated', async () => {
     const storage = new FlakyStorage(await storageIn());
     const writer = new StagingWriter(storage, clock, { ...FAST_RETRY, deadlineMs: 10_000, workerId: 'w1' }, () => undefined);
@@ -100,7 +113,7 @@ describe('staging group and staging writer', () => {
     const outcome = await writer.write(sealedFile());
     assert.ok(outcome.ok);
     assert.equal(storage.failures, 2, 'two writes landed and reported a failure');
-    assert.match(outcome.key, /w1-000000-v2\.avro$/, 'the same name was kept');
+    assert.match(outcome.key, /w1-[0-9a-f]{8}-000000-v2\.avro$/, 'the same name was kept');
     const staged = await readStaging(storage, registry);
     assert.equal(staged.manifests.length, 1);
     assert.deepEqual(staged.orphans, []);

@@ -2,7 +2,7 @@
 # data not yet proven (the checker removes it once its window is closed, and an alert in
 # monitoring.tf fires when it outlives its type's max wait), and dead letters are kept until someone
 # redrives or removes them, unless deadletter_expire_days is set. Closed hours (<type>/dt=…/hour=…/),
-# late/ and checker/ are kept. No public access, IAM only (no object ACLs).
+# late/ and checker/ are kept, except checker/client-ids/ (digests of client ids, not events). No public access, IAM only (no object ACLs).
 
 resource "google_storage_bucket" "events" {
   project  = var.project_id
@@ -14,6 +14,19 @@ resource "google_storage_bucket" "events" {
   public_access_prevention    = "enforced"
   force_destroy               = false
   deletion_policy             = var.protect_data ? "PREVENT" : "DELETE"
+
+  # Not events: the digests of client event ids a closed window holds (checker/client-ids/), read only
+  # to drop a client retry that arrives after its window closed. After this age such a late copy is
+  # kept in late/ (a possible duplicate there, never a loss); docs/design.md, "Late events".
+  lifecycle_rule {
+    condition {
+      age            = var.client_id_digests_retention_days
+      matches_prefix = ["checker/client-ids/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
 
   # Only when asked for: a dead letter deleted is an event lost (the worker's and Pub/Sub's
   # deadletter/<type>/undeliverable/ files alike).

@@ -82,6 +82,17 @@ variable "deadletter_expire_days" {
   }
 }
 
+variable "client_id_digests_retention_days" {
+  description = "Days the digests of a closed window's client event ids (checker/client-ids/) are kept, to drop a client retry that arrives after its window closed. Not events: after this a late copy is kept in late/ (a possible duplicate there, never a loss). At most ~24 bytes per client id."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.client_id_digests_retention_days >= 1 && floor(var.client_id_digests_retention_days) == var.client_id_digests_retention_days
+    error_message = "client_id_digests_retention_days must be a whole number of days, at least 1 (late copies are expected for hours, not days)."
+  }
+}
+
 variable "staging_age_margin_s" {
   description = "A type's staged events may wait past their window's end for the type's maxWaitS (type.json) plus this margin (the close itself, a few checker rounds) before the \"staging older than its max wait\" alert fires (seconds)."
   type        = number

@@ -3,7 +3,8 @@
 // Without it, io.grpc.internal.ServerImpl throws NoSuchMethodError whenever a call ends without a
 // cause (a client's connection lost, a RST_STREAM): the call's listener is never closed, so the
 // emulator's StreamingPull keeps leasing messages to a stream nobody reads (see chaos/EMULATOR.md).
-// Only chaos/emulator-redelivery.ts --emulator patched uses it (compiled with javac at start).
+// The local stack runs the emulator with this class ahead of its jar (services/local-stack/pubsub-emulator.ts
+// compiles it once with javac); our own code, written against grpc-api's public signatures.
 package io.grpc;
 
 public final class InternalStatus {

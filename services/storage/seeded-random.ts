@@ -1,0 +1,15 @@
+// A small seeded PRNG (mulberry32): the same seed gives the same draws, so an injected fault schedule or a drawn payload replays exactly.
+//
+// Not for anything secret: 32 bits of state, well mixed, fast. Used by the storage fault hook and the chaos suite.
+
+/** Uniform draws in [0, 1) from `seed`. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
