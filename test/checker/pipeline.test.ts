@@ -220,11 +220,15 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
   it('late events go to the late area and the closed window stays byte-identical; two racing checkers make one close', async () => {
     const kit = await startPipeline({ backend });
     // Two checkers, one of whose storage fails the first manifest commit (a crash between parts and manifest).
-    kit.startChecker({ checkerId: 'checker-a' });
+    // checker-b starts alone, so its crash surely fires (with both running, checker-a could win every close);
+    // checker-a joins once it has, and the two race for the rest.
     const crashing = crashOnFirstManifest(kit.storage);
     kit.startChecker({ checkerId: 'checker-b' }, crashing.storage);
     const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5 });
-    await publishSpread(publisher, 200, 100);
+    const publishing = publishSpread(publisher, 200, 100);
+    await until("checker-b's first manifest commit fails", async () => crashing.crashedOn !== undefined);
+    kit.startChecker({ checkerId: 'checker-a' });
+    await publishing;
     await publisher.close();
     const closedWindows = [...new Set((await readAllClosed(kit, publisher.id, Array.from({ length: 200 }, (_, i) => i).filter((i) => i % 10 !== 0))).map((r) => windowOf(r.receive_time as number, WINDOW_S)))];
     const target = closedWindows[0]!;

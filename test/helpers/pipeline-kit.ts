@@ -83,7 +83,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     let others = 0;
     proxy.setRule((r) => {
       if (r.method === 'GET') return 'forward';
-      const lose = r.url.includes('ifGenerationMatch=0') ? ++creates % every === 0 : ++others % (3 * every) === 0;
+      // The first create and first other write lose theirs too, so even a short test meets the fault it asserts.
+      const lose = r.url.includes('ifGenerationMatch=0') ? ++creates % every === 1 : ++others % (3 * every) === 1;
       return lose ? 'lose-response' : 'forward';
     });
     const guarded = await openStorage(`gs://${BUCKET}/${path.basename(scratch)}`, { gcsEndpoint: proxy.endpoint, gcs: { listPageSize: options.listPageSize ?? 10 } });
