@@ -166,8 +166,9 @@ async function main(): Promise<number> {
         HOURGLASS_CHECKER_TICK_MS: '300',
         // Small segments, so incremental compaction runs (and is killed) too.
         HOURGLASS_SEGMENT_BYTES: String(64 * 1024),
-        // Staged files whose worker was killed before their manifest: removed soon, so staging empties within the run.
-        HOURGLASS_ORPHAN_AGE_S: '45',
+        // Staged files whose worker was killed before their manifest: removed soon, so staging empties within the
+        // run; still twice the longest a worker takes from a file to its manifest (30 s deadline + a 14-s attempt).
+        HOURGLASS_ORPHAN_AGE_S: '90',
         // Checker 0's writes fail now and then, some after they landed: every step must be redone safely. Seeded per incarnation.
         ...(i === 0 && o.checkerStorageFaults > 0
           ? { HOURGLASS_FAULTS_STORAGE_FAIL_RATE: String(o.checkerStorageFaults), HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'mixed', HOURGLASS_FAULTS_STORAGE_SEED: String((o.seed + slot.generation) >>> 0) }
