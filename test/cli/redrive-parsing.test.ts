@@ -20,9 +20,12 @@ const record: fc.Arbitrary<ArchiveRecord> = fc.record({
   message_id: text(30),
   // Up to year 2255 in µs: every value a JavaScript number holds exactly (avsc refuses 2^53 - 1 itself).
   publish_time: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }),
-  attributes: fc.dictionary(text(20), text(60), { maxKeys: 14 }),
+  // Any key but "__proto__", which no JavaScript reader can keep: the shared value rules refuse it (next tests).
+  attributes: fc.dictionary(text(20).filter((k) => k !== '__proto__'), text(60), { maxKeys: 14 }),
   data: fc.uint8Array({ maxLength: 3000 }).map((b) => Buffer.from(b)),
 });
+/** Fixed, so a failure replays (HOURGLASS_PROPERTY_SEED explores others, as in the other property tests). */
+const SEED = Number(process.env.HOURGLASS_PROPERTY_SEED ?? 20261202);
 const archive = fc.record({
   // At least one: Pub/Sub writes no file for no messages (and avsc writes no header without a record).
   records: fc.array(record, { minLength: 1, maxLength: 40 }),
@@ -54,8 +57,13 @@ describe('undeliverable archives (Pub/Sub Cloud Storage subscription files)', ()
         const key = await store(await encodeArchive(records, codec, blockBytes));
         assert.deepEqual(await readAll(key), expected(records));
       }),
-      { numRuns: 150 },
+      { numRuns: 150, seed: SEED },
     );
+  });
+
+  it('an attribute named "__proto__" is refused with that reason, never read into something else', async () => {
+    const key = await store(await encodeArchive([{ subscription_name: 's', message_id: '1', publish_time: 0, attributes: { ['__proto__']: 'x' }, data: Buffer.from('d') }], 'null'));
+    await assert.rejects(readAll(key), (e: unknown) => e instanceof UnreadableArchiveError && /map key "__proto__"/.test((e as Error).message));
   });
 
   it('fastavro, an independent reader, reads the same files as the records written (publish_time to the µs)', async () => {
@@ -88,7 +96,7 @@ describe('undeliverable archives (Pub/Sub Cloud Storage subscription files)', ()
         // valid file (Avro has no trailer; Cloud Storage objects are never seen half written), so it holds a prefix.
         if (truncate) assert.deepEqual(got, expected(records).slice(0, got.length));
       }),
-      { numRuns: 200 },
+      { numRuns: 200, seed: SEED },
     );
   });
 
@@ -162,7 +170,7 @@ describe('worker dead letters (JSON)', () => {
           assert.equal(letter.markerKey, 'deadletter/track_played/redriven/dt=2026-11-22/hour=21/17.json');
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 300, seed: SEED },
     );
   });
 
@@ -190,7 +198,7 @@ describe('redrive time arguments', () => {
         const abs = Math.abs(offsetMin);
         assert.equal(parseInstant('since', `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`, now), ms);
       }),
-      { numRuns: 500 },
+      { numRuns: 500, seed: SEED },
     );
   });
 
