@@ -24,7 +24,7 @@ import { CoverageStore, coverageKey } from './coverage-store.ts';
 import { HeartbeatTable, heartbeatSnapshotKey } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
-import { StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
+import { emptyWindowStaging, StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
 import { WindowedRuns } from './windowed-runs.ts';
 
@@ -244,13 +244,13 @@ export class Checker {
     const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;
     const watermark = await this.#watermarks.get(type, windowOf(this.#startedMs * 1000, options.windowS) - 1);
     for (let w = Math.max(watermark + 1, lastEnded - MAX_EMPTY_WINDOWS + 1); w <= lastEnded; w++) {
-      if (!windows.has(w)) windows.set(w, { staged: [], segments: [], keys: [], orphans: [] });
+      if (!windows.has(w)) windows.set(w, emptyWindowStaging());
     }
     // Coverage: what is delivered already, plus what is staged in open windows. Staged manifests are
     // immutable, so each is folded in once; a round costs the listing, not the window's messages.
     // (Segments need no folding: their staged files stay until the window closes.)
     const listed = new Set<string>();
-    for (const { staged: manifests } of windows.values()) for (const { key } of manifests) listed.add(key);
+    for (const { staged: manifests, deadLetterNotes } of windows.values()) for (const { key } of [...manifests, ...deadLetterNotes]) listed.add(key);
     // Runs cannot be subtracted: when a folded manifest is gone (after a close, or removed by anyone
     // else), start over from what is listed now, so coverage never claims seqs no file holds.
     let staged = this.#stagedCoverage(type);
@@ -270,9 +270,21 @@ export class Checker {
         }
       }
     }
+    // Seqs a worker dead-lettered are accounted for (in deadletter/, named in the window's manifest), not missing.
+    // A note alone does not bring its publisher into the rule: a real publisher is there by its heartbeats, and
+    // a message from one that never sent any (a misconfigured client) must not hold windows for a liveness timeout.
+    for (const [w, { deadLetterNotes }] of windows) {
+      for (const { key, note } of deadLetterNotes) {
+        if (staged.folded.has(key)) continue;
+        staged.folded.add(key);
+        let runs = staged.runs.get(note.publisher);
+        if (!runs) staged.runs.set(note.publisher, (runs = new WindowedRuns()));
+        for (const [from, to] of note.ranges) runs.add(from, to, w, w);
+      }
+    }
     const coverage = new Map<string, WindowedRuns>();
     for (const [p, runs] of this.#coverage.runs(type)) coverage.set(p, WindowedRuns.of(runs.runs));
-    for (const [p, runs] of staged.runs) {
+    for (const [p, runs] of [...this.#coverage.deadLetteredRuns(type), ...staged.runs]) {
       const c = coverage.get(p);
       if (c) c.addAll(runs);
       else coverage.set(p, WindowedRuns.of(runs.runs));
@@ -351,6 +363,7 @@ export class Checker {
         reason: decision.reason,
         proofs: decision.proofs,
         manifests: staging.staged,
+        deadLetterNotes: staging.deadLetterNotes,
         segments: staging.segments,
         closer: options.checkerId,
         provenAtMs: decidedAtMs,
@@ -379,10 +392,16 @@ export class Checker {
       if (this.#closed.has(key)) continue;
       this.#closed.set(key, manifest);
       for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
+      for (const d of manifest.deadLettered ?? []) for (const [from, to] of d.ranges) this.#coverage.addDeadLettered(ref.type, d.publisher, from, to, ref.index);
       this.#unsavedCoverage.add(type);
       // Count a close once, in the replica that made it (before anything below can fail: this runs once).
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
+    }
+    // Notes of dead-lettered seqs, in the manifest or come after the close: kept as coverage before they go.
+    for (const { ref, staging } of closedWindows) {
+      for (const { note } of staging.deadLetterNotes) for (const [from, to] of note.ranges) this.#coverage.addDeadLettered(ref.type, note.publisher, from, to, ref.index);
+      if (staging.deadLetterNotes.length > 0) this.#unsavedCoverage.add(type);
     }
     // A failed save is retried first thing in the type's next round.
     if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
@@ -392,6 +411,7 @@ export class Checker {
       const done = staging.staged.filter((m) => included.has(m.manifest.file));
       const late = staging.staged.filter((m) => !included.has(m.manifest.file));
       await removeStaged(storage, done);
+      await mapLimit(staging.deadLetterNotes, 16, (n) => storage.delete(n.key));
       // Segments and closing attempts are caches of staged files: once the window is closed, none of them is
       // needed. A close made by this round wrote its attempt after the listing: list that folder again.
       const attempts = closedNow ? (await storage.list(closingRoot(ref))).map((o) => o.key) : [];

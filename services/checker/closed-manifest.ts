@@ -10,6 +10,16 @@ export interface ClosedPublisher extends PublisherProof {
   readonly ranges: Array<[number, number]>;
 }
 
+/** Seqs of the window a worker dead-lettered (a refused record, or a whole message it could not stage), and where they are. */
+export interface DeadLetteredSeqs {
+  readonly publisher: string;
+  /** Seq ranges [from, to): accounted for by the dead letter, not delivered in this window. */
+  readonly ranges: Array<[number, number]>;
+  /** Key of the dead letter holding the message (`hourglass redrive` can put it back once its cause is fixed). */
+  readonly deadLetter: string;
+  readonly reason: string;
+}
+
 export interface ClosedManifest {
   readonly format: typeof CLOSED_MANIFEST_FORMAT;
   readonly type: string;
@@ -17,7 +27,7 @@ export interface ClosedManifest {
   readonly windowS: number;
   readonly windowStart: string;
   readonly windowEnd: string;
-  /** complete: every acknowledged event is here. incomplete: closed after the max wait with lost events listed. */
+  /** complete: every acknowledged event is here or, listed in deadLettered, in the dead-letter area. incomplete: closed after the max wait with lost events listed. */
   readonly status: 'complete' | 'incomplete';
   readonly reason: string;
   readonly schemaVersion: number;
@@ -27,6 +37,9 @@ export interface ClosedManifest {
   readonly duplicatesDropped: { readonly redelivered: number; readonly clientRetries: number };
   readonly lostEvents: number;
   readonly abandonedEvents: number;
+  /** Events of this window that went to the dead-letter area (absent in manifests of older checkers). */
+  readonly deadLetteredEvents?: number;
+  readonly deadLettered?: DeadLetteredSeqs[];
   readonly publishers: ClosedPublisher[];
   readonly files: Array<Omit<PartFile, 'key'>>;
   readonly stagingFiles: string[];

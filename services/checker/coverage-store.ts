@@ -1,7 +1,9 @@
-// Seqs already delivered (in closed windows or the late area), per type and publisher, kept in the bucket.
+// Seqs already accounted for, per type and publisher, kept in the bucket: delivered (in closed windows or the late area), and dead-lettered.
 //
 // Each checker writes checker/coverage/<type>/<checker>.json and reads everyone's; coverage only
-// grows, so the union of all replicas' files is always right, whoever wrote last.
+// grows, so the union of all replicas' files is always right, whoever wrote last. The two kinds are
+// kept apart: both close gaps for the close rule, but only delivered seqs make a later copy a
+// duplicate (a dead-lettered event that `hourglass redrive` puts back must land).
 import type { Storage } from '../storage/storage.ts';
 import { WindowedRuns, type Run } from './windowed-runs.ts';
 
@@ -10,31 +12,46 @@ const prefix = (type: string) => `checker/coverage/${type}/`;
 /** Where replica `checkerId` saves its coverage of `type` (rewritten at most once a second: checker.ts paces it). */
 export const coverageKey = (type: string, checkerId: string) => `${prefix(type)}${checkerId}.json`;
 
-export class CoverageStore {
-  readonly #byType = new Map<string, Map<string, WindowedRuns>>();
+const FORMAT = 'hg-coverage-2';
 
+/** The saved object. Earlier versions saved only the delivered map (publisher → runs), which is still read. */
+interface SavedCoverage {
+  readonly format: typeof FORMAT;
+  readonly delivered: Record<string, Run[]>;
+  readonly deadLettered: Record<string, Run[]>;
+}
+
+type Kind = 'delivered' | 'deadLettered';
+
+export class CoverageStore {
+  readonly #byType: Record<Kind, Map<string, Map<string, WindowedRuns>>> = { delivered: new Map(), deadLettered: new Map() };
+
+  /** Delivered seqs of `type`, by publisher. */
   runs(type: string): Map<string, WindowedRuns> {
-    let m = this.#byType.get(type);
-    if (!m) this.#byType.set(type, (m = new Map()));
-    return m;
+    return this.#of('delivered', type);
+  }
+
+  /** Dead-lettered seqs of `type` (noted by workers), by publisher. */
+  deadLetteredRuns(type: string): Map<string, WindowedRuns> {
+    return this.#of('deadLettered', type);
   }
 
   add(type: string, publisher: string, from: number, to: number, window: number): void {
-    const m = this.runs(type);
-    let r = m.get(publisher);
-    if (!r) m.set(publisher, (r = new WindowedRuns()));
-    r.add(from, to, window, window);
+    runsOf(this.runs(type), publisher).add(from, to, window, window);
+  }
+
+  addDeadLettered(type: string, publisher: string, from: number, to: number, window: number): void {
+    runsOf(this.deadLetteredRuns(type), publisher).add(from, to, window, window);
   }
 
   async load(storage: Storage, type: string): Promise<void> {
-    const m = this.runs(type);
     for (const o of await storage.list(prefix(type))) {
       try {
-        const data = JSON.parse((await storage.get(o.key)).toString('utf8')) as Record<string, Run[]>;
-        for (const [publisher, runs] of Object.entries(data)) {
-          let r = m.get(publisher);
-          if (!r) m.set(publisher, (r = new WindowedRuns()));
-          r.addAll(WindowedRuns.of(runs));
+        const data = JSON.parse((await storage.get(o.key)).toString('utf8')) as SavedCoverage | Record<string, Run[]>;
+        const saved: Omit<SavedCoverage, 'format'> = data.format === FORMAT ? (data as SavedCoverage) : { delivered: data as Record<string, Run[]>, deadLettered: {} };
+        for (const kind of ['delivered', 'deadLettered'] as const) {
+          const m = this.#of(kind, type);
+          for (const [publisher, runs] of Object.entries(saved[kind] ?? {})) runsOf(m, publisher).addAll(WindowedRuns.of(runs));
         }
       } catch {
         // replaced under us; read again next round
@@ -43,8 +60,24 @@ export class CoverageStore {
   }
 
   async save(storage: Storage, type: string, checkerId: string, keep: (publisher: string) => boolean): Promise<void> {
-    const out: Record<string, Run[]> = {};
-    for (const [publisher, runs] of this.runs(type)) if (keep(publisher)) out[publisher] = runs.runs;
-    await storage.put(coverageKey(type, checkerId), JSON.stringify(out));
+    const pick = (m: Map<string, WindowedRuns>) => {
+      const out: Record<string, Run[]> = {};
+      for (const [publisher, runs] of m) if (keep(publisher)) out[publisher] = runs.runs;
+      return out;
+    };
+    const saved: SavedCoverage = { format: FORMAT, delivered: pick(this.runs(type)), deadLettered: pick(this.deadLetteredRuns(type)) };
+    await storage.put(coverageKey(type, checkerId), JSON.stringify(saved));
   }
+
+  #of(kind: Kind, type: string): Map<string, WindowedRuns> {
+    let m = this.#byType[kind].get(type);
+    if (!m) this.#byType[kind].set(type, (m = new Map()));
+    return m;
+  }
+}
+
+function runsOf(m: Map<string, WindowedRuns>, publisher: string): WindowedRuns {
+  let r = m.get(publisher);
+  if (!r) m.set(publisher, (r = new WindowedRuns()));
+  return r;
 }

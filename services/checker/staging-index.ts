@@ -1,4 +1,5 @@
 // Lists a type's staging area and keeps the parsed manifests and segments (immutable once written), grouped by window.
+import { DEAD_LETTER_NOTE_SUFFIX, parseDeadLetterNote, type DeadLetterNote } from '../storage/dead-letter-note.ts';
 import type { ObjectInfo, Storage } from '../storage/storage.ts';
 import { manifestKeyOf, parseStagingManifest, STAGING_FILE_SUFFIX, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../storage/staging-manifest.ts';
 import { layout, windowIndexOfId } from '../storage/layout.ts';
@@ -9,9 +10,16 @@ export interface IndexedManifest {
   readonly manifest: StagingManifest;
 }
 
+export interface IndexedNote {
+  readonly key: string;
+  readonly note: DeadLetterNote;
+}
+
 export interface WindowStaging {
   /** Staged files' manifests, sorted by key. */
   readonly staged: IndexedManifest[];
+  /** Workers' notes of seqs of this window they dead-lettered, sorted by key. */
+  readonly deadLetterNotes: IndexedNote[];
   /** Committed segments, by number. */
   readonly segments: Segment[];
   /** Every key under the window's staging folder (to clean up after close). */
@@ -25,6 +33,7 @@ export class StagingIndex {
   readonly #windowS: number;
   readonly #manifests = new Map<string, StagingManifest>();
   readonly #segments = new Map<string, Segment>();
+  readonly #notes = new Map<string, DeadLetterNote>();
   /** Manifests that could not be parsed, with the reason (reported, left in place). */
   readonly unreadable = new Map<string, string>();
 
@@ -48,13 +57,16 @@ export class StagingIndex {
         continue; // not a window folder
       }
       let w = out.get(index);
-      if (!w) out.set(index, (w = { staged: [], segments: [], keys: [], orphans: [] }));
+      if (!w) out.set(index, (w = emptyWindowStaging()));
       w.keys.push(o.key);
       // A worker's staged file sits right under the window folder (segments and closing parts are deeper).
       if (below.length === 1 && o.key.endsWith(STAGING_FILE_SUFFIX)) w.orphans.push(o);
       if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) {
         const manifest = await this.#read(o.key, this.#manifests, parseStagingManifest);
         if (manifest) w.staged.push({ key: o.key, manifest });
+      } else if (below.length === 1 && o.key.endsWith(DEAD_LETTER_NOTE_SUFFIX)) {
+        const note = await this.#read(o.key, this.#notes, parseDeadLetterNote);
+        if (note) w.deadLetterNotes.push({ key: o.key, note });
       } else if (isSegmentKey(o.key)) {
         const segment = await this.#read(o.key, this.#segments, parseSegment);
         if (segment) w.segments.push(segment);
@@ -68,7 +80,7 @@ export class StagingIndex {
       const orphans = w.orphans.filter((o) => !named.has(o.key) && !keys.has(manifestKeyOf(o.key)));
       w.orphans.splice(0, w.orphans.length, ...orphans);
     }
-    for (const cache of [this.#manifests, this.#segments] as Array<Map<string, unknown>>) {
+    for (const cache of [this.#manifests, this.#segments, this.#notes] as Array<Map<string, unknown>>) {
       for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key);
     }
     return out;
@@ -86,4 +98,9 @@ export class StagingIndex {
       return undefined;
     }
   }
+}
+
+/** A window with nothing staged. */
+export function emptyWindowStaging(): WindowStaging {
+  return { staged: [], deadLetterNotes: [], segments: [], keys: [], orphans: [] };
 }

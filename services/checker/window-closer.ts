@@ -16,9 +16,9 @@ import type { CodecName } from '../wire/codecs.ts';
 import { windowEndUs, windowStartUs } from '../wire/window.ts';
 import { describeChunk, encodeClientIds, type ClientIdChunk } from './client-id-chunks.ts';
 import { removeAttemptClientIds, tailIdsKey, writeClosedClientIds } from './closed-client-ids.ts';
-import { CLOSED_MANIFEST_FORMAT, rangeTotal, type ClosedManifest } from './closed-manifest.ts';
+import { CLOSED_MANIFEST_FORMAT, rangeTotal, type ClosedManifest, type DeadLetteredSeqs } from './closed-manifest.ts';
 import type { PublisherProof } from './close-rule.ts';
-import type { IndexedManifest } from './staging-index.ts';
+import type { IndexedManifest, IndexedNote } from './staging-index.ts';
 import { convertPart } from './part-converter.ts';
 import { idsSince, notInSegments, segmentState, type Segment } from './segments.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
@@ -33,6 +33,8 @@ export interface CloseRequest {
   readonly reason: string;
   readonly proofs: readonly PublisherProof[];
   readonly manifests: readonly IndexedManifest[];
+  /** Workers' notes of this window's seqs they dead-lettered. Default: none. */
+  readonly deadLetterNotes?: readonly IndexedNote[];
   /** Segments compacted while the window was open; their staged files are skipped. */
   readonly segments: readonly Segment[];
   readonly closer: string;
@@ -170,6 +172,20 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     return { ...proof, events: rangeTotal(ranges), ranges };
   });
   const events = files.reduce((n, f) => n + f.events, 0);
+  // Each dead-lettered seq once (a message redelivered to two workers is noted twice); one that also arrived
+  // in good shape (redriven before the close) counts as delivered only.
+  const deadLettered: DeadLetteredSeqs[] = [];
+  const noted = new Map<string, WindowedRuns>();
+  for (const { note } of req.deadLetterNotes ?? []) {
+    const delivered = written.get(note.publisher) ?? new WindowedRuns();
+    let seen = noted.get(note.publisher);
+    if (!seen) noted.set(note.publisher, (seen = new WindowedRuns()));
+    const ranges = note.ranges
+      .flatMap(([from, to]) => delivered.uncovered(from, to))
+      .flatMap(([from, to]) => seen.uncovered(from, to));
+    for (const [from, to] of ranges) seen.add(from, to, req.ref.index, req.ref.index);
+    if (ranges.length > 0) deadLettered.push({ publisher: note.publisher, ranges, deadLetter: note.deadLetter, reason: note.reason });
+  }
   // Publishers with events here but no proof entry cannot exist: the rule covers everyone seen in the window.
   const windowEndMs = windowEndUs(req.ref.index, req.ref.lengthS) / 1000;
   const manifest: ClosedManifest = {
@@ -188,6 +204,8 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     duplicatesDropped: { redelivered, clientRetries },
     lostEvents: publishers.reduce((n, p) => n + rangeTotal(p.lost), 0),
     abandonedEvents: publishers.reduce((n, p) => n + rangeTotal(p.abandoned), 0),
+    deadLetteredEvents: deadLettered.reduce((n, d) => n + rangeTotal(d.ranges), 0),
+    deadLettered,
     publishers,
     files: files.map(({ key: _key, ...f }) => f),
     stagingFiles: req.manifests.map((m) => m.manifest.file),

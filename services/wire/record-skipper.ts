@@ -24,6 +24,13 @@ export type Skipper = (buf: Buffer, pos: number) => number;
 export interface SkipperOptions {
   /** Check that every string (and map key) is valid UTF-8, as strict readers like fastavro need. Default: true. */
   validateUtf8?: boolean;
+  /**
+   * Apply the value rules (UTF-8, integer and logical-type ranges, UUIDs, decimals, map keys, booleans,
+   * enum indexes). Default: true. Without them the skipper checks only the structure, which finds where
+   * each record ends even when a value in it is refused: the worker uses that to keep a message's good
+   * records (services/worker/record-salvage.ts). A bad union branch or length is structural, and still fails.
+   */
+  values?: boolean;
 }
 
 /** Bytes that are not a record of the schema; `offset` is where reading failed. */
@@ -93,7 +100,8 @@ export function proveRecordCount(skipper: Skipper, body: Buffer, expected: numbe
 /** Compiles `schema` (an Avro schema as JSON text or parsed JSON) into a `Skipper`. Compile once per schema and keep it. */
 export function compileSkipper(schema: object | string, options: SkipperOptions = {}): Skipper {
   const parsed = typeof schema === 'string' ? parseSchemaText(schema) : schema;
-  const compiler = new Compiler(options.validateUtf8 ?? true);
+  const values = options.values ?? true;
+  const compiler = new Compiler(values && (options.validateUtf8 ?? true), values);
   const body = compiler.emit(parsed as SchemaNode, '', '  ');
   const source = `'use strict';
 ${PRELUDE}
@@ -248,10 +256,12 @@ class Compiler {
   recursive = false;
   readonly #named = new Map<string, NamedType>();
   readonly #validateUtf8: boolean;
+  readonly #values: boolean;
   #uid = 0;
 
-  constructor(validateUtf8: boolean) {
+  constructor(validateUtf8: boolean, values: boolean) {
     this.#validateUtf8 = validateUtf8;
+    this.#values = values;
   }
 
   /** Statements that skip one value of `schema` and advance `pos`; `ns` is the enclosing namespace. */
@@ -276,7 +286,7 @@ class Compiler {
       default:
         // A primitive, possibly with a logical type (whose values have a rule of their own), or a
         // reference to a named type.
-        if (typeof type === 'string' && schema.logicalType !== undefined && type in PRIMITIVE_MIN_BYTES) {
+        if (typeof type === 'string' && schema.logicalType !== undefined && type in PRIMITIVE_MIN_BYTES && this.#values) {
           return this.#emitRule(ruleOf(schema as unknown as TypeAttributes), indent);
         }
         if (typeof type === 'string') return this.#emitName(type, ns, indent);
@@ -302,6 +312,10 @@ class Compiler {
   }
 
   #emitName(name: string, ns: string, indent: string): string {
+    if (!this.#values) {
+      const structural = this.#emitStructural(name, indent);
+      if (structural !== undefined) return structural;
+    }
     switch (name) {
       case MAP_KEY:
         return `${indent}pos = skipMapKey(buf, pos, len, ${this.#validateUtf8});\n`;
@@ -330,6 +344,21 @@ class Compiler {
     if (named.kind === 'record') return this.#emitRecordReference(named, indent);
     if (named.kind === 'enum') return this.#emitEnum(named, indent);
     return this.#emitFixed(named, indent);
+  }
+
+  /** Without value rules: where a value ends, whatever it holds (a varint of up to 10 bytes, any string, boolean byte or enum index). */
+  #emitStructural(name: string, indent: string): string | undefined {
+    switch (name) {
+      case MAP_KEY:
+        return `${indent}pos = skipString(buf, pos, len, false);\n`;
+      case 'boolean':
+        return `${indent}pos++;\n`;
+      case 'int':
+      case 'long':
+        return `${indent}if (buf[pos++] > 0x7f) { s = pos - 1; while (buf[pos++] > 0x7f); if (pos - s > 10) throw new Invalid('varint longer than 10 bytes', s); }\n`;
+      default:
+        return undefined;
+    }
   }
 
   /** A primitive with a logical type: the integer range, UUID text or decimal precision its values must meet. */
@@ -379,7 +408,7 @@ ${indent}if (!(n >= limits[${k}] && n <= limits[${k + 1}])) throw new Invalid(la
       const size = schema.size;
       if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new SchemaError(`fixed ${name} has a bad size`);
       const rule = ruleOf(schema as unknown as TypeAttributes);
-      if (rule.type === 'fixed' && rule.decimal !== undefined) named.decimalLimit = this.limits.push(rule.decimal.precision) - 1;
+      if (this.#values && rule.type === 'fixed' && rule.decimal !== undefined) named.decimalLimit = this.limits.push(rule.decimal.precision) - 1;
       named.minBytes = size;
       named.done = true;
     } else {
@@ -415,6 +444,7 @@ ${body}  return pos;
   }
 
   #emitEnum(named: NamedType, indent: string): string {
+    if (!this.#values) return `${indent}readLong(buf, pos); pos = P;\n`;
     const count = (named.schema.symbols as unknown[]).length;
     // Valid one-byte encodings are the even bytes below 2 * count; anything else is decoded in full.
     return `${indent}b = buf[pos];

@@ -3,6 +3,7 @@
 // Nothing is dropped: the record keeps the message's data verbatim (base64) so it can be inspected
 // or replayed. Create-only, and an existing object is fine: it is the same message delivered again.
 import { hasCode } from '../errors/catalogue.ts';
+import { DEAD_LETTER_NOTE_FORMAT, deadLetterNoteKey, type DeadLetterNote } from '../storage/dead-letter-note.ts';
 import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Clock } from '../time/clock.ts';
@@ -26,6 +27,11 @@ export interface DeadLetterRecord {
   readonly worker: string;
   /** When the worker dead-lettered it (UTC µs). */
   readonly atUs: number;
+  /**
+   * When the message's seqs are known: which of them this dead letter accounts for, [from, to). The
+   * others of the message (if any) were kept and staged; the data above is still the whole message.
+   */
+  readonly deadLetteredSeqs?: Array<[number, number]>;
 }
 
 export class DeadLetterWriter {
@@ -56,9 +62,41 @@ export class DeadLetterWriter {
       subscription: m.subscription,
       worker: this.#workerId,
       atUs,
+      ...(verdict.split ? { deadLetteredSeqs: verdict.split.deadLettered } : {}),
     };
-    const key = `${layout.deadletter(verdict.typeDir, Math.floor(atUs / 1000))}${safeName(m.id)}.json`;
-    const bytes = Buffer.from(JSON.stringify(record), 'utf8');
+    return this.#createOnce(`${layout.deadletter(verdict.typeDir, Math.floor(atUs / 1000))}${safeName(m.id)}.json`, record);
+  }
+
+  /**
+   * Notes the dead-lettered seqs in their window's staging (after the dead letter is durable, before the
+   * ack), so the checker's proof accounts for them instead of waiting for them as lost.
+   */
+  async writeNote(m: InboundMessage, verdict: RejectedMessage & { split: NonNullable<RejectedMessage['split']> }, deadLetterKey: string): Promise<RetryOutcome<string>> {
+    const a = verdict.split.attributes;
+    const note: DeadLetterNote = {
+      format: DEAD_LETTER_NOTE_FORMAT,
+      type: a.type,
+      window: a.window,
+      windowS: a.windowS,
+      publisher: a.publisher,
+      ranges: verdict.split.deadLettered,
+      deadLetter: deadLetterKey,
+      reason: verdict.reason,
+      messageId: m.id,
+      minReceiveUs: a.minReceiveUs,
+      maxReceiveUs: a.maxReceiveUs,
+      worker: this.#workerId,
+      writtenAtUs: this.#clock.nowUs(),
+    };
+    return this.#createOnce(deadLetterNoteKey({ type: a.type, index: a.window, lengthS: a.windowS }, this.#workerId, safeName(m.id)), note);
+  }
+
+  /**
+   * Creates `key` holding `value` as JSON, retried. An object already there is fine: the same message,
+   * delivered again, written before (a dead letter of the same message, a note of the same seqs).
+   */
+  #createOnce(key: string, value: object): Promise<RetryOutcome<string>> {
+    const bytes = Buffer.from(JSON.stringify(value), 'utf8');
     return retryWrite(
       async () => {
         try {

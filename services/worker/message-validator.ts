@@ -8,6 +8,7 @@ import { isValidTypeName } from '../registry/type-name.ts';
 import { parseBatchAttributes, type BatchAttributes } from '../wire/batch-attributes.ts';
 import { compressBlock, CorruptBlockError, decompressBlock, type CodecName } from '../wire/codecs.ts';
 import { compileSkipper, proveRecordCount, type Skipper } from '../wire/record-skipper.ts';
+import { salvageRecords } from './record-salvage.ts';
 
 /** Why a message was dead-lettered: stable codes, one counter each. */
 export const DEAD_LETTER_REASONS = [
@@ -45,6 +46,21 @@ export interface RejectedMessage {
   readonly detail: string;
   /** Folder under deadletter/: the type attribute when it is a valid type name, else "_unknown". */
   readonly typeDir: string;
+  /**
+   * Set when the message's seqs are known (its attributes parse, it came on its own type's
+   * subscription, its window length is this pipeline's): the worker then notes the dead-lettered seqs
+   * in the window's staging, so the proof accounts for them, and stages the records it kept.
+   */
+  readonly split?: MessageSplit;
+}
+
+/** What of a refused message goes to the dead letter and what is kept, by seq. */
+export interface MessageSplit {
+  readonly attributes: BatchAttributes;
+  /** Seq ranges [from, to) dead-lettered. */
+  readonly deadLettered: Array<[number, number]>;
+  /** Runs of good records, each staged as a message of its own (same attributes, its own seqs). */
+  readonly kept: AcceptedMessage[];
 }
 
 export type Verdict = AcceptedMessage | RejectedMessage;
@@ -86,34 +102,60 @@ export class MessageValidator {
     if (a.windowS !== this.#options.windowLengthS) {
       return reject('wrong_window_length', `window_s is ${a.windowS}, this pipeline uses ${this.#options.windowLengthS}`);
     }
+    // From here the seqs are known: whatever is refused is noted as dead-lettered, so the proof accounts for it.
+    const whole: Array<[number, number]> = [[a.firstSeq, a.firstSeq + a.count]];
+    const refuse = (reason: DeadLetterReason, detail: string, kept: AcceptedMessage[] = [], deadLettered = whole): RejectedMessage => ({
+      ...reject(reason, detail),
+      split: { attributes: a, deadLettered, kept },
+    });
     const type = this.#registry.get(a.type);
     if (type === undefined) return reject('unknown_type', `type "${a.type}" is not in the registry`);
     const schema = type.versions[a.version - 1];
     if (schema === undefined || schema.version !== a.version) {
-      return reject('unknown_version', `type "${a.type}" has no schema version ${a.version} (versions 1..${type.latest.version})`);
+      return refuse('unknown_version', `type "${a.type}" has no schema version ${a.version} (versions 1..${type.latest.version})`);
     }
 
     let datums: Buffer;
     try {
       datums = decompressBlock(a.codec, data, { maxOutputLength: this.#options.maxBlockBytes });
     } catch (err) {
-      if (err instanceof CorruptBlockError) return reject('corrupt_block', err.message);
+      if (err instanceof CorruptBlockError) return refuse('corrupt_block', err.message);
       throw err;
     }
-    const proof = proveRecordCount(this.#skipper(a.type, schema), datums, a.count);
-    if (!proof.ok) return reject('bad_records', `not ${a.count} records of ${a.type} v${a.version}: ${proof.reason}`);
-
     const codec = this.#options.codec ?? a.codec;
+    const proof = proveRecordCount(this.#skipper(a.type, schema, true), datums, a.count);
+    if (!proof.ok) {
+      const detail = `not ${a.count} records of ${a.type} v${a.version}: ${proof.reason}`;
+      const salvage = salvageRecords(this.#skipper(a.type, schema, true), this.#skipper(a.type, schema, false), datums, a.firstSeq, a.count);
+      if (salvage === undefined || salvage.refused.length === 0) return refuse('bad_records', detail);
+      const kept = salvage.kept.map((run): AcceptedMessage => ({
+        ok: true,
+        attributes: { ...a, firstSeq: run.firstSeq, count: run.count },
+        schema,
+        body: compressBlock(codec, run.datums),
+        codec,
+      }));
+      const refused = salvage.refused.map((r) => `record ${r.seq - a.firstSeq + 1} of ${a.count} (seq ${r.seq}): ${r.reason} of the record`).join('; ');
+      const deadLettered: Array<[number, number]> = [];
+      for (const { seq } of salvage.refused) {
+        const last = deadLettered[deadLettered.length - 1];
+        if (last && last[1] === seq) last[1] = seq + 1;
+        else deadLettered.push([seq, seq + 1]);
+      }
+      return refuse('bad_records', `${salvage.refused.length} of ${a.count} records of ${a.type} v${a.version} refused (the others were kept): ${refused}`, kept, deadLettered);
+    }
+
     const body = codec === a.codec ? data : compressBlock(codec, datums);
     return { ok: true, attributes: a, schema, body, codec };
   }
 
-  #skipper(type: string, schema: SchemaVersion): Skipper {
-    const key = `${type}:${schema.version}`;
+  /** The record proof of a type version: with the value rules (what is delivered), or structure only (to find records' ends). */
+  #skipper(type: string, schema: SchemaVersion, values: boolean): Skipper {
+    const key = `${type}:${schema.version}:${values}`;
     let skipper = this.#skippers.get(key);
     if (skipper === undefined) {
       // Strict UTF-8, as strict readers (fastavro, BigQuery) will read these files.
-      skipper = compileSkipper(schema.deliveredSchema);
+      skipper = compileSkipper(schema.deliveredSchema, { values });
       this.#skippers.set(key, skipper);
     }
     return skipper;

@@ -63,27 +63,40 @@ export class StagingGroup implements GroupKey {
 
   /** Appends an accepted message as one block. It must belong to this group. */
   add(m: InboundMessage, accepted: AcceptedMessage): void {
-    const a = accepted.attributes;
-    if (a.type !== this.type || a.window !== this.window || a.version !== this.version || accepted.codec !== this.codec) {
-      throw new Error(`message ${m.id} (${groupKeyOf({ ...a, codec: accepted.codec })}) does not belong to group ${groupKeyOf(this)}`);
+    this.addRuns(m, [accepted]);
+  }
+
+  /**
+   * Appends the kept runs of one delivery, a block each (a salvaged message: its good records around the
+   * dead-lettered ones); the delivery is settled once, with the file.
+   */
+  addRuns(m: InboundMessage, runs: readonly AcceptedMessage[]): void {
+    for (const accepted of runs) {
+      const a = accepted.attributes;
+      if (a.type !== this.type || a.window !== this.window || a.version !== this.version || accepted.codec !== this.codec) {
+        throw new Error(`message ${m.id} (${groupKeyOf({ ...a, codec: accepted.codec })}) does not belong to group ${groupKeyOf(this)}`);
+      }
     }
-    const offset = this.#writer.byteLength;
-    this.#writer.appendBlock(a.count, accepted.body);
-    this.#messages.push({
-      publisher: a.publisher,
-      firstSeq: a.firstSeq,
-      count: a.count,
-      offset,
-      length: this.#writer.byteLength - offset,
-      clientIds: a.clientIds,
-      minReceiveUs: a.minReceiveUs,
-      maxReceiveUs: a.maxReceiveUs,
-      messageId: m.id,
-    });
+    for (const accepted of runs) {
+      const a = accepted.attributes;
+      const offset = this.#writer.byteLength;
+      this.#writer.appendBlock(a.count, accepted.body);
+      this.#messages.push({
+        publisher: a.publisher,
+        firstSeq: a.firstSeq,
+        count: a.count,
+        offset,
+        length: this.#writer.byteLength - offset,
+        clientIds: a.clientIds,
+        minReceiveUs: a.minReceiveUs,
+        maxReceiveUs: a.maxReceiveUs,
+        messageId: m.id,
+      });
+      this.#events += a.count;
+      if (a.minReceiveUs < this.#minReceiveUs) this.#minReceiveUs = a.minReceiveUs;
+      if (a.maxReceiveUs > this.#maxReceiveUs) this.#maxReceiveUs = a.maxReceiveUs;
+    }
     this.#inbound.push(m);
-    this.#events += a.count;
-    if (a.minReceiveUs < this.#minReceiveUs) this.#minReceiveUs = a.minReceiveUs;
-    if (a.maxReceiveUs > this.#maxReceiveUs) this.#maxReceiveUs = a.maxReceiveUs;
   }
 
   /** Bytes of the file so far, header included. */

@@ -113,8 +113,11 @@ export class Worker {
 
   /** Writes every open staging file now and waits until every write in progress has ended (and its messages were acked or nacked). */
   async flush(): Promise<void> {
-    for (const group of [...this.#groups.values()]) this.#flushGroup(group);
-    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    // A dead letter in progress may stage the records it kept when it ends: repeat until nothing is held.
+    do {
+      for (const group of [...this.#groups.values()]) this.#flushGroup(group);
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+    } while (this.#groups.size > 0);
   }
 
   /**
@@ -163,7 +166,8 @@ export class Worker {
     else this.#track(this.#deadLetter(m, verdict));
   }
 
-  #stage(m: InboundMessage, accepted: AcceptedMessage): void {
+  /** Stages an accepted message, or the kept runs of a salvaged one (all of one group), settled once with their file. */
+  #stage(m: InboundMessage, accepted: AcceptedMessage, runs: readonly AcceptedMessage[] = [accepted]): void {
     const a = accepted.attributes;
     const key = groupKeyOf({ type: a.type, window: a.window, version: a.version, codec: accepted.codec });
     let group = this.#groups.get(key);
@@ -173,7 +177,7 @@ export class Worker {
       this.#grew(group.byteLength);
     }
     const before = group.byteLength;
-    group.add(m, accepted);
+    group.addRuns(m, runs);
     this.#grew(group.byteLength - before);
     if (group.byteLength >= this.#o.maxFileBytes) this.#flushGroup(group);
     while (this.#openBytes > this.#o.maxBufferedBytes && this.#groups.size > 0) this.#flushGroup(this.#largestGroup());
@@ -227,15 +231,27 @@ export class Worker {
     this.#counters.writeStarted();
     try {
       const outcome = await this.#deadLetters.write(m, verdict).catch((error: unknown) => ({ ok: false as const, error }));
-      if (outcome.ok) {
-        this.#counters.deadLettered(verdict.reason, verdict.typeDir);
-        this.#log({ level: 'warn', event: 'dead_lettered', reason: verdict.reason, detail: verdict.detail, messageId: m.id, subscription: m.subscription, key: outcome.value });
-        this.#settle([m], true);
-      } else {
+      if (!outcome.ok) {
         this.#counters.writeFailed();
         this.#log({ level: 'error', event: 'dead_letter_write_failed', messageId: m.id, error: (outcome.error as Error).message });
         this.#settle([m], false);
+        return;
       }
+      if (verdict.split) {
+        const noted = await this.#deadLetters.writeNote(m, { ...verdict, split: verdict.split }, outcome.value).catch((error: unknown) => ({ ok: false as const, error }));
+        if (!noted.ok) {
+          this.#counters.writeFailed();
+          this.#log({ level: 'error', event: 'dead_letter_note_failed', messageId: m.id, error: (noted.error as Error).message });
+          this.#settle([m], false);
+          return;
+        }
+      }
+      this.#counters.deadLettered(verdict.reason, verdict.typeDir);
+      const kept = verdict.split?.kept ?? [];
+      this.#log({ level: 'warn', event: 'dead_lettered', reason: verdict.reason, detail: verdict.detail, messageId: m.id, subscription: m.subscription, key: outcome.value, deadLetteredSeqs: verdict.split?.deadLettered, keptEvents: kept.reduce((n, k) => n + k.attributes.count, 0) });
+      // The good records of a salvaged message are staged like any message, and acked with their file.
+      if (kept.length > 0) this.#stage(m, kept[0]!, kept);
+      else this.#settle([m], true);
     } finally {
       this.#counters.writeEnded();
     }

@@ -58,6 +58,8 @@ describe('message validator', () => {
     reason: DeadLetterReason;
     detail: RegExp;
     typeDir: string;
+    /** The runs of good records kept, [firstSeq, count], when some are refused among good ones. */
+    kept?: Array<[number, number]>;
   }> = [
     { name: 'D01 no attributes at all', make: () => ({ data: Buffer.from('x'), attributes: {} }), reason: 'bad_attributes', detail: /"format"/, typeDir: '_unknown' },
     {
@@ -183,7 +185,8 @@ describe('message validator', () => {
       name: 'D16 a string that is not UTF-8',
       make: () => withRecord(1, (r) => deliveredType().toBuffer({ ...r, country: 'S\ud800' })),
       reason: 'bad_records',
-      detail: /record 2 of 3: string is not valid UTF-8/,
+      detail: /refused \(the others were kept\): record 2 of 3 \(seq 1\): string is not valid UTF-8 at byte \d+ of the record/,
+      kept: [[0, 1], [2, 1]],
       typeDir: 'track_played',
     },
     {
@@ -196,7 +199,8 @@ describe('message validator', () => {
           return Buffer.concat([bytes.subarray(0, at), varint(2n ** 60n), bytes.subarray(at + encodeLong(123456789).length)]);
         }),
       reason: 'bad_records',
-      detail: /record 2 of 3: long 1152921504606847000 outside -4503599627370496\.\.9007199254740990/,
+      detail: /record 2 of 3 \(seq 1\): long 1152921504606847000 outside -4503599627370496\.\.9007199254740990/,
+      kept: [[0, 1], [2, 1]],
       typeDir: 'track_played',
     },
   ];
@@ -218,6 +222,8 @@ describe('message validator', () => {
       assert.equal(verdict.reason, c.reason, verdict.detail);
       assert.match(verdict.detail, c.detail);
       assert.equal(verdict.typeDir, c.typeDir);
+      // Refused records among good ones: the good ones are kept, as runs [firstSeq, count].
+      if (c.kept) assert.deepEqual(verdict.split?.kept.map((k) => [k.attributes.firstSeq, k.attributes.count]), c.kept);
     });
   }
 

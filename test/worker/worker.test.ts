@@ -13,6 +13,8 @@ import type { DeadLetterRecord } from '../../services/worker/dead-letter.ts';
 import { FlakyStorage } from '../fixtures/worker-flaky-storage.ts';
 import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound, type BatchSpec, type FakeInbound } from '../fixtures/worker-messages.ts';
 import { readStaging, seqCounts } from '../fixtures/worker-staging.ts';
+import { messageWithRefusedRecords } from '../fixtures/refused-records.ts';
+import { DEAD_LETTER_NOTE_SUFFIX, parseDeadLetterNote } from '../../services/storage/dead-letter-note.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 /** A clock that only moves when the test says so. */
@@ -179,6 +181,56 @@ describe('worker (in-memory source, driven clock)', () => {
     await worker.flush();
     assert.equal(again.settled, 'ack');
     assert.equal((await storage.list('deadletter/')).length, bad.length);
+    await worker.stop();
+  });
+
+  it('T05b a message with refused records: the good ones are staged, the refused ones dead-lettered and noted in their window, the message acked once', async () => {
+    const { worker, storage, source } = await rig({ maxFileAgeMs: 3_600_000 });
+    const made = messageWithRefusedRecords(registry, { count: 20, firstSeq: 40 }, [7, 8, 13]);
+    const m = fakeInbound(made.data, made.attributes, 'track_played');
+    source.deliver(m);
+    await worker.flush();
+    assert.equal(m.settled, 'ack');
+    assert.equal(worker.stats().acks, 1, 'settled once, though staged as several blocks');
+    const staged = await readStaging(storage, registry);
+    assert.equal(staged.manifests.length, 1);
+    assert.deepEqual(staged.manifests[0]!.messages.map((x) => [x.firstSeq, x.count, x.messageId]), [[40, 7, m.id], [49, 4, m.id], [54, 6, m.id]]);
+    const seqs = staged.records.map((r) => Number(r.record.seq));
+    assert.deepEqual(seqs, [...Array(20).keys()].map((i) => 40 + i).filter((s) => ![47, 48, 53].includes(s)));
+    // The staged blocks hold the kept records byte for byte (readStaging decoded them; compare the encodings).
+    const schema = registry.version('track_played', Number(made.attributes.version));
+    const expected = made.recordBytes.filter((_, i) => !made.refused.includes(i));
+    assert.deepEqual(staged.records.map((r) => Buffer.from(schema.deliveredType.toBuffer(r.record))), expected);
+    const [letter] = await storage.list('deadletter/');
+    const record = JSON.parse((await storage.get(letter!.key)).toString('utf8')) as DeadLetterRecord;
+    assert.equal(record.reason, 'bad_records');
+    assert.deepEqual(record.deadLetteredSeqs, [[47, 49], [53, 54]]);
+    assert.deepEqual(Buffer.from(record.dataBase64, 'base64'), m.data, 'the dead letter keeps the whole message');
+    assert.match(record.detail, /3 of 20 records .* refused \(the others were kept\): record 8 of 20 \(seq 47\): string is not valid UTF-8/);
+    const notes = (await storage.list('staging/')).filter((o) => o.key.endsWith(DEAD_LETTER_NOTE_SUFFIX));
+    assert.equal(notes.length, 1);
+    const note = parseDeadLetterNote(notes[0]!.key, await storage.get(notes[0]!.key));
+    assert.deepEqual([note.publisher, note.ranges, note.deadLetter, note.reason, note.window], ['pub-test', [[47, 49], [53, 54]], letter!.key, 'bad_records', Number(made.attributes.window)]);
+    assert.equal(worker.stats().deadLettered.bad_records, 1);
+    await worker.stop();
+  });
+
+  it('T05c a message whose every record is refused, or whose seqs are known but whose records cannot be told apart, is noted whole; one whose seqs are unknown is not', async () => {
+    const { worker, storage, source } = await rig({ maxFileAgeMs: 3_600_000 });
+    const allBad = messageWithRefusedRecords(registry, { count: 3, firstSeq: 0 }, [0, 1, 2], 'loneSurrogate');
+    const good = buildBatch(registry, { count: 5, firstSeq: 10 });
+    const sent = [
+      fakeInbound(allBad.data, allBad.attributes, 'track_played'),
+      fakeInbound(good.data, { ...good.attributes, version: '3' }, 'track_played'),
+      fakeInbound(good.data, { ...good.attributes, count: '6' }, 'track_played'),
+      fakeInbound(good.data, { ...good.attributes, publisher: 'other', type: 'mystery' }, 'track_played'),
+    ];
+    for (const m of sent) source.deliver(m);
+    await worker.flush();
+    assert.ok(sent.every((m) => m.settled === 'ack'));
+    assert.equal((await readStaging(storage, registry)).manifests.length, 0, 'nothing to stage');
+    const notes = await Promise.all((await storage.list('staging/')).map(async (o) => parseDeadLetterNote(o.key, await storage.get(o.key))));
+    assert.deepEqual(notes.map((n) => [n.reason, n.ranges]).sort(), [['bad_records', [[0, 3]]], ['bad_records', [[10, 16]]], ['unknown_version', [[10, 15]]]].sort());
     await worker.stop();
   });
 
