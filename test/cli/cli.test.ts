@@ -52,6 +52,12 @@ const hg = (args: string[], env: NodeJS.ProcessEnv = {}) => runHourglass(args, {
 const label = (m: ClosedManifest) => formatWindow(m.window, m.windowS);
 const dirOf = (m: ClosedManifest, root = kit.storage.root) => path.join(root, layout.closed({ type: m.type, index: m.window, lengthS: m.windowS }));
 
+/** `iso` to the second, moved 2 s on if it falls on a whole minute (then it would start a 60-s window too). */
+function offMinute(iso: string): string {
+  const ms = Date.parse(iso);
+  return new Date(ms % 60_000 === 0 ? ms + 2000 : ms).toISOString().slice(0, 19);
+}
+
 describe('hourglass on a closed pipeline run (file://)', () => {
   it('ls lists every closed window of a type, in a form cat accepts, with status and counts', async () => {
     const r = await hg(['ls', 'track_played']);
@@ -276,7 +282,8 @@ describe('hourglass with bad arguments', () => {
     { name: 'verify with an extra argument', args: () => ['verify', 'track_played', label(m()), 'more'], code: 2, stderr: /unexpected arguments: more/ },
     { name: 'a malformed hour', args: () => ['cat', 'track_played', 'yesterday'], code: 2, stderr: /bad <hour> "yesterday": expected 2026-11-22T21, 2026-11-22\/21, or a window start/ },
     { name: 'an hour for 2-second windows', args: () => ['cat', 'track_played', m().windowStart.slice(0, 13)], code: 2, stderr: /names an hour, but windows are 2 s long/ },
-    { name: 'a time that is no window start', args: () => ['manifest', 'track_played', m().windowStart.slice(0, 19)], env: { HOURGLASS_WINDOW_S: '60' }, code: 2, stderr: /not the start of a 60 s window/ },
+    // A 2-s window's start that is not on a whole minute (one in 30 is: then the next one, 2 s later).
+    { name: 'a time that is no window start', args: () => ['manifest', 'track_played', offMinute(m().windowStart)], env: { HOURGLASS_WINDOW_S: '60' }, code: 2, stderr: /not the start of a 60 s window/ },
     { name: 'an impossible type name', args: () => ['cat', 'Track-Played', label(m())], code: 2, stderr: /"Track-Played" is not an event type name/ },
     { name: 'an unknown type', args: () => ['manifest', 'no_such_type', label(m())], code: 1, stderr: /no closed window no_such_type .* \("no_such_type" is not a registered type; known: search_performed, track_played, ui_interaction\)/ },
     { name: 'ls of a type with no closed windows', args: () => ['-l', emptyBucket, 'ls', 'ui_interaction'], code: 1, stderr: /no closed windows of "ui_interaction" at file:\/\// },
