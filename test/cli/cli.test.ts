@@ -99,7 +99,8 @@ describe('hourglass on a closed pipeline run (file://)', () => {
       const r = await hg(['cat', 'track_played', label(m)]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stderr, '');
-      const ours = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      // A window in which the run published nothing (it closes empty, as every window does) prints nothing.
+      const ours = r.stdout === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       const theirs = await fastavroRecords(m.files.map((f) => path.join(dirOf(m), f.name)));
       assert.equal(ours.length, m.events);
       assert.deepEqual(ours, theirs);
