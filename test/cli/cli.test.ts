@@ -155,8 +155,9 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     assert.match(r.stdout, /^search_performed \(tier normal\)$/m);
     // No ui_interaction events were published: its windows closed empty, by proof.
     const ui = r.stdout.slice(r.stdout.indexOf('ui_interaction (tier low)\n')).split('\n').slice(2).filter((l) => l.startsWith('  2'));
-    assert.ok(ui.length > 0, 'ui_interaction lists its windows');
-    for (const line of ui) assert.match(line, /^ {2}\S+\s+closed\s+0\s/);
+    assert.ok(ui.some((line) => /^ {2}\S+\s+closed\s+0\s/.test(line)), 'ui_interaction lists its windows, closed empty');
+    // The window that ended just before the checker stopped may not have closed yet: "closing", with nothing staged.
+    for (const line of ui) assert.match(line, /^ {2}\S+\s+(closed\s+0\s|closing\s+0 staged\s)/);
     for (const m of trackWindows) assert.match(r.stdout, new RegExp(`^ {2}${label(m)}\\s+closed\\s+${m.events}\\s+\\d+\\.\\ds\\s+0\\s+0\\s+0\\s+0`, 'm'));
     const json = JSON.parse((await hg(['status', '--windows', '300', '--json', '--type', 'track_played'])).stdout) as { windowS: number; cells: Array<{ type: string; window: number; state: string; events: number }> };
     assert.equal(json.windowS, WINDOW_S);
