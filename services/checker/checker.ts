@@ -26,7 +26,7 @@ import { moveLateEvents, removeStaged } from './late-events.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { emptyWindowStaging, StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
-import { WindowedRuns } from './windowed-runs.ts';
+import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 /** Windows older than this drop out of the published status. */
 const STATUS_HORIZON_MS = 48 * 3600 * 1000;
@@ -258,28 +258,22 @@ export class Checker {
       this.#staged.delete(type);
       staged = this.#stagedCoverage(type);
     }
-    for (const [w, { staged: manifests }] of windows) {
+    for (const [w, { staged: manifests, deadLetterNotes }] of windows) {
       for (const { key, manifest } of manifests) {
         if (staged.folded.has(key)) continue;
         staged.folded.add(key);
         for (const m of manifest.messages) {
-          let runs = staged.runs.get(m.publisher);
-          if (!runs) staged.runs.set(m.publisher, (runs = new WindowedRuns()));
-          runs.add(m.firstSeq, m.firstSeq + m.count, w, w);
+          runsOf(staged.runs, m.publisher).add(m.firstSeq, m.firstSeq + m.count, w, w);
           staged.firstSeen.set(m.publisher, Math.min(staged.firstSeen.get(m.publisher) ?? Infinity, manifest.writtenAtUs / 1000));
         }
       }
-    }
-    // Seqs a worker dead-lettered are accounted for (in deadletter/, named in the window's manifest), not missing.
-    // A note alone does not bring its publisher into the rule: a real publisher is there by its heartbeats, and
-    // a message from one that never sent any (a misconfigured client) must not hold windows for a liveness timeout.
-    for (const [w, { deadLetterNotes }] of windows) {
+      // Seqs a worker dead-lettered are accounted for (in deadletter/, named in the window's manifest), not missing.
+      // A note alone does not bring its publisher into the rule: a real publisher is there by its heartbeats, and
+      // a message from one that never sent any (a misconfigured client) must not hold windows for a liveness timeout.
       for (const { key, note } of deadLetterNotes) {
         if (staged.folded.has(key)) continue;
         staged.folded.add(key);
-        let runs = staged.runs.get(note.publisher);
-        if (!runs) staged.runs.set(note.publisher, (runs = new WindowedRuns()));
-        for (const [from, to] of note.ranges) runs.add(from, to, w, w);
+        for (const [from, to] of note.ranges) runsOf(staged.runs, note.publisher).add(from, to, w, w);
       }
     }
     const coverage = new Map<string, WindowedRuns>();

@@ -5,7 +5,7 @@
 // kept apart: both close gaps for the close rule, but only delivered seqs make a later copy a
 // duplicate (a dead-lettered event that `hourglass redrive` puts back must land).
 import type { Storage } from '../storage/storage.ts';
-import { WindowedRuns, type Run } from './windowed-runs.ts';
+import { runsOf, WindowedRuns, type Run } from './windowed-runs.ts';
 
 const prefix = (type: string) => `checker/coverage/${type}/`;
 
@@ -74,10 +74,4 @@ export class CoverageStore {
     if (!m) this.#byType[kind].set(type, (m = new Map()));
     return m;
   }
-}
-
-function runsOf(m: Map<string, WindowedRuns>, publisher: string): WindowedRuns {
-  let r = m.get(publisher);
-  if (!r) m.set(publisher, (r = new WindowedRuns()));
-  return r;
 }

@@ -5,7 +5,7 @@ import { parseContainer } from '../wire/avro-container.ts';
 import { decompressBlock } from '../wire/codecs.ts';
 import { sha256 } from './segments.ts';
 import type { PartFile } from './window-compactor.ts';
-import { WindowedRuns } from './windowed-runs.ts';
+import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 export interface DescribedParts {
   readonly files: PartFile[];
@@ -32,9 +32,7 @@ export async function describeParts(storage: Storage, registry: Registry, type: 
         if (decoded.offset < 0) throw new Error(`${key}: truncated record in the block at ${block.offset}`);
         pos = decoded.offset;
         const { publisher, seq } = decoded.value as { publisher: string; seq: number | bigint };
-        let runs = written.get(publisher);
-        if (!runs) written.set(publisher, (runs = new WindowedRuns()));
-        runs.add(Number(seq), Number(seq) + 1, window, window);
+        runsOf(written, publisher).add(Number(seq), Number(seq) + 1, window, window);
       }
       count += block.count;
     }

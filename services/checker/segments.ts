@@ -17,7 +17,7 @@ import { clientIdsPrefix, describeChunk, encodeClientIds, forEachClientId, type 
 import { ClientIdTimes } from './client-id-times.ts';
 import type { IndexedManifest } from './staging-index.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
-import { WindowedRuns } from './windowed-runs.ts';
+import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 /** 2: client ids spilled as a digest chunk under checker/client-ids/ (1 kept them as JSON in staging; a 1 is ignored, so its files are compacted again). */
 export const SEGMENT_FORMAT = 'hg-segment-2';
@@ -68,8 +68,7 @@ export async function segmentState(storage: Storage, segments: readonly Segment[
   const clientIds = new ClientIdTimes();
   for (const s of segments) {
     for (const [p, ranges] of Object.entries(s.runs)) {
-      let r = runs.get(p);
-      if (!r) runs.set(p, (r = new WindowedRuns()));
+      const r = runsOf(runs, p);
       for (const [from, to] of ranges) r.add(from, to, s.window, s.window);
     }
     if (s.clientIds && s.clientIds.newestUs >= idsSinceUs) {

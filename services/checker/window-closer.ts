@@ -22,7 +22,7 @@ import type { IndexedManifest, IndexedNote } from './staging-index.ts';
 import { convertPart } from './part-converter.ts';
 import { idsSince, notInSegments, segmentState, type Segment } from './segments.ts';
 import { compactWindow, type PartFile } from './window-compactor.ts';
-import { WindowedRuns } from './windowed-runs.ts';
+import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 /** Part files put in place at once after the commit. */
 const COPIES_IN_PARALLEL = 16;
@@ -159,11 +159,7 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
       await storage.createOnly(tailIds.key, encodeClientIds(result.keptClientIds));
       idChunks.push(tailIds);
     }
-    for (const [p, runs] of result.written) {
-      let r = written.get(p);
-      if (!r) written.set(p, (r = new WindowedRuns()));
-      r.addAll(runs);
-    }
+    for (const [p, runs] of result.written) runsOf(written, p).addAll(runs);
   }
   const target = registry.version(req.ref.type, schemaVersion);
   const publishers = req.proofs.map((proof) => {
@@ -178,8 +174,7 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
   const noted = new Map<string, WindowedRuns>();
   for (const { note } of req.deadLetterNotes ?? []) {
     const delivered = written.get(note.publisher) ?? new WindowedRuns();
-    let seen = noted.get(note.publisher);
-    if (!seen) noted.set(note.publisher, (seen = new WindowedRuns()));
+    const seen = runsOf(noted, note.publisher);
     const ranges = note.ranges
       .flatMap(([from, to]) => delivered.uncovered(from, to))
       .flatMap(([from, to]) => seen.uncovered(from, to));

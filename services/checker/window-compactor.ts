@@ -15,7 +15,7 @@ import { compressBlock, decompressBlock, type CodecName } from '../wire/codecs.t
 import { clientIdKey } from './client-id-chunks.ts';
 import { ClientIdTimes } from './client-id-times.ts';
 import type { IndexedManifest } from './staging-index.ts';
-import { WindowedRuns } from './windowed-runs.ts';
+import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 /** Staged files read ahead of their use. */
 const READ_AHEAD = 8;
@@ -72,11 +72,7 @@ export async function compactWindow(storage: Storage, registry: Registry, manife
   const targetVersion = o.schemaVersion ?? Math.max(...manifests.map((m) => m.manifest.version));
   const target = registry.version(o.type, targetVersion);
   const written = new Map<string, WindowedRuns>();
-  const seen = (publisher: string): WindowedRuns => {
-    let r = written.get(publisher);
-    if (!r) written.set(publisher, (r = new WindowedRuns()));
-    return r;
-  };
+  const seen = (publisher: string): WindowedRuns => runsOf(written, publisher);
   const delivered = o.deliveredEventIds;
   const keptIds = new ClientIdTimes();
   const keptClientIds: Array<[string, number]> = [];

@@ -21,6 +21,13 @@ export interface Gap {
   readonly highWindow: number;
 }
 
+/** The runs of `key` in `map`, created empty the first time. */
+export function runsOf<K>(map: Map<K, WindowedRuns>, key: K): WindowedRuns {
+  let r = map.get(key);
+  if (!r) map.set(key, (r = new WindowedRuns()));
+  return r;
+}
+
 export class WindowedRuns {
   readonly runs: Run[] = [];
 

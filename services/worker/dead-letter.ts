@@ -8,7 +8,7 @@ import { layout } from '../storage/layout.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Clock } from '../time/clock.ts';
 import type { InboundMessage } from './message-source.ts';
-import type { RejectedMessage } from './message-validator.ts';
+import type { DeadLetterReason, MessageSplit, RejectedMessage } from './message-validator.ts';
 import { retryWrite, type RetryOutcome, type RetryPolicy } from './write-retry.ts';
 
 /** The JSON object of one dead letter. */
@@ -71,17 +71,17 @@ export class DeadLetterWriter {
    * Notes the dead-lettered seqs in their window's staging (after the dead letter is durable, before the
    * ack), so the checker's proof accounts for them instead of waiting for them as lost.
    */
-  async writeNote(m: InboundMessage, verdict: RejectedMessage & { split: NonNullable<RejectedMessage['split']> }, deadLetterKey: string): Promise<RetryOutcome<string>> {
-    const a = verdict.split.attributes;
+  async writeNote(m: InboundMessage, reason: DeadLetterReason, split: MessageSplit, deadLetterKey: string): Promise<RetryOutcome<string>> {
+    const a = split.attributes;
     const note: DeadLetterNote = {
       format: DEAD_LETTER_NOTE_FORMAT,
       type: a.type,
       window: a.window,
       windowS: a.windowS,
       publisher: a.publisher,
-      ranges: verdict.split.deadLettered,
+      ranges: split.deadLettered,
       deadLetter: deadLetterKey,
-      reason: verdict.reason,
+      reason,
       messageId: m.id,
       minReceiveUs: a.minReceiveUs,
       maxReceiveUs: a.maxReceiveUs,

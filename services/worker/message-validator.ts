@@ -123,10 +123,11 @@ export class MessageValidator {
       throw err;
     }
     const codec = this.#options.codec ?? a.codec;
-    const proof = proveRecordCount(this.#skipper(a.type, schema, true), datums, a.count);
+    const strict = this.#skipper(a.type, schema, true);
+    const proof = proveRecordCount(strict, datums, a.count);
     if (!proof.ok) {
       const detail = `not ${a.count} records of ${a.type} v${a.version}: ${proof.reason}`;
-      const salvage = salvageRecords(this.#skipper(a.type, schema, true), this.#skipper(a.type, schema, false), datums, a.firstSeq, a.count);
+      const salvage = salvageRecords(strict, this.#skipper(a.type, schema, false), datums, a.firstSeq, a.count);
       if (salvage === undefined || salvage.refused.length === 0) return refuse('bad_records', detail);
       const kept = salvage.kept.map((run): AcceptedMessage => ({
         ok: true,

@@ -162,12 +162,13 @@ export class Worker {
       this.#settle([m], false);
       return;
     }
-    if (verdict.ok) this.#stage(m, verdict);
+    if (verdict.ok) this.#stage(m, [verdict]);
     else this.#track(this.#deadLetter(m, verdict));
   }
 
   /** Stages an accepted message, or the kept runs of a salvaged one (all of one group), settled once with their file. */
-  #stage(m: InboundMessage, accepted: AcceptedMessage, runs: readonly AcceptedMessage[] = [accepted]): void {
+  #stage(m: InboundMessage, runs: readonly AcceptedMessage[]): void {
+    const accepted = runs[0]!;
     const a = accepted.attributes;
     const key = groupKeyOf({ type: a.type, window: a.window, version: a.version, codec: accepted.codec });
     let group = this.#groups.get(key);
@@ -238,7 +239,7 @@ export class Worker {
         return;
       }
       if (verdict.split) {
-        const noted = await this.#deadLetters.writeNote(m, { ...verdict, split: verdict.split }, outcome.value).catch((error: unknown) => ({ ok: false as const, error }));
+        const noted = await this.#deadLetters.writeNote(m, verdict.reason, verdict.split, outcome.value).catch((error: unknown) => ({ ok: false as const, error }));
         if (!noted.ok) {
           this.#counters.writeFailed();
           this.#log({ level: 'error', event: 'dead_letter_note_failed', messageId: m.id, error: (noted.error as Error).message });
@@ -250,7 +251,7 @@ export class Worker {
       const kept = verdict.split?.kept ?? [];
       this.#log({ level: 'warn', event: 'dead_lettered', reason: verdict.reason, detail: verdict.detail, messageId: m.id, subscription: m.subscription, key: outcome.value, deadLetteredSeqs: verdict.split?.deadLettered, keptEvents: kept.reduce((n, k) => n + k.attributes.count, 0) });
       // The good records of a salvaged message are staged like any message, and acked with their file.
-      if (kept.length > 0) this.#stage(m, kept[0]!, kept);
+      if (kept.length > 0) this.#stage(m, kept);
       else this.#settle([m], true);
     } finally {
       this.#counters.writeEnded();
