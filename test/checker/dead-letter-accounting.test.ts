@@ -1,9 +1,11 @@
 // Seqs a worker dead-lettered are accounted for by the proof (issue 12 §0b): a message with refused records costs only those
 // records; the window closes complete at once, its manifest names the dead-lettered seqs and their dead letter, and a
-// dead-lettered event put back later (a redrive) still lands, in late/. Staged by a real Worker; closed by a real Checker.
+// dead-lettered event put back later (a redrive) still lands, in late/. Staged by a real Worker; closed by a real Checker;
+// on a local directory and on fake-gcs-server, both behind the write-rate guard (no object rewritten within a second).
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Checker } from '../../services/checker/checker.ts';
 import { resolveCheckerOptions } from '../../services/checker/checker-options.ts';
 import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
@@ -11,7 +13,8 @@ import { HeartbeatTable } from '../../services/checker/heartbeat-table.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { DEAD_LETTER_NOTE_SUFFIX } from '../../services/storage/dead-letter-note.ts';
 import { layout } from '../../services/storage/layout.ts';
-import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import { startFakeGcsServer, type FakeGcsServer } from '../../services/local-stack/fake-gcs-server.ts';
+import { openStorage } from '../../services/storage/open-storage.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { windowEndUs, windowOf } from '../../services/wire/window.ts';
 import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
@@ -30,11 +33,18 @@ const WINDOW_END_MS = windowEndUs(WINDOW, STAGED_WINDOW_S) / 1000;
 const REFUSED = [7, 8, 13]; // of the message holding seqs 40..59
 const DEAD_SEQS = REFUSED.map((i) => 40 + i);
 
+type Backend = 'local' | 'gcs';
+let gcs: FakeGcsServer | undefined;
+const GCS_BUCKET = 'hg-dead-letters';
+
 /** A bucket, a clock the test moves, a checker that waits for every acknowledged seq (max wait: an hour), and pub-test's heartbeat: 60 seqs, all acknowledged. */
-async function world() {
+async function world(backend: Backend) {
   const registry = await Registry.load();
-  const local = await LocalDirectoryStorage.open(await tempDir());
+  const local = backend === 'gcs'
+    ? await openStorage(`gs://${GCS_BUCKET}/${path.basename(await tempDir())}`, { gcsEndpoint: gcs!.endpoint })
+    : await openStorage(await tempDir());
   let nowMs = WINDOW_END_MS + 2000;
+  let lastSnapshotMs = 0;
   const checker = new Checker({
     registry,
     storage: local,
@@ -65,7 +75,10 @@ async function world() {
       const table = new HeartbeatTable();
       table.noteControl(WINDOW_END_MS + 5000);
       table.observe({ publisher: 'pub-test', timeUs: (WINDOW_END_MS + 1000) * 1000, startedUs: BASE_RECEIVE_US - S, final: false, windowS: STAGED_WINDOW_S, types: { [TYPE]: { nextSeq: 60, ackedBelow: 60 } }, origin: 'test' }, WINDOW_END_MS + 1000);
+      // Like a replica's own pacer: one write of the snapshot's name a second at most (the guard refuses faster).
+      await new Promise((r) => setTimeout(r, Math.max(0, lastSnapshotMs + 1100 - Date.now())));
       await table.save(local, 'control-reader', nowMs);
+      lastSnapshotMs = Date.now();
       await checker.tick();
       assert.deepEqual(checker.errors, []);
     },
@@ -77,15 +90,29 @@ async function world() {
       }
     },
     async seqsIn(prefix: string): Promise<number[]> {
-      const files = (await local.list(prefix)).filter((o) => o.key.endsWith('.avro')).map((o) => path.join(local.root, o.key));
+      // Copies of the part files, for fastavro (the same bytes on either backend).
+      const dir = await tempDir();
+      const files: string[] = [];
+      for (const o of (await local.list(prefix)).filter((x) => x.key.endsWith('.avro'))) {
+        files.push(path.join(dir, `${files.length}.avro`));
+        await writeFile(files[files.length - 1]!, await local.get(o.key));
+      }
       return (await readWithFastavro(files)).map((r) => Number(r.seq)).sort((a, b) => a - b);
     },
   };
 }
 
-describe('dead-lettered seqs in the proof', () => {
+for (const backend of ['local', 'gcs'] as const) describe(`dead-lettered seqs in the proof (${backend})`, () => {
+  if (backend === 'gcs') {
+    before(async () => {
+      gcs = await startFakeGcsServer();
+      await gcs.createBucket(GCS_BUCKET);
+    });
+    after(async () => gcs?.stop());
+  }
+
   it('a message with refused records: the window closes complete at once, with every other event, and names the dead-lettered seqs and their dead letter', async () => {
-    const w = await world();
+    const w = await world(backend);
     await stageMessages(w.local, w.registry, [{ publisher: 'pub-test', firstSeq: 0, count: 40, receiveUs: BASE_RECEIVE_US + 10 * S }]);
     await w.stageRefused();
     await w.round();
@@ -103,7 +130,7 @@ describe('dead-lettered seqs in the proof', () => {
   });
 
   it('without the note the same window waits for the dead-lettered seqs as missing (what the note fixes)', async () => {
-    const w = await world();
+    const w = await world(backend);
     await stageMessages(w.local, w.registry, [{ publisher: 'pub-test', firstSeq: 0, count: 40, receiveUs: BASE_RECEIVE_US + 10 * S }]);
     await w.stageRefused();
     for (const o of await w.local.list('staging/')) if (o.key.endsWith(DEAD_LETTER_NOTE_SUFFIX)) await w.local.delete(o.key);
@@ -112,7 +139,7 @@ describe('dead-lettered seqs in the proof', () => {
   });
 
   it('a dead letter from a publisher that never sent a heartbeat (a misconfigured client) does not hold the window', async () => {
-    const w = await world();
+    const w = await world(backend);
     await stageMessages(w.local, w.registry, [{ publisher: 'pub-test', firstSeq: 0, count: 60, receiveUs: BASE_RECEIVE_US + 10 * S }]);
     const rogue = buildBatch(w.registry, { publisher: 'rogue', firstSeq: 500, count: 4, receiveUs: BASE_RECEIVE_US + 15 * S, windowS: STAGED_WINDOW_S });
     await w.deliver(rogue.data, { ...rogue.attributes, version: '9' });
@@ -124,7 +151,7 @@ describe('dead-lettered seqs in the proof', () => {
   });
 
   it('a dead-lettered event put back after the close lands in late/ (accounted for is not delivered); a note that comes after the close is kept as coverage and removed', async () => {
-    const w = await world();
+    const w = await world(backend);
     await stageMessages(w.local, w.registry, [{ publisher: 'pub-test', firstSeq: 0, count: 40, receiveUs: BASE_RECEIVE_US + 10 * S }]);
     await w.stageRefused();
     await w.round();
