@@ -199,11 +199,19 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
     const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 20 });
     await publishSpread(publisher, 300, 300);
     await publisher.close();
-    await kit.worker.flush();
+    // Publishing ended when Pub/Sub acknowledged, not when the worker received: flush until all 300 are staged
+    // (a clean-clone CI run flushed before the messages arrived, and found no manifest where it took the second).
+    let manifests: Array<{ key: string }> = [];
+    await until('the worker staged all 300 events', async () => {
+      await kit.worker.flush();
+      manifests = (await kit.storage.list('staging/track_played/')).filter((o) => o.key.endsWith(STAGING_MANIFEST_SUFFIX));
+      const staged = await Promise.all(manifests.map(async (o) => parseStagingManifest(o.key, await kit.storage.get(o.key)).events));
+      return staged.reduce((a, b) => a + b, 0) === 300;
+    });
     // Remove one staged message's file (and its manifest) before any checker runs.
-    const manifests = (await kit.storage.list('staging/track_played/')).filter((o) => o.key.endsWith(STAGING_MANIFEST_SUFFIX));
-    const victim = parseStagingManifest(manifests[1]!.key, await kit.storage.get(manifests[1]!.key));
-    await kit.storage.delete(manifests[1]!.key);
+    const chosen = manifests[1] ?? manifests[0]!;
+    const victim = parseStagingManifest(chosen.key, await kit.storage.get(chosen.key));
+    await kit.storage.delete(chosen.key);
     await kit.storage.delete(victim.file);
     kit.startChecker({ maxWaitMs: 4000 });
     const [m] = await kit.waitForClosed('track_played', [victim.window]);
