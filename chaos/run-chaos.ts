@@ -385,6 +385,7 @@ async function settleRun(o: ChaosOptions, stack: LocalStack, bucket: ChaosBucket
   const quietNeededMs = 2 * ACK_DEADLINE_S * 1000;
   let quietSince: number | undefined;
   let outstanding: string[] = [];
+  let lastSaidMs = 0;
   while (Date.now() < deadline) {
     const open = await openWindows(bucket.storage, types, o.windowS, fromUs, toUs);
     const staged = await stagedObjects(bucket.storage);
@@ -394,6 +395,11 @@ async function settleRun(o: ChaosOptions, stack: LocalStack, bucket: ChaosBucket
       ...(staged > 0 ? [`${staged} objects in staging`] : []),
       ...(open.length > 0 ? [`${open.length} windows open, e.g. ${open.slice(0, 3).join(', ')}`] : []),
     ];
+    // What the run still waits on, every 10 s: a run that does not settle says what held it, and since when.
+    if (Date.now() - lastSaidMs >= 10_000) {
+      lastSaidMs = Date.now();
+      say(`  settling: ${outstanding.length > 0 ? outstanding.join('; ') : 'quiet'}`);
+    }
     if (outstanding.length === 0) {
       quietSince ??= Date.now();
       if (Date.now() - quietSince >= quietNeededMs) return { settled: true, seconds: Math.round((Date.now() - started) / 1000), outstanding };
