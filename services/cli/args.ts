@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
 
-export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'schemas' | 'publish' | 'redrive' | 'help';
+export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'wait' | 'schemas' | 'publish' | 'redrive' | 'help';
 
 interface CommandSpec {
   /** Names of the positional arguments, all required. */
@@ -18,6 +18,7 @@ const SPECS: Record<CommandName, CommandSpec> = {
   cat: { positionals: ['type', 'hour'], options: [] },
   manifest: { positionals: ['type', 'hour'], options: [] },
   verify: { positionals: ['type', 'hour'], options: [] },
+  wait: { positionals: ['type', 'hour'], options: ['timeout', 'poll-max-s', 'json'] },
   schemas: { positionals: ['check'], options: ['dir'] },
   publish: { positionals: ['type', 'file.jsonl'], options: ['project', 'topic-prefix', 'schema-version', 'skip-invalid'] },
   redrive: {
@@ -51,6 +52,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
   delete: { type: 'boolean' },
+  timeout: { type: 'string' },
+  'poll-max-s': { type: 'string' },
 } as const;
 
 export type OptionValues = { readonly [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };

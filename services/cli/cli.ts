@@ -15,6 +15,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, () => Promise<Runner>> = {
   cat: async () => (await import('./commands/cat.ts')).runCat,
   manifest: async () => (await import('./commands/manifest.ts')).runManifest,
   verify: async () => (await import('./commands/verify.ts')).runVerify,
+  wait: async () => (await import('./commands/wait.ts')).runWait,
   schemas: async () => (await import('./commands/schemas-check.ts')).runSchemasCheck,
   publish: async () => (await import('./commands/publish.ts')).runPublish,
   redrive: async () => (await import('./commands/redrive.ts')).runRedrive,

@@ -21,6 +21,12 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
   verify: `usage: hourglass verify <type> <hour>
   Re-reads every part file: size, SHA-256, records per file (every block decompressed and its records
   counted), schema and codec against the manifest. Exit 1 on any mismatch.`,
+  wait: `usage: hourglass wait <type> <hour> [--timeout DURATION] [--poll-max-s N] [--json]
+  Blocks until the window is closed (its _SUCCESS exists), polling the bucket (1 s, doubling up to
+  --poll-max-s, default 10), for schedulers. Exit 0 closed complete, 3 closed incomplete (lost events
+  named in its manifest), 4 not closed within --timeout (90, 90s, 30m, 2h; default: no limit),
+  1 failure, 2 bad usage. Prints one line (or --json) on close. A job that must act as soon as hours
+  close subscribes to the closed-windows topic instead (README, "Closed-window events").`,
   schemas: `usage: hourglass schemas check [--dir DIR]
   Loads the event-type registry (default: the shipped schemas/, or HOURGLASS_SCHEMAS_DIR) and checks
   every type: names, configs, and that each version reads all older versions' data. Exit 1 on error.`,
@@ -61,7 +67,7 @@ export const COMMAND_HELP: Readonly<Record<string, string>> = {
   --topic-prefix P    topic name prefix [HOURGLASS_TOPIC_PREFIX; default hourglass-]`,
 };
 
-export const SHORT_USAGE = 'usage: hourglass <command> [options]   commands: status, ls, cat, manifest, verify, schemas check, publish, redrive, help';
+export const SHORT_USAGE = 'usage: hourglass <command> [options]   commands: status, ls, cat, manifest, verify, wait, schemas check, publish, redrive, help';
 
 export const USAGE = `usage: hourglass <command> [options]
 
@@ -73,6 +79,7 @@ commands:
   cat <type> <hour>             records of a closed window as JSON lines (streamed)
   manifest <type> <hour>        the window's _MANIFEST.json
   verify <type> <hour>          re-read the part files and check them against the manifest
+  wait <type> <hour>            block until the window is closed; exit 0 complete, 3 incomplete, 4 timeout
   schemas check                 load and check the schema registry
   publish <type> <file.jsonl>   publish each line as an event (all or nothing per file)
   redrive                       put dead-lettered messages back through the pipeline (idempotent)
@@ -90,4 +97,4 @@ shorter windows the start as an ISO time, 2026-11-22T21:52:20Z (also 20261122T21
 dt=2026-11-22/hour=21/minute=52/second=20). \`ls\` prints windows in a form <hour> accepts.
 
 Progress bars go to stderr, only when it is a terminal.
-exit codes: 0 ok, 1 failure (not found, mismatch, invalid input), 2 bad usage.`;
+exit codes: 0 ok, 1 failure (not found, mismatch, invalid input), 2 bad usage; wait also exits 3 (closed incomplete) and 4 (not closed within --timeout).`;

@@ -114,6 +114,32 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     assert.equal(total, TRACKS);
   });
 
+  it('wait: exit 0 for a complete window, 3 for an incomplete one, 4 at its timeout; it blocks until the window closes', async () => {
+    const m = eventWindows[0]!;
+    const done = await hg(['wait', 'track_played', label(m), '--timeout', '5']);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, new RegExp(`^track_played ${label(m)}: complete, ${m.events} events, closed [0-9.]+ s after its end \\(file://`));
+    // The same window, incomplete (its manifest says so) and not closed yet (no _SUCCESS): a bucket of its own.
+    const bucket = await tempDir('hg-cli-wait-');
+    const target = dirOf(m, bucket);
+    const manifest = JSON.parse(await readFile(path.join(dirOf(m), layout.manifestName), 'utf8')) as ClosedManifest;
+    const notYet = await hg(['-l', bucket, 'wait', 'track_played', label(m), '--timeout', '1s']);
+    assert.equal(notYet.code, 4, notYet.stderr);
+    assert.match(notYet.stderr, new RegExp(`track_played ${label(m)} is not closed after 1 s`));
+    // It blocks: the close lands while it polls, and it exits with the close's status.
+    const waiting = hg(['-l', bucket, 'wait', 'track_played', label(m), '--timeout', '60', '--poll-max-s', '1', '--json']);
+    await new Promise((r) => setTimeout(r, 1500));
+    await cp(dirOf(m), target, { recursive: true });
+    await writeFile(path.join(target, layout.manifestName), JSON.stringify({ ...manifest, status: 'incomplete', lostEvents: 3 }));
+    const incomplete = await waiting;
+    assert.equal(incomplete.code, 3, incomplete.stderr);
+    assert.deepEqual(JSON.parse(incomplete.stdout), { type: 'track_played', windowStart: m.windowStart, status: 'incomplete', events: m.events, lostEvents: 3, folder: `file://${target}` });
+    const future = formatWindow(Math.floor(Date.now() / 1000 / WINDOW_S) + 3600, WINDOW_S);
+    const later = await hg(['wait', 'track_played', future, '--timeout', '1']);
+    assert.equal(later.code, 4);
+    assert.match(later.stderr, /is not closed after 1 s \(it ends in \d+ s\)/);
+  });
+
   it('verify passes on every closed window', async () => {
     for (const m of trackWindows) {
       const r = await hg(['verify', 'track_played', label(m)]);
@@ -299,6 +325,7 @@ describe('hourglass with bad arguments', () => {
     { name: 'publish of a missing file', args: () => ['publish', 'search_performed', '/nonexistent/events.jsonl'], code: 1, stderr: /cannot read \/nonexistent\/events\.jsonl: no such file/ },
     { name: 'publish with a schema version that does not exist', args: () => ['publish', 'search_performed', 'x.jsonl', '--schema-version', '9'], code: 2, stderr: /has no schema version 9/ },
     { name: 'a non-numeric limit', args: () => ['ls', 'track_played', '--limit', 'ten'], code: 2, stderr: /--limit must be a positive integer, got "ten"/ },
+    { name: 'wait with a malformed timeout', args: () => ['wait', 'track_played', label(m()), '--timeout', 'soon'], code: 2, stderr: /--timeout must be a duration such as 90, 90s, 30m or 2h, got "soon"/ },
     { name: 'help for an unknown command', args: () => ['help', 'frob'], code: 2, stderr: /unknown command "frob"/ },
   ];
   for (const c of cases) {
