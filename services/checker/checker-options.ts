@@ -47,6 +47,8 @@ export interface CheckerOptions {
   readonly livenessTimeoutMs?: number;
   /** Overrides every type's max wait (ms). Env HOURGLASS_MAX_WAIT_MS. */
   readonly maxWaitMs?: number;
+  /** Announce each closed window on the topic <prefix>closed-windows. Env HOURGLASS_ANNOUNCE_CLOSED ("true"/"false"). Default: true. */
+  readonly announceClosed: boolean;
 }
 
 export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial<CheckerOptions> = {}): CheckerOptions {
@@ -56,6 +58,13 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     const v = Number(raw);
     if (!Number.isFinite(v) || v <= 0) throw new HourglassError('HG_CONFIG_INVALID', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
     return v;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new HourglassError('HG_CONFIG_INVALID', `${name} must be true or false, got ${JSON.stringify(env[name])}`);
   };
   const optionalNum = (name: string): number | undefined => (env[name] ? num(name, 0) : undefined);
   const o: CheckerOptions = {
@@ -75,6 +84,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
     maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),
+    announceClosed: overrides.announceClosed ?? bool('HOURGLASS_ANNOUNCE_CLOSED', true),
   };
   try {
     assertWindowLength(o.windowS);

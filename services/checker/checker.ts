@@ -23,6 +23,7 @@ import { ControlConsumer } from './control-consumer.ts';
 import { CoverageStore, coverageKey } from './coverage-store.ts';
 import { HeartbeatTable, heartbeatSnapshotKey } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
+import { WindowAnnouncer, type EventSink } from './window-announcer.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { emptyWindowStaging, StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
@@ -87,6 +88,8 @@ export interface CheckerDeps {
   readonly onClosed?: (manifest: ClosedManifest, path: string) => void;
   /** Called once per window still open past its end plus the liveness timeout (it waits on a gap). */
   readonly onOverdue?: (ref: WindowRef, waitingOn: string[]) => void;
+  /** Where closed-window events go (the closed-windows topic, see window-announcer.ts); omit to announce nothing. */
+  readonly announce?: EventSink;
 }
 
 export class Checker {
@@ -97,6 +100,7 @@ export class Checker {
   readonly #index: StagingIndex;
   readonly #watermarks: CloseWatermarks;
   readonly #consumer: ControlConsumer | undefined;
+  readonly #announcer: WindowAnnouncer | undefined;
   readonly #closed = new Map<string, ClosedManifest>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
@@ -137,6 +141,7 @@ export class Checker {
       nowMs: () => this.#nowMs(),
     });
     const names = topicNames(deps.options.topicPrefix);
+    this.#announcer = deps.announce ? new WindowAnnouncer(deps.storage, deps.announce) : undefined;
     this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, { topic: names.controlTopic, subscription: names.controlSubscription }, this.#heartbeats, deps.options.checkerId) : undefined;
   }
 
@@ -392,6 +397,8 @@ export class Checker {
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
     }
+    // Announced before the staging goes: a failed announcement keeps the window listed, so the next round retries it.
+    for (const { ref, manifest } of closedWindows) await this.#announcer?.ensure(ref, manifest);
     // Notes of dead-lettered seqs, in the manifest or come after the close: kept as coverage before they go.
     for (const { ref, staging } of closedWindows) {
       for (const { note } of staging.deadLetterNotes) for (const [from, to] of note.ranges) this.#coverage.addDeadLettered(ref.type, note.publisher, from, to, ref.index);

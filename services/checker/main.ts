@@ -9,6 +9,8 @@ import { startTelemetry } from '../telemetry/telemetry.ts';
 import { Checker } from './checker.ts';
 import { resolveCheckerOptions } from './checker-options.ts';
 import { stagingAgeLines } from './staging-age-report.ts';
+import { topicSink } from './window-announcer.ts';
+import { topicNames } from '../wire/topics.ts';
 
 const log = createLogger('checker');
 /** How often the age of each type's oldest unclosed staging is logged (ms). */
@@ -21,11 +23,13 @@ try {
   const faults = faultOptionsFromEnv(process.env);
   const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: process.env.HOURGLASS_PROJECT, faults });
   const pubsub = new PubSub({ projectId: process.env.HOURGLASS_PROJECT ?? process.env.GOOGLE_CLOUD_PROJECT ?? 'hourglass-local' });
+  const closedTopic = options.announceClosed ? topicSink(pubsub, topicNames(options.topicPrefix).closedWindowsTopic) : undefined;
   const checker = new Checker({
     registry,
     storage,
     pubsub,
     options,
+    ...(closedTopic ? { announce: closedTopic.send } : {}),
     onClosed: (m, path) =>
       log.log(m.status === 'complete' ? 'info' : 'warn', 'window_closed', {
         // The alerts in infra/ count these lines by code (close delay, lost events).
@@ -66,6 +70,7 @@ try {
     clearInterval(errorTimer);
     clearInterval(stagingAgeTimer);
     await checker.stop();
+    await closedTopic?.close();
     await ops?.close();
     await telemetry.shutdown();
     await pubsub.close();

@@ -27,6 +27,7 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
   }
   await ensureTopic(names.controlTopic);
   await ensureSubscription(names.controlTopic, names.controlSubscription);
+  await ensureTopic(names.closedWindowsTopic);
 }
 
 function ignoreAlreadyExists(err: unknown): void {
@@ -42,4 +43,5 @@ export async function removeTopics(pubsub: PubSub, registry: Registry, names: To
   await pubsub.subscription(names.controlSubscription).delete().catch(ignoreNotFound);
   for (const type of registry.names()) await pubsub.topic(names.eventTopic(type)).delete().catch(ignoreNotFound);
   await pubsub.topic(names.controlTopic).delete().catch(ignoreNotFound);
+  await pubsub.topic(names.closedWindowsTopic).delete().catch(ignoreNotFound);
 }

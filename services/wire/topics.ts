@@ -1,4 +1,4 @@
-// Pub/Sub names every part agrees on: one topic and one worker subscription per type, one control topic.
+// Pub/Sub names every part agrees on: one topic and one worker subscription per type, one control topic, one topic of closed windows.
 
 export const DEFAULT_TOPIC_PREFIX = 'hourglass-';
 
@@ -13,6 +13,8 @@ export interface TopicNames {
   readonly controlTopic: string;
   /** The checker's subscription to the heartbeat topic. */
   readonly controlSubscription: string;
+  /** Topic announcing every closed window (window-closed-event.ts); a hyphen keeps it apart from any type's topic. */
+  readonly closedWindowsTopic: string;
 }
 
 export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
@@ -22,5 +24,6 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     deadLetterTopic: (type) => `${prefix}${type}-dead`,
     controlTopic: `${prefix}control`,
     controlSubscription: `${prefix}control-checker`,
+    closedWindowsTopic: `${prefix}closed-windows`,
   };
 }

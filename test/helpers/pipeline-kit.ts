@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import type { PubSub } from '@google-cloud/pubsub';
-import { Checker } from '../../services/checker/checker.ts';
+import { Checker, type CheckerDeps } from '../../services/checker/checker.ts';
 import { resolveCheckerOptions, type CheckerOptions } from '../../services/checker/checker-options.ts';
 import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
 import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
@@ -55,7 +55,7 @@ export interface PipelineKit {
   /** Starts a fresh worker (after the test stopped kit.worker), which kit.stop() stops too. */
   restartWorker(): Worker;
   /** Starts a checker; `pubsub` replaces the stack's client (e.g. one through a proxy the test can cut). */
-  startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage, pubsub?: PubSub): Checker;
+  startChecker(overrides?: Partial<CheckerOptions>, storage?: Storage, pubsub?: PubSub, deps?: Pick<CheckerDeps, 'announce'>): Checker;
   /** Closed manifests seen so far, by "<type>/<window>". */
   readonly closed: Map<string, ClosedManifest>;
   waitForClosed(type: string, windows: number[], timeoutMs?: number): Promise<ClosedManifest[]>;
@@ -123,8 +123,9 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       return worker;
     },
     closed,
-    startChecker(overrides = {}, checkerStorage = storage, pubsub = stack.client) {
+    startChecker(overrides = {}, checkerStorage = storage, pubsub = stack.client, deps = {}) {
       const checker = new Checker({
+        ...deps,
         registry,
         storage: checkerStorage,
         pubsub,

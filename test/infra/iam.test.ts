@@ -12,7 +12,7 @@ const modules = [MODULES.hourglass, MODULES.eventTypes, MODULES.cloudRunService,
 const hourglass = modules[0]!;
 
 /** Who a grant is for. */
-type Principal = 'gateway' | 'worker' | 'checker' | 'pubsub-agent' | 'gcs-agent' | 'analysts';
+type Principal = 'gateway' | 'worker' | 'checker' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
 
 interface Allowed {
   readonly principal: Principal;
@@ -42,6 +42,7 @@ export const ALLOWED: readonly Allowed[] = [
 
   { principal: 'checker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.control_checker\.(name|id)$/, why: 'pull heartbeats' },
   { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.control\.(name|id)$/, why: 'publish probes, to know how far the control topic has been read' },
+  { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.closed_windows\.(name|id)$/, why: 'announce closed windows' },
   { principal: 'checker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: BUCKET, why: 'read staging, write closed hours and late/, delete staging' },
 
   { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.dead\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'forward to the dead-letter topics' },
@@ -52,6 +53,7 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'gcs-agent', kind: 'google_kms_crypto_key_iam_member', role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter', scope: /^var\.kms_key_name$/, why: 'the bucket\'s customer-managed key' },
 
   { principal: 'analysts', kind: 'google_bigquery_dataset_iam_member', role: 'roles/bigquery.dataViewer', scope: /^google_bigquery_dataset\.events\.dataset_id$/, forEach: 'toset(var.analyst_members)', why: 'see the tables' },
+  { principal: 'closed-window-subscribers', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_topic\.closed_windows\.(name|id)$/, forEach: 'toset(var.closed_window_subscribers)', why: 'attach their own subscriptions to the closed-windows topic' },
   { principal: 'analysts', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectViewer', scope: BUCKET, forEach: 'toset(var.analyst_members)', prefixes: ['${t}/'], bucketClause: true, why: 'read closed hours' },
 ];
 
@@ -98,6 +100,7 @@ function principalOf(g: Grant, mod: Module): Principal | undefined {
   }
   if (g.member === 'data.google_storage_project_service_account.gcs_agent[0].member') return 'gcs-agent';
   if (g.member === 'each.key' && g.forEach === 'toset(var.analyst_members)') return 'analysts';
+  if (g.member === 'each.key' && g.forEach === 'toset(var.closed_window_subscribers)') return 'closed-window-subscribers';
   return undefined;
 }
 

@@ -4,7 +4,8 @@
 #
 #   gateway  publish to the type topics and the control topic; read its token secret
 #   worker   consume the worker subscriptions; create objects under staging/ and deadletter/ only
-#   checker  consume the control subscription and publish its probes to the control topic; read, write and
+#   checker  consume the control subscription, publish its probes to the control topic and closed-window
+#            events to the closed-windows topic; read, write and
 #            delete objects in the bucket
 #
 # Object-prefix conditions name objects as projects/_/buckets/<bucket>/objects/<key>.
@@ -103,6 +104,24 @@ resource "google_pubsub_topic_iam_member" "checker_publish_probes" {
   topic   = google_pubsub_topic.control.name
   role    = "roles/pubsub.publisher"
   member  = google_service_account.checker.member
+}
+
+# Announces every closed window (services/checker/window-announcer.ts).
+resource "google_pubsub_topic_iam_member" "checker_publish_closed_windows" {
+  project = var.project_id
+  topic   = google_pubsub_topic.closed_windows.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.checker.member
+}
+
+# Who may attach a subscription to the closed-windows topic (roles/pubsub.subscriber on the topic holds
+# pubsub.topics.attachSubscription); the subscription itself lives in the consumer's own project.
+resource "google_pubsub_topic_iam_member" "closed_window_subscribers" {
+  for_each = toset(var.closed_window_subscribers)
+  project  = var.project_id
+  topic    = google_pubsub_topic.closed_windows.name
+  role     = "roles/pubsub.subscriber"
+  member   = each.key
 }
 
 # Reads staging/, writes closed hours, late/ and checker/, deletes staging after a close.

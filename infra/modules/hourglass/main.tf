@@ -22,6 +22,7 @@ locals {
   dead_topic_name          = { for t in keys(local.types) : t => "${var.topic_prefix}${t}-dead" }
   control_topic_name       = "${var.topic_prefix}control"
   control_subscription     = "${var.topic_prefix}control-checker"
+  closed_windows_topic     = "${var.topic_prefix}closed-windows"
 
   # Google-managed identities that act on our resources (dead-lettering, CMEK).
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

@@ -38,6 +38,11 @@ output "control_topic" {
   value       = google_pubsub_topic.control.name
 }
 
+output "closed_windows_topic" {
+  description = "The topic announcing every closed window (one JSON event each; de-duplicate on dedupKey)."
+  value       = google_pubsub_topic.closed_windows.id
+}
+
 output "control_subscription" {
   description = "The checker's heartbeat subscription."
   value       = google_pubsub_subscription.control_checker.name

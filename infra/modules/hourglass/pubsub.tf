@@ -95,6 +95,19 @@ resource "google_pubsub_topic" "control" {
   depends_on = [google_project_service.api]
 }
 
+# One event per closed window (services/wire/window-closed-event.ts), ordered by type, for schedulers and
+# anyone who waits on an hour; consumers make their own subscriptions (see closed_window_subscribers).
+resource "google_pubsub_topic" "closed_windows" {
+  project = var.project_id
+  name    = local.closed_windows_topic
+  labels  = local.labels
+
+  # A consumer whose subscription is new can seek back and see the last week's closes.
+  message_retention_duration = "604800s"
+
+  depends_on = [google_project_service.api]
+}
+
 resource "google_pubsub_subscription" "control_checker" {
   project = var.project_id
   name    = local.control_subscription

@@ -28,6 +28,16 @@ resource "google_storage_bucket" "events" {
     }
   }
 
+  lifecycle_rule {
+    condition {
+      age            = var.announced_markers_retention_days
+      matches_prefix = ["checker/announced/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   # Only when asked for: a dead letter deleted is an event lost (the worker's and Pub/Sub's
   # deadletter/<type>/undeliverable/ files alike).
   dynamic "lifecycle_rule" {

@@ -93,6 +93,23 @@ variable "client_id_digests_retention_days" {
   }
 }
 
+variable "closed_window_subscribers" {
+  description = "IAM members (e.g. \"serviceAccount:scheduler@other-project.iam.gserviceaccount.com\") that may subscribe to the closed-windows topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "announced_markers_retention_days" {
+  description = "Days the checker's markers of announced windows (checker/announced/) are kept. A late event for a window older than this announces the window again (same dedupKey and manifest SHA-256: a duplicate a consumer drops)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.announced_markers_retention_days >= 1 && floor(var.announced_markers_retention_days) == var.announced_markers_retention_days
+    error_message = "announced_markers_retention_days must be a whole number of days, at least 1."
+  }
+}
+
 variable "staging_age_margin_s" {
   description = "A type's staged events may wait past their window's end for the type's maxWaitS (type.json) plus this margin (the close itself, a few checker rounds) before the \"staging older than its max wait\" alert fires (seconds)."
   type        = number

@@ -1,0 +1,103 @@
+// Announces each closed window on the closed-windows topic, at least once: publish, then a create-only marker that says it was done.
+//
+// A window is announced after its close is finished (_SUCCESS written), before its staging is removed.
+// A checker that crashes between the publish and the marker leaves the window to be announced again by
+// whichever replica visits it next (a duplicate, which the event's dedupKey makes harmless); one that
+// crashes before the publish leaves no marker, so the window is announced later, never skipped.
+import { createHash } from 'node:crypto';
+import type { PubSub, Topic } from '@google-cloud/pubsub';
+import { hasCode } from '../errors/catalogue.ts';
+import { layout, windowId, type WindowRef } from '../storage/layout.ts';
+import type { Storage } from '../storage/storage.ts';
+import { WINDOW_CLOSED_FORMAT, windowClosedAttributes, windowClosedDedupKey, type WindowClosedEvent } from '../wire/window-closed-event.ts';
+import type { ClosedManifest } from './closed-manifest.ts';
+
+/** Where the marker of an announced window lives (the checker's own state; a lifecycle rule ages them out). */
+export const announcedKey = (ref: WindowRef) => `${layout.checker}announced/${ref.type}/${windowId(ref.index, ref.lengthS)}`;
+
+/** Sends one event; the checker's is a Pub/Sub topic, tests may pass their own. */
+export type EventSink = (data: Buffer, attributes: Record<string, string>, orderingKey: string) => Promise<void>;
+
+export class WindowAnnouncer {
+  readonly #storage: Storage;
+  readonly #send: EventSink;
+  /** Windows this replica announced or found announced. */
+  readonly #done = new Set<string>();
+  /** Events published by this replica (a window may be counted by two replicas that raced). */
+  published = 0;
+
+  constructor(storage: Storage, send: EventSink) {
+    this.#storage = storage;
+    this.#send = send;
+  }
+
+  /** Announces the closed window unless a marker says it was; throws when the publish or the marker fails (the next round tries again). */
+  async ensure(ref: WindowRef, manifest: ClosedManifest): Promise<void> {
+    const key = announcedKey(ref);
+    if (this.#done.has(key)) return;
+    if (await this.#storage.stat(key)) {
+      this.#done.add(key);
+      return;
+    }
+    const folder = layout.closed(ref);
+    // The manifest as stored (create-only: the same bytes for every replica), not as this replica re-serializes it.
+    const bytes = await this.#storage.get(folder + layout.manifestName);
+    const event = windowClosedEvent(manifest, `${this.#storage.location}/${folder}`, createHash('sha256').update(bytes).digest('hex'));
+    await this.#send(Buffer.from(JSON.stringify(event)), windowClosedAttributes(event), ref.type);
+    this.published++;
+    try {
+      await this.#storage.createOnly(key, JSON.stringify({ dedupKey: event.dedupKey, sha256: event.manifest.sha256 }));
+    } catch (err) {
+      if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err; // another replica announced it too
+    }
+    this.#done.add(key);
+  }
+}
+
+export function windowClosedEvent(m: ClosedManifest, folder: string, sha256: string): WindowClosedEvent {
+  return {
+    format: WINDOW_CLOSED_FORMAT,
+    dedupKey: windowClosedDedupKey(m.type, m.windowStart),
+    type: m.type,
+    windowStart: m.windowStart,
+    windowEnd: m.windowEnd,
+    windowS: m.windowS,
+    status: m.status,
+    reason: m.reason,
+    events: m.events,
+    lostEvents: m.lostEvents,
+    abandonedEvents: m.abandonedEvents,
+    deadLetteredEvents: m.deadLetteredEvents ?? 0,
+    schemaVersion: m.schemaVersion,
+    closeDelayMs: Math.round(m.closeDelayMs),
+    closedAt: m.closedAt,
+    folder,
+    manifest: { uri: `${folder}${layout.manifestName}`, sha256 },
+  };
+}
+
+const PUBLISH_DEADLINE_MS = 10_000;
+
+/** The checker's sink: the closed-windows topic, ordered by type; a failed publish resumes the key so the retry can go. */
+export function topicSink(pubsub: PubSub, topicName: string): { send: EventSink; close: () => Promise<void> } {
+  const topic: Topic = pubsub.topic(topicName, { messageOrdering: true, batching: { maxMessages: 100, maxMilliseconds: 10 } });
+  return {
+    send: async (data, attributes, orderingKey) => {
+      // Bounded: a publish Pub/Sub does not answer must not hold the type's round (the client's own deadline is 60 s).
+      // One that lands after giving up is a duplicate, which the event's dedupKey makes harmless.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          topic.publishMessage({ data, attributes, orderingKey }),
+          new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`publishing to ${topicName}: no answer in ${PUBLISH_DEADLINE_MS} ms`)), PUBLISH_DEADLINE_MS))),
+        ]);
+      } catch (err) {
+        topic.resumePublishing(orderingKey);
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close: () => topic.flush(),
+  };
+}
