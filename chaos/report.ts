@@ -1,4 +1,5 @@
 // The chaos suite's report: what chaos/audit.py found, the faults injected, and the verdict, as JSON or as text for a person.
+import type { AnnouncementVerdict } from './announcement-witness.ts';
 
 /** What chaos/audit.py prints (the fields the report and the tests use). */
 export interface AuditReport {
@@ -41,6 +42,8 @@ export interface ChaosReport {
   readonly settle: { readonly settled: boolean; readonly seconds: number; readonly outstanding: string[] };
   /** StreamingPull streams the emulator still served after every subscriber closed (must be 0; -1: not checked). */
   readonly emulatorZombieStreams: number;
+  /** What the suite's subscriber to the closed-windows topic saw, against the bucket (undefined: the run did not get that far). */
+  readonly announcements: AnnouncementVerdict | undefined;
   readonly audit: AuditReport | undefined;
   readonly runDir: string;
   readonly result: string;
@@ -52,6 +55,7 @@ export function formatReport(r: ChaosReport): string {
     `chaos report — seed ${r.seed}, ${r.storage} bucket, ${r.durationS} s, ${r.windowS}-s windows, ${Object.entries(r.processes).map(([k, v]) => `${v} ${k}`).join(', ')}`,
     `faults injected:      ${Object.entries(r.faultsInjected).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`,
     `emulator:             ${r.emulatorZombieStreams === 0 ? 'no stream left behind' : r.emulatorZombieStreams < 0 ? 'not checked' : `${r.emulatorZombieStreams} StreamingPull streams nobody reads (BROKEN: they hold messages)`}`,
+    `announced:            ${r.announcements ? `${r.announcements.windowsAnnounced} windows of ${r.announcements.windowsClosed} closed, ${r.announcements.events} events (${r.announcements.duplicates} duplicates); ${r.announcements.missing.length} missing, ${r.announcements.mismatched.length} mismatched${[...r.announcements.missing, ...r.announcements.mismatched].slice(0, 3).map((x) => `\n    ${x}`).join('')}` : 'not checked'}`,
     `settled:              ${r.settle.settled ? `yes, ${r.settle.seconds} s after the load stopped` : `NO after ${r.settle.seconds} s: ${r.settle.outstanding.slice(0, 5).join('; ')}`}`,
   ];
   if (a) {

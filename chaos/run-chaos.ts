@@ -36,6 +36,7 @@ import { GatewayClient, sendDuplicates, sendMalformed, Tap } from './injectors.t
 import { REPO_ROOT, startProcess, type RunningProcess } from './processes.ts';
 import { formatReport, type AuditReport, type ChaosReport } from './report.ts';
 import { finalLeftover, openWindows, probeSubscriptions } from './settle.ts';
+import { AnnouncementWitness, type AnnouncementVerdict } from './announcement-witness.ts';
 
 export type { AuditReport, ChaosReport } from './report.ts';
 
@@ -116,6 +117,8 @@ async function main(): Promise<number> {
   let exitCode: number;
   let auditOut: AuditReport | undefined;
   let zombieStreams = -1;
+  let announcements: AnnouncementVerdict | undefined;
+  let witnessOfCloses: AnnouncementWitness | undefined;
   let settle: ChaosReport['settle'] = { settled: false, seconds: 0, outstanding: ['the run did not get that far'] };
 
   try {
@@ -125,6 +128,7 @@ async function main(): Promise<number> {
     proxy = await startTcpProxy(stack.pubsub.host);
     subscriberProxy = await startTcpProxy(stack.pubsub.host);
     tap = await Tap.open(stack.client, names, types, 300, files.tapped);
+    witnessOfCloses = await AnnouncementWitness.open(stack.client, names);
     witness = startStagingWitness(bucket.storage, files.staged);
     // Publishers and the gateway reach Pub/Sub through one proxy, workers and checkers (streaming pull) through another.
     const env = { PUBSUB_EMULATOR_HOST: proxy.address, HOURGLASS_PROJECT: stack.pubsub.projectId, HOURGLASS_WINDOW_S: String(o.windowS), HOURGLASS_MODE: 'local' };
@@ -319,6 +323,11 @@ async function main(): Promise<number> {
     settle = await settleRun(o, stack, bucket, types, runFromUs, runToUs);
     say(settle.settled ? `settled after ${settle.seconds} s: subscriptions drained, every window closed` : `NOT settled after ${settle.seconds} s: ${settle.outstanding.slice(0, 5).join('; ')}`);
     await Promise.all([...checkers, ...workers].map((s) => s.proc?.stop(30_000)));
+    // The checkers' last events have been published (a stopping checker flushes its topic): give the emulator a moment to deliver them.
+    await sleep(3);
+    announcements = await witnessOfCloses.verdict(bucket.storage, types, runFromUs, runToUs);
+    witnessOfCloses = undefined;
+    if (announcements.missing.length + announcements.mismatched.length > 0) say(`closed-window events: ${[...announcements.missing, ...announcements.mismatched].slice(0, 5).join('; ')}`);
     await tap.close();
     tap = undefined;
     await witness.stop();
@@ -340,7 +349,8 @@ async function main(): Promise<number> {
       '--leftover', files.leftover, '--tapped', files.tapped, '--staged', files.staged, '--out', files.audit,
     ]);
     auditOut = JSON.parse(stdout) as AuditReport;
-    exitCode = code === 0 && settle.settled && zombieStreams === 0 ? 0 : 1;
+    const announced = announcements.missing.length === 0 && announcements.mismatched.length === 0;
+    exitCode = code === 0 && settle.settled && zombieStreams === 0 && announced ? 0 : 1;
   } catch (err) {
     say(`the suite failed: ${(err as Error).stack ?? String(err)}`);
     exitCode = 2;
@@ -348,6 +358,7 @@ async function main(): Promise<number> {
     for (const s of [...workers, ...checkers, ...publishers, gateway]) await s.proc?.kill();
     for (const p of skewed) await p.kill();
     await witness?.stop();
+    await witnessOfCloses?.close();
     await tap?.close();
     await proxy?.close();
     await subscriberProxy?.close();
@@ -365,6 +376,7 @@ async function main(): Promise<number> {
     gatewayClient: { acceptedEvents: gatewayClient.accepted, failedRequests: gatewayClient.failedRequests, gaveUpEvents: gatewayClient.gaveUp },
     settle,
     emulatorZombieStreams: zombieStreams,
+    announcements,
     audit: auditOut,
     runDir,
     result: exitCode === 0 ? 'every promise kept' : exitCode === 1 ? 'BROKEN PROMISES' : 'the suite failed',

@@ -49,6 +49,11 @@ function assertEveryPromiseKept({ code, report, stderr }: { code: number; report
   assert.deepEqual(a.broken, {}, `broken promises (run folder ${report.runDir}):\n${JSON.stringify(a.broken, null, 2)}`);
   assert.ok(report.settle.settled, `the run settled: ${report.settle.outstanding.join('; ')}`);
   assert.equal(report.emulatorZombieStreams, 0, 'the emulator serves no stream whose subscriber is gone (chaos/EMULATOR.md)');
+  // Every closed window of the run was announced on the closed-windows topic, each event matching its manifest.
+  const n = report.announcements;
+  assert.ok(n, 'the closed-window events were checked');
+  assert.deepEqual([...n.missing, ...n.mismatched], [], 'closed-window events');
+  assert.ok(n.windowsAnnounced > 0);
   assert.equal(code, 0, stderr.slice(-4000));
   assert.equal(a.lost, 0);
   assert.equal(a.in_subscription, 0);
