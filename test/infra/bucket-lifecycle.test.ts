@@ -21,12 +21,16 @@ const OBJECTS: Record<string, string> = {
   'late event': 'late/track_played/dt=2026-11-22/hour=12/late-p-0-10.avro',
   'checker state': 'checker/heartbeats/c.json',
   'client-id digests': 'checker/client-ids/track_played/20261122T120000Z-3600s/closed-abc.json',
+  'announcement marker': 'checker/announced/track_played/20261122T120000Z',
   'worker dead letter': 'deadletter/track_played/2026-11-22/x.json',
   'undeliverable dead letter': 'deadletter/track_played/undeliverable/2026-11-22T12:00:00+00:00_abc.avro',
 };
 const DEAD_LETTERS = ['worker dead letter', 'undeliverable dead letter'];
-/** Not events: what may expire (the digests of a closed window's client ids, services/checker/closed-client-ids.ts). */
-const NOT_EVENTS = ['client-id digests'];
+/**
+ * Not events: what may expire (the digests of a closed window's client ids, services/checker/closed-client-ids.ts, and
+ * the markers of announced windows, services/checker/window-announcer.ts).
+ */
+const NOT_EVENTS = ['client-id digests', 'announcement marker'];
 
 interface DeleteRule {
   readonly ageDays: number;
@@ -156,9 +160,9 @@ function missingStagingAlert(mod: Module, type: string): string[] {
 }
 
 describe('infra: the bucket deletes nothing that holds events', () => {
-  it('by default, no lifecycle rule deletes staging, closed hours, late events, checker state or dead letters (only the client-id digests expire)', () => {
+  it('by default, no lifecycle rule deletes staging, closed hours, late events, checker state or dead letters (only the client-id digests and the announcement markers expire)', () => {
     assert.deepEqual(deleted(deleteRules(hourglass)), NOT_EVENTS);
-    assert.deepEqual(deleteRules(hourglass).map((r) => [r.prefixes, r.ageDays]), [[['checker/client-ids/'], 7]]);
+    assert.deepEqual(deleteRules(hourglass).map((r) => [r.prefixes, r.ageDays]), [[['checker/client-ids/'], 7], [['checker/announced/'], 30]]);
     assert.equal(variable(hourglass, 'deadletter_expire_days', {}), null, 'dead letters never expire by default');
   });
 

@@ -11,7 +11,7 @@ output "bucket" {
 }
 
 output "bucket_delete_rules" {
-  description = "The bucket's lifecycle rules that delete objects, as { age_days, prefixes }. Nothing that holds events is deleted by age: by default only checker/client-ids/ (digests, not events) expires; deadletter/ only with deadletter_expire_days."
+  description = "The bucket's lifecycle rules that delete objects, as { age_days, prefixes }. Nothing that holds events is deleted by age: by default only checker/client-ids/ (digests, not events) and checker/announced/ (markers) expire; deadletter/ only with deadletter_expire_days."
   value = [
     for r in google_storage_bucket.events.lifecycle_rule : { age_days = one(r.condition).age, prefixes = one(r.condition).matches_prefix }
     if one(r.action).type == "Delete"

@@ -89,8 +89,8 @@ run "nothing_that_holds_events_is_deleted_by_age" {
   command = plan
 
   assert {
-    condition     = jsonencode(module.hourglass.bucket_delete_rules) == jsonencode([{ age_days = 7, prefixes = ["checker/client-ids/"] }])
-    error_message = "By default no lifecycle rule may delete anything that holds events (staging/ is unproven data, dead letters are events to redrive); only the client-id digests expire: ${jsonencode(module.hourglass.bucket_delete_rules)}"
+    condition     = jsonencode(module.hourglass.bucket_delete_rules) == jsonencode([{ age_days = 7, prefixes = ["checker/client-ids/"] }, { age_days = 30, prefixes = ["checker/announced/"] }])
+    error_message = "By default no lifecycle rule may delete anything that holds events (staging/ is unproven data, dead letters are events to redrive); only the client-id digests and the announcement markers expire: ${jsonencode(module.hourglass.bucket_delete_rules)}"
   }
 }
 
@@ -102,7 +102,7 @@ run "dead_letters_expire_only_when_asked" {
   }
 
   assert {
-    condition     = jsonencode(module.hourglass.bucket_delete_rules) == jsonencode([{ age_days = 7, prefixes = ["checker/client-ids/"] }, { age_days = 90, prefixes = ["deadletter/"] }])
+    condition     = jsonencode(module.hourglass.bucket_delete_rules) == jsonencode([{ age_days = 7, prefixes = ["checker/client-ids/"] }, { age_days = 30, prefixes = ["checker/announced/"] }, { age_days = 90, prefixes = ["deadletter/"] }])
     error_message = "deadletter_expire_days deletes deadletter/ (undeliverable/ included) after that many days, and nothing else: ${jsonencode(module.hourglass.bucket_delete_rules)}"
   }
 }
