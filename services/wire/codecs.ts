@@ -8,8 +8,23 @@
 //   snappy     a raw snappy block followed by the 4-byte big-endian CRC32 of the uncompressed datums
 // Decompression always caps its output: a block comes from the network, and a few kilobytes of
 // crafted deflate or zstd can claim gigabytes.
+import { createRequire } from 'node:module';
 import zlib from 'node:zlib';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+
+/**
+ * The snappy binding is native and optional (the SDK package lists it as an optional peer): loaded on
+ * the first snappy block, never by a process that uses deflate, zstandard or null only.
+ */
+let snappyBinding: typeof import('snappy') | undefined;
+function snappy(): typeof import('snappy') {
+  if (snappyBinding) return snappyBinding;
+  try {
+    snappyBinding = createRequire(import.meta.url)('snappy') as typeof import('snappy');
+  } catch (err) {
+    throw new Error('the snappy codec needs the "snappy" package (npm install snappy); deflate and zstandard need nothing', { cause: err });
+  }
+  return snappyBinding;
+}
 
 export type CodecName = 'null' | 'deflate' | 'zstandard' | 'snappy';
 
@@ -89,7 +104,7 @@ export function compressBlock(codec: CodecName, data: Uint8Array, level?: number
         pledgedSrcSize: data.byteLength,
       });
     case 'snappy': {
-      const compressed = snappyCompress(data, SNAPPY_COPY);
+      const compressed = snappy().compressSync(data, SNAPPY_COPY);
       const out = Buffer.allocUnsafe(compressed.length + 4);
       compressed.copy(out, 0);
       out.writeUInt32BE(zlib.crc32(data) >>> 0, compressed.length);
@@ -163,9 +178,11 @@ function snappyDecompress(data: Uint8Array, maxOutputLength: number): Buffer {
   // A raw snappy block starts with its uncompressed length: check it before allocating anything.
   const declared = snappyDeclaredLength(compressed);
   if (declared > maxOutputLength) throw tooLarge('snappy', maxOutputLength);
+  // Outside the try: a missing binding is a set-up problem, never a corrupt block.
+  const binding = snappy();
   let out: Buffer;
   try {
-    out = snappyUncompress(compressed, { asBuffer: true, ...SNAPPY_COPY }) as Buffer;
+    out = binding.uncompressSync(compressed, { asBuffer: true, ...SNAPPY_COPY }) as Buffer;
   } catch (err) {
     throw new CorruptBlockError('snappy', 'malformed', (err as Error).message, { cause: err });
   }
