@@ -37,6 +37,8 @@ const STATUS_WINDOWS_PER_TYPE = 200;
 const MAX_EMPTY_WINDOWS = 1000;
 /** Types whose rounds run at once (listing, compacting and closing are mostly waiting on storage). */
 const TYPES_IN_PARALLEL = 8;
+/** How often each replica retries the windows whose announcement failed (one listing of checker/announce-pending/). */
+const OWED_RETRY_MS = 10_000;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
 
@@ -123,6 +125,8 @@ export class Checker {
   /** How far every live replica has read the control topic (Pub/Sub publish time, ms), as of this round. */
   #controlReadToMs: number | undefined;
   #stopped = false;
+  /** When owed announcements were last retried (ms); -Infinity: in the first round. */
+  #owedRetriedMs = -Infinity;
   /** Segments this replica compacted (for tests and metrics). */
   segmentsMade = 0;
   /** Failures of a round, by message: counted, logged by the caller, retried next round. */
@@ -208,6 +212,7 @@ export class Checker {
         this.#recordError(`${type.name}: ${(err as Error).message}`);
       }
     });
+    await this.#retryOwedAnnouncements();
     await this.#pacer.ifDue(statusKey(options.checkerId), () => this.#publishStatus());
     this.#metrics.round((this.#nowMs() - startedMs) / 1000);
   }
@@ -397,8 +402,12 @@ export class Checker {
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
       this.#d.onClosed?.(manifest, layout.closed(ref));
     }
-    // Announced before the staging goes: a failed announcement keeps the window listed, so the next round retries it.
-    for (const { ref, manifest } of closedWindows) await this.#announcer?.ensure(ref, manifest);
+    // Announced before the staging goes (a crash here leaves the window listed, so it is announced later). A failed
+    // publish does not hold the cleanup back: the window is recorded as owed and retried (#retryOwedAnnouncements).
+    for (const { ref, manifest } of closedWindows) {
+      const failed = await this.#announcer?.announceOrOwe(ref, manifest);
+      if (failed) this.#recordError(`${ref.type}: announcing window ${ref.index} (owed, retried): ${failed.message}`);
+    }
     // Notes of dead-lettered seqs, in the manifest or come after the close: kept as coverage before they go.
     for (const { ref, staging } of closedWindows) {
       for (const { note } of staging.deadLetterNotes) for (const [from, to] of note.ranges) this.#coverage.addDeadLettered(ref.type, note.publisher, from, to, ref.index);
@@ -479,6 +488,18 @@ export class Checker {
     const { storage, options } = this.#d;
     await this.#pacer.whenDue(coverageKey(type, options.checkerId), () => this.#coverage.save(storage, type, options.checkerId, () => true));
     this.#unsavedCoverage.delete(type);
+  }
+
+  /** Every OWED_RETRY_MS (and in the first round): announce the windows any replica recorded as owed. */
+  async #retryOwedAnnouncements(): Promise<void> {
+    const announcer = this.#announcer;
+    if (!announcer || this.#nowMs() - this.#owedRetriedMs < OWED_RETRY_MS) return;
+    this.#owedRetriedMs = this.#nowMs();
+    try {
+      for (const err of await announcer.retryOwed(this.#d.options.windowS, (ref) => readClosedManifest(this.#d.storage, ref))) this.#recordError(err.message);
+    } catch (err) {
+      this.#recordError(`listing owed announcements: ${(err as Error).message}`);
+    }
   }
 
   #recordError(message: string): void {

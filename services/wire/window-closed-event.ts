@@ -59,10 +59,12 @@ export function parseWindowClosedEvent(data: Buffer | string): WindowClosedEvent
   };
   if (o.format !== WINDOW_CLOSED_FORMAT) fail('format', JSON.stringify(WINDOW_CLOSED_FORMAT));
   if (typeof o.type !== 'string' || !isValidTypeName(o.type)) fail('type', 'an event type name');
-  for (const f of ['windowStart', 'windowEnd', 'closedAt']) if (typeof o[f] !== 'string' || Number.isNaN(Date.parse(o[f] as string))) fail(f, 'an ISO 8601 time');
+  const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+  for (const f of ['windowStart', 'windowEnd', 'closedAt']) if (typeof o[f] !== 'string' || !iso.test(o[f]) || Number.isNaN(Date.parse(o[f]))) fail(f, 'an ISO 8601 UTC time');
   if (o.status !== 'complete' && o.status !== 'incomplete') fail('status', '"complete" or "incomplete"');
-  for (const f of ['windowS', 'events', 'lostEvents', 'abandonedEvents', 'deadLetteredEvents', 'schemaVersion', 'closeDelayMs']) {
-    if (typeof o[f] !== 'number' || !Number.isFinite(o[f]) || (o[f] as number) < 0) fail(f, 'a number ≥ 0');
+  for (const f of ['windowS', 'schemaVersion']) if (!Number.isSafeInteger(o[f]) || (o[f] as number) < 1) fail(f, 'a whole number ≥ 1');
+  for (const f of ['events', 'lostEvents', 'abandonedEvents', 'deadLetteredEvents', 'closeDelayMs']) {
+    if (!Number.isSafeInteger(o[f]) || (o[f] as number) < 0) fail(f, 'a whole number ≥ 0');
   }
   if (o.dedupKey !== windowClosedDedupKey(o.type as string, o.windowStart as string)) fail('dedupKey', `"${windowClosedDedupKey(o.type as string, o.windowStart as string)}"`);
   if (typeof o.reason !== 'string') fail('reason', 'a string');
