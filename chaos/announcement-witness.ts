@@ -17,13 +17,17 @@ export interface AnnouncementVerdict {
   /** Closed windows with no event, and events that do not match what the bucket holds (each with why). */
   readonly missing: readonly string[];
   readonly mismatched: readonly string[];
+  /** Errors the witness's own subscription reported. */
+  readonly subscriptionErrors: readonly string[];
 }
 
 export class AnnouncementWitness {
   readonly #subscription: Subscription;
   /** dedupKey → the distinct message bodies received for it. */
   readonly #bodies = new Map<string, Set<string>>();
+  /** Events that did not parse (each fails the verdict). */
   readonly #unparsable: string[] = [];
+  readonly #subscriptionErrors: string[] = [];
   #events = 0;
 
   private constructor(subscription: Subscription) {
@@ -41,7 +45,8 @@ export class AnnouncementWitness {
         this.#unparsable.push((err as Error).message);
       }
     });
-    subscription.on('error', () => undefined);
+    // Reported, not failing by itself: an error that cost an event shows as a missing window.
+    subscription.on('error', (err: Error) => this.#subscriptionErrors.push(err.message));
   }
 
   /** Subscribes before any checker starts: the emulator keeps for a subscription only what is published after it exists. */
@@ -61,8 +66,19 @@ export class AnnouncementWitness {
    * Stops receiving (after the checkers stopped), then checks against the bucket: windows of the run ([fromUs, toUs),
    * whose closes the settled run has seen through) must each be announced; any event must match its manifest.
    */
-  async verdict(storage: Storage, types: readonly string[], fromUs: number, toUs: number): Promise<AnnouncementVerdict> {
+  async verdict(storage: Storage, types: readonly string[], fromUs: number, toUs: number, waitMs = 30_000): Promise<AnnouncementVerdict> {
+    // The checkers' last events may still be on their way through the emulator: wait for them, not a fixed time.
+    const until = Date.now() + waitMs;
+    let v = await this.#check(storage, types, fromUs, toUs);
+    while (v.missing.length > 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1000));
+      v = await this.#check(storage, types, fromUs, toUs);
+    }
     await this.#subscription.close();
+    return v;
+  }
+
+  async #check(storage: Storage, types: readonly string[], fromUs: number, toUs: number): Promise<AnnouncementVerdict> {
     const missing: string[] = [];
     const mismatched = [...this.#unparsable.map((e) => `unparsable event: ${e}`)];
     const closed = new Set<string>();
@@ -96,6 +112,7 @@ export class AnnouncementWitness {
       duplicates: this.#events - this.#bodies.size - this.#unparsable.length,
       missing,
       mismatched,
+      subscriptionErrors: [...this.#subscriptionErrors],
     };
   }
 }

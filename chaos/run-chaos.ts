@@ -323,8 +323,7 @@ async function main(): Promise<number> {
     settle = await settleRun(o, stack, bucket, types, runFromUs, runToUs);
     say(settle.settled ? `settled after ${settle.seconds} s: subscriptions drained, every window closed` : `NOT settled after ${settle.seconds} s: ${settle.outstanding.slice(0, 5).join('; ')}`);
     await Promise.all([...checkers, ...workers].map((s) => s.proc?.stop(30_000)));
-    // The checkers' last events have been published (a stopping checker flushes its topic): give the emulator a moment to deliver them.
-    await sleep(3);
+    // The checkers' last events have been published (a stopping checker flushes its topic); the verdict waits for them.
     announcements = await witnessOfCloses.verdict(bucket.storage, types, runFromUs, runToUs);
     witnessOfCloses = undefined;
     if (announcements.missing.length + announcements.mismatched.length > 0) say(`closed-window events: ${[...announcements.missing, ...announcements.mismatched].slice(0, 5).join('; ')}`);

@@ -3,7 +3,7 @@ import type { PubSub } from '@google-cloud/pubsub';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
-import { isCodecName, type CodecName } from '../wire/codecs.ts';
+import { codecUnavailable, isCodecName, type CodecName } from '../wire/codecs.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
 import { eventIdScopeProblem } from './event-id-scope.ts';
@@ -84,6 +84,9 @@ export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherO
     bad((err as Error).message);
   }
   if (!isCodecName(resolved.codec)) bad(`unknown codec ${JSON.stringify(resolved.codec)}`);
+  // At construction, not on the first batch: a codec whose native binding is missing fails here, with its remedy.
+  const unavailable = codecUnavailable(resolved.codec);
+  if (unavailable) bad(unavailable);
   const originProblem = eventIdScopeProblem(resolved.origin);
   if (originProblem) bad(`origin (the scope of its client event ids): ${originProblem}`);
   for (const key of ['maxBatchEvents', 'maxBatchBytes', 'lingerMs', 'maxEventBytes', 'maxBufferedBytes', 'publishDeadlineMs', 'attemptTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'heartbeatIntervalMs'] as const) {

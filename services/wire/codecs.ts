@@ -28,6 +28,17 @@ function snappy(): typeof import('snappy') {
 
 export type CodecName = 'null' | 'deflate' | 'zstandard' | 'snappy';
 
+/** Why `codec` cannot be used in this process (its optional native binding is not installed), or undefined when it can. */
+export function codecUnavailable(codec: CodecName): string | undefined {
+  if (codec !== 'snappy') return undefined;
+  try {
+    snappy();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 export const CODEC_NAMES: readonly CodecName[] = Object.freeze(['null', 'deflate', 'zstandard', 'snappy']);
 
 export function isCodecName(s: string): s is CodecName {

@@ -34,7 +34,7 @@ const INJECTED_KINDS = [
 async function runChaos(seed: number, storage: 'local' | 'gcs'): Promise<{ code: number; report: ChaosReport; stderr: string }> {
   const args = [path.join(REPO_ROOT, 'chaos/run-chaos.ts'), '--seed', String(seed), '--duration-s', '60', '--window-s', '5', '--rate', '100', '--checkers', '2', '--storage', storage, '--worker-kills', String(WORKER_KILLS), '--json'];
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, METADATA_SERVER_DETECTION: 'none' }, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (err, out, errOut) => {
+    execFile(process.execPath, args, { cwd: REPO_ROOT, env: { ...process.env, METADATA_SERVER_DETECTION: 'none' }, maxBuffer: 64 * 1024 * 1024, timeout: 450_000 /* under the test's own 480 s: no run outlives its test */ }, (err, out, errOut) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 2) : 0, stdout: out, stderr: errOut });
     });
   });

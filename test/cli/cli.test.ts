@@ -127,10 +127,14 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     assert.equal(notYet.code, 4, notYet.stderr);
     assert.match(notYet.stderr, new RegExp(`track_played ${label(m)} is not closed after 1 s`));
     // It blocks: the close lands while it polls, and it exits with the close's status.
-    const waiting = hg(['-l', bucket, 'wait', 'track_played', label(m), '--timeout', '60', '--poll-max-s', '1', '--json']);
+    let exited = false;
+    const waiting = hg(['-l', bucket, 'wait', 'track_played', label(m), '--timeout', '60', '--poll-max-s', '1', '--json']).finally(() => (exited = true));
     await new Promise((r) => setTimeout(r, 1500));
-    await cp(dirOf(m), target, { recursive: true });
+    assert.equal(exited, false, 'wait is still waiting on a window with no _SUCCESS');
+    // As a checker closes: parts and manifest first, _SUCCESS last.
+    await cp(dirOf(m), target, { recursive: true, filter: (src) => path.basename(src) !== layout.successName });
     await writeFile(path.join(target, layout.manifestName), JSON.stringify({ ...manifest, status: 'incomplete', lostEvents: 3 }));
+    await writeFile(path.join(target, layout.successName), '');
     const incomplete = await waiting;
     assert.equal(incomplete.code, 3, incomplete.stderr);
     assert.deepEqual(JSON.parse(incomplete.stdout), { type: 'track_played', windowStart: m.windowStart, status: 'incomplete', events: m.events, lostEvents: 3, folder: `file://${target}` });

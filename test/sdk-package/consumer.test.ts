@@ -39,9 +39,16 @@ try {
 } catch (err) {
   if (err instanceof HourglassError) refused = err.code;
 }
+// snappy is an optional native peer, not installed here: asking for it fails at construction, saying so.
+let snappyRefused = 'nothing';
+try {
+  new Publisher({ registry, pubsub, origin: 'snappy-user', codec: 'snappy' });
+} catch (err) {
+  if (err instanceof HourglassError && /npm install snappy/.test(err.message)) snappyRefused = err.code;
+}
 await publisher.close();
 await pubsub.close();
-console.log(JSON.stringify({ publisher: publisher.id, refused, acknowledged: publisher.stats().acknowledgedEvents }));
+console.log(JSON.stringify({ publisher: publisher.id, refused, snappyRefused, acknowledged: publisher.stats().acknowledgedEvents }));
 `;
 
 const CONSUMER_JS = `import { PubSub } from '@google-cloud/pubsub';
@@ -111,10 +118,11 @@ describe('the SDK package, installed from its tarball by a consumer', () => {
     const runs: Array<[string, string, string]> = [[process.execPath, 'consumer.mjs', 'consumer-js'], [process.execPath, 'consumer.ts', 'consumer-ts'], [oldest, 'consumer.mjs', 'consumer-js-node22']];
     const results = await Promise.all(runs.map(async ([node, file, origin]) => {
       const { stdout } = await run(node, [file], { cwd: project, env: { ...env, ORIGIN: origin }, timeout: 120_000 });
-      return JSON.parse(stdout.trim().split('\n').at(-1)!) as { publisher: string; refused: string; acknowledged: number };
+      return JSON.parse(stdout.trim().split('\n').at(-1)!) as { publisher: string; refused: string; snappyRefused: string; acknowledged: number };
     }));
     for (const r of results) {
       assert.equal(r.refused, 'HG_INVALID_EVENT', 'an invalid event is refused with a catchable HourglassError');
+      assert.equal(r.snappyRefused, 'HG_CONFIG_INVALID', 'the snappy codec without its native binding is refused when the publisher is made');
       assert.equal(r.acknowledged, EVENTS);
     }
 

@@ -2,7 +2,7 @@
 //
 // Reads the bucket, not the closed-windows topic: it needs no subscription of its own and cannot miss an
 // event sent before it started. It polls with a growing interval (1 s up to --poll-max-s), one stat a poll.
-import { hasCode } from '../../errors/catalogue.ts';
+import { hasCode, HourglassError } from '../../errors/catalogue.ts';
 import { layout } from '../../storage/layout.ts';
 import { windowEndUs } from '../../wire/window.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';
@@ -24,6 +24,7 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
   const index = parseWindowArg(cmd.args.hour!, windowS, 'wait');
   const timeoutS = durationS(cmd.options.timeout, 'wait');
   const pollMaxS = positiveInt('poll-max-s', cmd.options['poll-max-s'], 10, 'wait');
+  if (pollMaxS > 3600) throw new UsageError(`--poll-max-s must be at most 3600, got ${pollMaxS}`, 'wait');
   const storage = await ctx.storage();
   const ref = { type, index, lengthS: windowS };
   const dir = layout.closed(ref);
@@ -31,7 +32,15 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
   const deadline = timeoutS === undefined ? Infinity : Date.now() + timeoutS * 1000;
   let intervalS = 1;
   for (;;) {
-    if (await storage.stat(dir + layout.successName)) {
+    // A storage error that says to retry (a blip in a long wait) is waited out like a window not yet closed.
+    const closed = await storage.stat(dir + layout.successName).catch((err: unknown) => {
+      if (err instanceof HourglassError && err.retryable) {
+        ctx.warn(`hourglass: ${label}: ${err.message} (retrying)`);
+        return undefined;
+      }
+      throw err;
+    });
+    if (closed) {
       const manifest = await readManifest(storage.get.bind(storage), dir + layout.manifestName);
       if (cmd.options.json) ctx.print(JSON.stringify({ type, windowStart: manifest.windowStart, status: manifest.status, events: manifest.events, lostEvents: manifest.lostEvents, folder: `${storage.location}/${dir}` }));
       else ctx.print(`${label}: ${manifest.status}, ${manifest.events} events${manifest.lostEvents > 0 ? `, ${manifest.lostEvents} lost` : ''}, closed ${(manifest.closeDelayMs / 1000).toFixed(1)} s after its end (${storage.location}/${dir})`);
