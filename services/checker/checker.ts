@@ -298,7 +298,7 @@ export class Checker {
     // just started has not read the heartbeat backlog yet, and must not declare anyone dead for that.
     const heard = (ms: number) => Math.max(ms, this.#startedMs);
     const publishers = new Map<string, PublisherView>();
-    for (const [id, v] of this.#heartbeats.views()) publishers.set(id, { ...v, lastSeenMs: heard(v.lastSeenMs) });
+    for (const [id, v] of this.#heartbeats.views()) publishers.set(id, { ...v, lastSeenMs: heard(v.lastSeenMs), heartbeatPublishedMs: v.lastSeenMs });
     for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: heard(seenMs) });
 
     const closedWindows: ClosedWindow[] = [];

@@ -26,6 +26,11 @@ export interface PublisherView {
   readonly heartbeat?: { readonly timeUs: number; readonly final: boolean; readonly types: Readonly<Record<string, TypeProgress>> };
   /** When we last heard of it (ms): Pub/Sub publish time of its latest heartbeat, or when it was first seen in staging. */
   readonly lastSeenMs: number;
+  /**
+   * Pub/Sub publish time of its latest heartbeat (ms) as received, where lastSeenMs may have been raised (a checker
+   * counts liveness from its own start). Says when the publisher was last alive. Default: lastSeenMs.
+   */
+  readonly heartbeatPublishedMs?: number;
 }
 
 export interface CloseRuleInput {
@@ -91,7 +96,9 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
     if (!hb) continue;
     if (p.startedUs !== undefined && p.startedUs >= windowEndUs) continue; // started after W
     const dead = !hb.final && input.nowMs - p.lastSeenMs > input.livenessTimeoutMs;
-    if ((hb.final || dead) && hb.timeUs < windowStartUs) continue; // gone before W began
+    // Gone before W began, by both clocks: its own (a clock behind says "before" for a heartbeat sent during W)
+    // and Pub/Sub's publish time of its last heartbeat (which a clock ahead cannot move back).
+    if ((hb.final || dead) && hb.timeUs < windowStartUs && (p.heartbeatPublishedMs ?? p.lastSeenMs) < windowStartUs / 1000) continue;
     ids.add(p.id);
   }
 

@@ -135,6 +135,30 @@ describe('close rule', () => {
 });
 
 describe('close rule and clocks', () => {
+  it('C17 a publisher whose clock is behind and whose heartbeats stopped reaching us during the window is named in the proof (dead), not taken as gone before it', () => {
+    // Clock-chaos regression (local seed 20261122, clean-clone CI): its clock 7.4 s behind, so its last heartbeat says
+    // 999 s, before the window; Pub/Sub stamped it at 1006 s, inside. The replica holding its later heartbeats was
+    // killed, so to us it looks dead. It may have stamped events into the window (its clock had not reached the end):
+    // the proof must bound it, and what it did not acknowledge is abandoned, so a late arrival is explained.
+    const skewed = pub('skewed', { timeMs: 999_000, nextSeq: 110, ackedBelow: 100 }, 1_006_000);
+    // Nothing of it staged in the window yet: only the heartbeats can bring it into the rule.
+    const d = decideClose(input({ runs: { a: [[0, 5, W]], skewed: [[0, 100, W - 1]] }, seenInWindow: new Set(['a']), publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), skewed]), nowMs: endMs + 3000 }));
+    assert.equal(d.kind, 'close');
+    if (d.kind !== 'close') return;
+    const proof = d.proofs.find((p) => p.publisher === 'skewed');
+    assert.ok(proof, `the skewed publisher is in the proof: ${JSON.stringify(d.proofs.map((p) => p.publisher))}`);
+    assert.equal(proof.boundBy, 'dead');
+    assert.deepEqual(proof.abandoned, [[100, 110]]);
+    // Gone before the window by both clocks (its own and Pub/Sub's): still not waited for (C12).
+    const gone = pub('gone', { timeMs: 999_000, nextSeq: 7 }, 999_500);
+    const g = decideClose(input({ runs: { a: [[0, 5, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), gone]), nowMs: endMs + 3000 }));
+    assert.deepEqual(g.kind === 'close' && g.proofs.map((p) => p.publisher), ['a']);
+    // Also after a checker restart, which counts liveness from its own start (lastSeenMs raised): the publish time decides.
+    const goneLongAgo: [string, PublisherView] = ['old', { ...gone[1], id: 'old', lastSeenMs: endMs, heartbeatPublishedMs: 999_500 }];
+    const r = decideClose(input({ runs: { a: [[0, 5, W]] }, publishers: new Map([pub('a', { timeMs: endMs + 10, nextSeq: 5 }), goneLongAgo]), nowMs: endMs + 6000 }));
+    assert.deepEqual(r.kind === 'close' && r.proofs.map((p) => p.publisher), ['a']);
+  });
+
   it('C14 a live publisher whose clock lags by more than the liveness timeout does not hold the window', () => {
     // Its heartbeats reach Pub/Sub 6 s after the window end, but its clock still says 20 s before it.
     const lagging = pub('slow', { timeMs: endMs - 20_000, nextSeq: 12, ackedBelow: 12 }, endMs + 6000);
