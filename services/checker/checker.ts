@@ -496,7 +496,7 @@ export class Checker {
     if (!announcer || this.#nowMs() - this.#owedRetriedMs < OWED_RETRY_MS) return;
     this.#owedRetriedMs = this.#nowMs();
     try {
-      for (const err of await announcer.retryOwed(this.#d.options.windowS, (ref) => readClosedManifest(this.#d.storage, ref))) this.#recordError(err.message);
+      for (const err of await announcer.retryOwed(this.#d.options.windowS)) this.#recordError(err.message);
     } catch (err) {
       this.#recordError(`listing owed announcements: ${(err as Error).message}`);
     }

@@ -14,6 +14,7 @@ import { layout, windowId, windowIndexOfId, type WindowRef } from '../storage/la
 import type { Storage } from '../storage/storage.ts';
 import { WINDOW_CLOSED_FORMAT, windowClosedAttributes, windowClosedDedupKey, type WindowClosedEvent } from '../wire/window-closed-event.ts';
 import type { ClosedManifest } from './closed-manifest.ts';
+import { readClosedManifest } from './window-closer.ts';
 
 /** Where the marker of an announced window lives (the checker's own state; a lifecycle rule ages them out). */
 export const announcedKey = (ref: WindowRef) => `${layout.checker}announced/${ref.type}/${windowId(ref.index, ref.lengthS)}`;
@@ -29,8 +30,6 @@ export class WindowAnnouncer {
   readonly #send: EventSink;
   /** Windows this replica announced or found announced. */
   readonly #done = new Set<string>();
-  /** Events published by this replica (a window may be counted by two replicas that raced). */
-  published = 0;
 
   constructor(storage: Storage, send: EventSink) {
     this.#storage = storage;
@@ -50,7 +49,6 @@ export class WindowAnnouncer {
     const bytes = await this.#storage.get(folder + layout.manifestName);
     const event = windowClosedEvent(manifest, `${this.#storage.location}/${folder}`, createHash('sha256').update(bytes).digest('hex'));
     await this.#send(Buffer.from(JSON.stringify(event)), windowClosedAttributes(event), ref.type);
-    this.published++;
     try {
       await this.#storage.createOnly(key, JSON.stringify({ dedupKey: event.dedupKey, sha256: event.manifest.sha256 }));
     } catch (err) {
@@ -78,13 +76,13 @@ export class WindowAnnouncer {
   }
 
   /** Announces every owed window (any replica's) and clears its record; returns what failed (the next call retries it). */
-  async retryOwed(windowS: number, readManifest: (ref: WindowRef) => Promise<ClosedManifest | undefined>): Promise<Error[]> {
+  async retryOwed(windowS: number): Promise<Error[]> {
     const failures: Error[] = [];
     for (const o of await this.#storage.list(OWED_PREFIX)) {
       const [type = '', id = ''] = o.key.slice(OWED_PREFIX.length).split('/');
       try {
         const ref: WindowRef = { type, index: windowIndexOfId(id, windowS), lengthS: windowS };
-        const manifest = await readManifest(ref);
+        const manifest = await readClosedManifest(this.#storage, ref);
         if (!manifest) throw new Error(`${o.key}: owed, but ${layout.closed(ref)} has no manifest`);
         await this.ensure(ref, manifest);
         await this.#storage.delete(o.key);

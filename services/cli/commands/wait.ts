@@ -2,14 +2,14 @@
 //
 // Reads the bucket, not the closed-windows topic: it needs no subscription of its own and cannot miss an
 // event sent before it started. It polls with a growing interval (1 s up to --poll-max-s), one stat a poll.
-import { hasCode, HourglassError } from '../../errors/catalogue.ts';
+import { readClosedManifest } from '../../checker/window-closer.ts';
+import { HourglassError } from '../../errors/catalogue.ts';
 import { layout } from '../../storage/layout.ts';
 import { windowEndUs } from '../../wire/window.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { UsageError } from '../cli-error.ts';
 import { formatWindow, parseWindowArg } from '../window-arg.ts';
-import type { ClosedManifest } from '../../checker/closed-manifest.ts';
 
 /** Closed complete: every event is there. */
 export const EXIT_WAIT_COMPLETE = 0;
@@ -41,7 +41,8 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
       throw err;
     });
     if (closed) {
-      const manifest = await readManifest(storage.get.bind(storage), dir + layout.manifestName);
+      const manifest = await readClosedManifest(storage, ref);
+      if (!manifest) throw new Error(`${dir}${layout.manifestName}: _SUCCESS exists but the manifest does not (the bucket was changed by hand?)`);
       if (cmd.options.json) ctx.print(JSON.stringify({ type, windowStart: manifest.windowStart, status: manifest.status, events: manifest.events, lostEvents: manifest.lostEvents, folder: `${storage.location}/${dir}` }));
       else ctx.print(`${label}: ${manifest.status}, ${manifest.events} events${manifest.lostEvents > 0 ? `, ${manifest.lostEvents} lost` : ''}, closed ${(manifest.closeDelayMs / 1000).toFixed(1)} s after its end (${storage.location}/${dir})`);
       return manifest.status === 'complete' ? EXIT_WAIT_COMPLETE : EXIT_WAIT_INCOMPLETE;
@@ -54,15 +55,6 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, leftMs)));
     intervalS = Math.min(pollMaxS, intervalS * 2);
-  }
-}
-
-async function readManifest(get: (key: string) => Promise<Buffer>, key: string): Promise<ClosedManifest> {
-  try {
-    return JSON.parse((await get(key)).toString('utf8')) as ClosedManifest;
-  } catch (err) {
-    if (hasCode(err, 'HG_STORAGE_NOT_FOUND')) throw new Error(`${key}: _SUCCESS exists but the manifest does not (the bucket was changed by hand?)`, { cause: err });
-    throw err;
   }
 }
 
