@@ -269,7 +269,8 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
     // The crash fired, and the window it hit closed once all the same: one manifest, one _SUCCESS, nothing unlisted.
     assert.ok(crashing.crashedOn, "checker-b's first manifest commit failed");
     const hit = crashing.crashedOn.slice(0, -'_MANIFEST.json'.length);
-    await until(`the window hit by the crash (${hit}) closes all the same`, async () => (await kit.storage.stat(crashing.crashedOn!)) !== undefined).catch((err: unknown) => {
+    // A close writes _SUCCESS after the manifest: wait for _SUCCESS (a clean-clone CI run listed between the two).
+    await until(`the window hit by the crash (${hit}) closes all the same`, async () => (await kit.storage.stat(`${hit}_SUCCESS`)) !== undefined).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${kit.diagnose(crashing.crashedOn!.split('/')[0]!)}`);
     });
     const hitManifest = JSON.parse((await kit.storage.get(crashing.crashedOn)).toString('utf8')) as { files: Array<{ name: string }> };
