@@ -1,25 +1,30 @@
-// The gateway's HTTP app: POST /v1/events/:type into the publisher, the probes and /metrics; created apart from listening so tests can drive it.
+// The gateway's HTTP apps: the public one (POST /v1/events/:type into the publisher, GET /openapi.json) and the ops one (probes, /metrics), created apart from listening so tests can drive them.
 //
 // A request goes through, in order: auth (401) -> type and version (404/400) -> content type (415)
-// -> load shedding (503/429, before the body is read, so an overloaded gateway does not spend CPU on
-// bodies it will refuse) -> body (413/400; bytes that are not UTF-8 are refused, never decoded to
-// U+FFFD) -> shape, JSON mapping and schema (400) -> publishMany, whose promise
-// settles only once Pub/Sub acknowledged every event (200). Receive time: the publisher stamps it
+// -> the key's grant of the type (403) -> load shedding (503/429) and the client's quota (429), both
+// before the body is read, so an overloaded gateway or a noisy client does not spend CPU on bodies it
+// will refuse -> body (413/400; bytes that are not UTF-8 are refused, never decoded to U+FFFD) ->
+// shape, JSON mapping and schema (400) -> the quota charged -> publishMany, whose promise settles
+// only once Pub/Sub acknowledged every event (200). Receive time: the publisher stamps it
 // in publishMany, which runs in the same tick as the end of the body, so it is the moment the
 // gateway holds the whole request; the client's clock is never read (an event carries only
 // "payload" and "event_id", and payload fields may not use the identity names).
+// The probes and /metrics are on the ops listener only: the public port serves nothing but the API.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { HourglassError, hasCode } from '../errors/catalogue.ts';
 import type { Registry, SchemaVersion } from '../registry/registry.ts';
 import type { InvalidEvent, Publisher } from '../sdk/index.ts';
-import { anonymousClient, requireBearerToken, TokenSet, type AuthenticatedLocals } from './auth.ts';
+import { anonymousClient, requireBearerToken, tokenListRing, type AuthenticatedLocals } from './auth.ts';
+import { mayPublish, type KeyRing } from './client-keys.ts';
+import { ClientQuotas } from './client-quotas.ts';
 import { asHourglassError, errorAnswer } from './error-response.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { GatewayLifecycle } from './lifecycle.ts';
 import { gatewayLogger, type GatewayLogger } from './log.ts';
 import { GatewayMetrics, type GatewayMetricsView } from './metrics.ts';
 import { assertJsonContentType, fromSdkProblems, invalidEventsError, parseEventsBody, parseVersionParam } from './parse-request.ts';
+import { loadOpenApiDocument } from './openapi.ts';
 import { assertUtf8Body } from './utf8-body.ts';
 
 /** What the gateway needs of a publisher (a real Publisher in production; unit tests may pass less). */
@@ -27,6 +32,15 @@ export type GatewayPublisher = Pick<Publisher, 'id' | 'publishMany' | 'wouldBloc
 
 /** The options the app reads (a resolved GatewayOptions has them all). */
 export type GatewayAppOptions = Pick<GatewayOptions, 'authEnabled' | 'tokens' | 'maxBodyBytes' | 'maxEventsPerRequest' | 'retryAfterS'>;
+
+/** What the ops app needs. */
+export interface OpsAppDeps {
+  readonly publisher: GatewayPublisher;
+  readonly options: Pick<GatewayOptions, 'retryAfterS'>;
+  readonly lifecycle: GatewayLifecycle;
+  /** Serves GET /metrics: `startTelemetry(...).metricsHandler`. Default: none, and /metrics answers 404. */
+  readonly metricsHandler?: MetricsHandler;
+}
 
 export interface GatewayAppDeps {
   readonly publisher: GatewayPublisher;
@@ -38,8 +52,10 @@ export interface GatewayAppDeps {
   readonly lifecycle?: GatewayLifecycle;
   /** Default: a fresh one, observing this app's lifecycle and publisher (never closed). */
   readonly metrics?: GatewayMetrics;
-  /** Serves GET /metrics: `startTelemetry(...).metricsHandler`. Default: none, and /metrics answers 404. */
-  readonly metricsHandler?: MetricsHandler;
+  /** The keys in force, asked on every request (a reloaded ring applies at once). Default: options.tokens (every type, no quota). */
+  readonly keys?: () => KeyRing;
+  /** Default: fresh buckets. */
+  readonly quotas?: ClientQuotas;
 }
 
 /** Writes the Prometheus text of every instrument of the process (the gateway's, the SDK's, the failure counter). */
@@ -48,6 +64,8 @@ export type MetricsHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** Per-request state kept in res.locals. */
 interface EventRequestState extends AuthenticatedLocals {
   type?: string;
+  /** Length of the (decompressed) body, for the client's bytes quota. */
+  bodyBytes?: number;
   schema?: SchemaVersion;
   version?: number;
   events?: number;
@@ -89,19 +107,9 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     next();
   });
 
-  // Probes and metrics: no token, so the platform and Prometheus can reach them.
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const reason = lifecycle.draining ? 'shutting down' : publisher.isHealthy() ? undefined : 'Pub/Sub has been failing';
-    if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
-    else res.json({ status: 'ready' });
-  });
-  const { metricsHandler } = deps;
-  app.get('/metrics', (req, res, next) => {
-    if (metricsHandler) metricsHandler(req, res);
-    else next(new HourglassError('HG_NO_ROUTE', 'no metrics here: this gateway was started without telemetry'));
+  // The API's own description, no token needed (services/gateway/openapi.yaml).
+  app.get('/openapi.json', (_req, res) => {
+    res.json(loadOpenApiDocument());
   });
 
   const track: RequestHandler = (_req, res, next) => {
@@ -118,7 +126,13 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     next();
   };
 
-  const authenticate: RequestHandler = options.authEnabled ? requireBearerToken(new TokenSet(options.tokens)) : anonymousClient();
+  let keys = deps.keys;
+  if (keys === undefined) {
+    const ring = tokenListRing(options.tokens);
+    keys = () => ring;
+  }
+  const authenticate: RequestHandler = options.authEnabled ? requireBearerToken(keys) : anonymousClient();
+  const quotas = deps.quotas ?? new ClientQuotas();
 
   const prepare: RequestHandler = (req, res, next) => {
     const state = res.locals as EventRequestState;
@@ -132,16 +146,41 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     next();
   };
 
-  const shedLoad: RequestHandler = (_req, _res, next) => {
+  const authorizeType: RequestHandler = (_req, res, next) => {
+    const { grant, type } = res.locals as EventRequestState;
+    if (grant && !mayPublish(grant, type!)) {
+      throw new HourglassError('HG_FORBIDDEN_TYPE', `client "${grant.client}" may not publish "${type!}": its key grants other types`, { details: { client: grant.client, type } });
+    }
+    next();
+  };
+
+  const shedLoad: RequestHandler = (_req, res, next) => {
     if (!publisher.isHealthy()) {
       throw new HourglassError('HG_PUBSUB_UNAVAILABLE', 'Pub/Sub has been failing: not accepting events for now');
     }
     if (publisher.wouldBlock()) throw backpressureError(options.retryAfterS);
+    const { grant } = res.locals as EventRequestState;
+    if (grant?.quota) {
+      const verdict = quotas.check(grant.client, grant.quota);
+      if (!verdict.ok) {
+        throw new HourglassError('HG_OVER_QUOTA', `client "${grant.client}" is over its quota (${grant.quota.eventsPerS} events/s, ${grant.quota.bytesPerS} bytes/s): retry after ${verdict.retryAfterS} s`, {
+          details: { client: grant.client, retryAfterS: verdict.retryAfterS },
+        });
+      }
+    }
     next();
   };
 
   // verify sees the raw (decompressed) bytes before body-parser decodes them, which would replace bad ones.
-  const readBody = express.json({ limit: options.maxBodyBytes, strict: false, type: () => true, verify: (_req, _res, body) => assertUtf8Body(body) });
+  const readBody = express.json({
+    limit: options.maxBodyBytes,
+    strict: false,
+    type: () => true,
+    verify: (_req, res, body) => {
+      assertUtf8Body(body);
+      ((res as express.Response).locals as EventRequestState).bodyBytes = body.length;
+    },
+  });
 
   const publish: RequestHandler = async (req, res) => {
     const state = res.locals as EventRequestState;
@@ -149,6 +188,7 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     state.events = Array.isArray(body) ? body.length : undefined;
     const items = parseEventsBody(body, state.schema!, options);
     if (publisher.wouldBlock()) throw backpressureError(options.retryAfterS);
+    if (state.grant?.quota) quotas.charge(state.grant.client, state.grant.quota, items.length, state.bodyBytes ?? 0);
     try {
       // The client's event ids are scoped by who it is, so no client can suppress another's by reusing ids.
       await publisher.publishMany(state.type!, items, { eventIdScope: state.client!, ...(state.version === undefined ? {} : { version: state.version }) });
@@ -161,9 +201,9 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     res.json({ accepted: items.length });
   };
 
-  app.post('/v1/events/:type', track, authenticate, prepare, shedLoad, readBody, publish);
+  app.post('/v1/events/:type', track, authenticate, prepare, authorizeType, shedLoad, readBody, publish);
   app.all('/v1/events/:type', methodNotAllowed('POST'));
-  app.all(['/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
+  app.all('/openapi.json', methodNotAllowed('GET, HEAD'));
   app.use((req, _res, next) => {
     next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)}: events go to POST /v1/events/<type>`));
   });
@@ -182,6 +222,39 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     closeIfDraining(res);
     const answer = errorAnswer(error, options.retryAfterS);
     if (answer.retryAfterS !== undefined) res.setHeader('Retry-After', String(answer.retryAfterS));
+    res.status(answer.status).json(answer.body);
+  };
+  app.use(answerError);
+  return app;
+}
+
+/**
+ * The ops app, on its own listener (never the public port): GET /healthz (liveness: the process
+ * serves HTTP), GET /readyz (503 while draining or while Pub/Sub has been failing), GET /metrics.
+ */
+export function createOpsApp(deps: OpsAppDeps): Express {
+  const { publisher, options, lifecycle, metricsHandler } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const reason = lifecycle.draining ? 'shutting down' : publisher.isHealthy() ? undefined : 'Pub/Sub has been failing';
+    if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
+    else res.json({ status: 'ready' });
+  });
+  app.get('/metrics', (req, res, next) => {
+    if (metricsHandler) metricsHandler(req, res);
+    else next(new HourglassError('HG_NO_ROUTE', 'no metrics here: this gateway was started without telemetry'));
+  });
+  app.all(['/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
+  app.use((req, _res, next) => {
+    next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)} on the ops port: /healthz, /readyz, /metrics`));
+  });
+  const answerError: ErrorRequestHandler = (err, _req, res, _next) => {
+    const answer = errorAnswer(asHourglassError(err), options.retryAfterS);
     res.status(answer.status).json(answer.body);
   };
   app.use(answerError);

@@ -1,23 +1,17 @@
-// Bearer-token authentication of the event routes: the Authorization header checked in constant time, and the client it names.
+// Bearer-token authentication of the event routes: the Authorization header checked against the keys in force, and the client's grant it names.
 //
-// Tokens are compared as SHA-256 digests with timingSafeEqual, against every configured token
-// without stopping at a match, so the time taken tells an attacker neither how much of a guess was
-// right nor which token matched. The matched token's client scopes the request's event ids
-// (services/sdk/event-id-scope.ts): a token configured as "name:token" is the client "name"; an
+// Keys come from the keys file (services/gateway/client-keys.ts: client, types, quota; reloaded
+// without a restart by key-file-source.ts) or, in local mode only, from HOURGLASS_GATEWAY_TOKENS
+// ("name:token" or "token": every type, no quota). A matched key's client scopes the request's event
+// ids (services/sdk/event-id-scope.ts): a token configured as "name:token" is the client "name"; an
 // unnamed one is "key-<first 12 hex of its SHA-256>" (never the token itself). Give the old and the
 // new token of one client the same name when rotating, so that its retries still de-duplicate.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { HourglassError } from '../errors/catalogue.ts';
+import { ANONYMOUS_CLIENT, KeyRing, tokenDigest, type ClientGrant } from './client-keys.ts';
 
 /** The realm named in WWW-Authenticate challenges. */
 export const AUTH_REALM = 'hourglass';
-
-/** The client of every request when authentication is off (local mode only). */
-export const ANONYMOUS_CLIENT = 'anonymous';
-
-/** A token entry's client name. Names starting "key-" and "anonymous" are the gateway's own. */
-export const CLIENT_NAME_SYNTAX = /^[a-z][a-z0-9_.-]{0,62}$/;
 
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
 
@@ -32,53 +26,27 @@ export interface TokenEntry {
 
 export function parseTokenEntry(entry: string): TokenEntry {
   const colon = entry.indexOf(':');
-  if (colon < 0) return { token: entry, client: `key-${digest(entry).toString('hex').slice(0, 12)}` };
+  if (colon < 0) return { token: entry, client: `key-${tokenDigest(entry).toString('hex').slice(0, 12)}` };
   const name = entry.slice(0, colon);
   return { token: entry.slice(colon + 1), name, client: name };
 }
 
-/** Why `name` cannot name a token's client; undefined when it can. */
-export function clientNameProblem(name: string): string | undefined {
-  if (!CLIENT_NAME_SYNTAX.test(name)) return 'must match ^[a-z][a-z0-9_.-]{0,62}$';
-  if (name === ANONYMOUS_CLIENT || name.startsWith('key-')) return `"${ANONYMOUS_CLIENT}" and names starting "key-" are reserved for the gateway`;
-  return undefined;
+/** The keys of HOURGLASS_GATEWAY_TOKENS ("name:token" or "token"): each may publish every type, without a quota (local mode only). */
+export function tokenListRing(entries: readonly string[]): KeyRing {
+  const grants = new Map<string, ClientGrant>();
+  return new KeyRing(
+    entries.map(parseTokenEntry).map((e) => {
+      const grant = grants.get(e.client) ?? { client: e.client, types: undefined, quota: undefined };
+      grants.set(e.client, grant);
+      return { digest: tokenDigest(e.token), grant };
+    }),
+  );
 }
 
-export class TokenSet {
-  readonly #digests: readonly Buffer[];
-  readonly #clients: readonly string[];
-
-  /** `entries` as configured: "name:token" or "token". */
-  constructor(entries: readonly string[]) {
-    const parsed = entries.map(parseTokenEntry);
-    this.#digests = parsed.map((e) => digest(e.token));
-    this.#clients = parsed.map((e) => e.client);
-  }
-
-  get size(): number {
-    return this.#digests.length;
-  }
-
-  /** True when `token` is one of the configured tokens. */
-  has(token: string): boolean {
-    return this.clientOf(token) !== undefined;
-  }
-
-  /** The client `token` belongs to, or undefined when it is not configured. Compares with every token, whatever matches. */
-  clientOf(token: string): string | undefined {
-    const candidate = digest(token);
-    let client: string | undefined;
-    this.#digests.forEach((known, i) => {
-      if (timingSafeEqual(candidate, known)) client = this.#clients[i];
-    });
-    return client;
-  }
-}
-
-export type AuthOutcome = { readonly ok: true; readonly client: string } | { readonly ok: false; readonly error: HourglassError; readonly challenge: string };
+export type AuthOutcome = { readonly ok: true; readonly grant: ClientGrant } | { readonly ok: false; readonly error: HourglassError; readonly challenge: string };
 
 /** Checks an Authorization header value; on failure returns the error and the WWW-Authenticate challenge (RFC 6750). */
-export function checkAuthorization(header: string | undefined, tokens: TokenSet): AuthOutcome {
+export function checkAuthorization(header: string | undefined, keys: KeyRing): AuthOutcome {
   if (header === undefined || header.trim() === '') {
     return {
       ok: false,
@@ -94,28 +62,35 @@ export function checkAuthorization(header: string | undefined, tokens: TokenSet)
       challenge: `Bearer realm="${AUTH_REALM}", error="invalid_request"`,
     };
   }
-  const client = tokens.clientOf(match[1]!);
-  if (client === undefined) {
+  const grant = keys.grantOf(match[1]!);
+  if (grant === undefined) {
     return {
       ok: false,
       error: new HourglassError('HG_UNAUTHORIZED', 'invalid bearer token'),
       challenge: `Bearer realm="${AUTH_REALM}", error="invalid_token"`,
     };
   }
-  return { ok: true, client };
+  return { ok: true, grant };
 }
 
-/** Where the middleware leaves the request's client (res.locals), for the handlers after it. */
+/** Where the middleware leaves the request's client and grant (res.locals), for the handlers after it. */
 export interface AuthenticatedLocals {
   client?: string;
+  /** Undefined with authentication off: every type, no quota. */
+  grant?: ClientGrant;
 }
 
-/** Express middleware: passes authenticated requests on with their client in res.locals; answers the rest through the error handler with their challenge. */
-export function requireBearerToken(tokens: TokenSet): RequestHandler {
+/**
+ * Express middleware: passes authenticated requests on with their client and grant in res.locals;
+ * answers the rest through the error handler with their challenge. `keys` is asked on every request,
+ * so a reloaded ring (a new key, a revoked one) applies to the next request.
+ */
+export function requireBearerToken(keys: () => KeyRing): RequestHandler {
   return (req, res, next) => {
-    const outcome = checkAuthorization(req.headers.authorization, tokens);
+    const outcome = checkAuthorization(req.headers.authorization, keys());
     if (outcome.ok) {
-      (res.locals as AuthenticatedLocals).client = outcome.client;
+      (res.locals as AuthenticatedLocals).client = outcome.grant.client;
+      (res.locals as AuthenticatedLocals).grant = outcome.grant;
       return next();
     }
     res.setHeader('WWW-Authenticate', outcome.challenge);
@@ -131,6 +106,3 @@ export function anonymousClient(): RequestHandler {
   };
 }
 
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}

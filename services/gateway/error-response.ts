@@ -76,7 +76,7 @@ export function asHourglassError(err: unknown): HourglassError {
   return new HourglassError('HG_INTERNAL', 'internal error', { cause: err });
 }
 
-/** The answer for an error; `retryAfterS` is used for 429 and 503. */
+/** The answer for an error; `retryAfterS` is used for 429 and 503, unless the error's details name their own (a quota knows when it refills). */
 export function errorAnswer(err: HourglassError, retryAfterS: number): ErrorAnswer {
   const serverSide = err.httpStatus >= 500;
   const message = (serverSide ? (PUBLIC_MESSAGES[err.code] ?? 'internal error') : firstLine(err.message)).slice(0, MAX_MESSAGE_CHARS);
@@ -85,7 +85,7 @@ export function errorAnswer(err: HourglassError, retryAfterS: number): ErrorAnsw
     status: err.httpStatus,
     code: err.code,
     body: { error: { code: err.code, message, retryable: err.retryable, ...(details === undefined ? {} : { details }) } },
-    retryAfterS: err.httpStatus === 429 || err.httpStatus === 503 ? retryAfterS : undefined,
+    retryAfterS: err.httpStatus === 429 || err.httpStatus === 503 ? (ownRetryAfterS(err) ?? retryAfterS) : undefined,
   };
 }
 
@@ -107,6 +107,12 @@ export function jsonParseError(cause: unknown, text: string | undefined): Hourgl
     cause,
     details: { reason, position: offset, line, column },
   });
+}
+
+/** A whole number of seconds ≥ 1 in `details.retryAfterS`, if the error carries one. */
+function ownRetryAfterS(err: HourglassError): number | undefined {
+  const own = (err.details as { retryAfterS?: unknown } | undefined)?.retryAfterS;
+  return typeof own === 'number' && Number.isSafeInteger(own) && own >= 1 ? own : undefined;
 }
 
 function firstLine(message: string): string {

@@ -3,7 +3,8 @@
 // Precedence, written once: an explicit override, then the environment, then the default. Nothing
 // else in the gateway reads process.env.
 import { HourglassError } from '../errors/catalogue.ts';
-import { clientNameProblem, parseTokenEntry } from './auth.ts';
+import { parseTokenEntry } from './auth.ts';
+import { clientNameProblem, tokenProblem } from './client-keys.ts';
 import { DEFAULT_SCHEMAS_DIR } from '../registry/registry.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
@@ -24,17 +25,34 @@ export interface GatewayOptions {
   readonly port: number;
   /**
    * Whether `POST /v1/events/:type` needs `Authorization: Bearer <token>`. Env `HOURGLASS_GATEWAY_AUTH`
-   * (`on` | `off`). Default: on in cloud mode, or when tokens are configured.
+   * (`on` | `off`). Default: on in cloud mode, or when keys or tokens are configured. Cloud mode
+   * cannot turn it off.
    */
   readonly authEnabled: boolean;
   /**
-   * Accepted bearer tokens (any of them), each `name:token` or `token`. Env `HOURGLASS_GATEWAY_TOKENS`,
-   * separated by commas or newlines (the Secret Manager secret holds one per line). A token is 16..4096
+   * The per-client keys file (client, keys, types, quota: services/gateway/client-keys.ts), re-read
+   * every `keysReloadMs`. On Cloud Run, a Secret Manager secret mounted as a volume. Env
+   * `HOURGLASS_GATEWAY_KEYS_FILE`. Required in cloud mode. Default: none.
+   */
+  readonly keysFile: string | undefined;
+  /** Between two reads of the keys file (ms): a revoked key is refused within it. Env `HOURGLASS_GATEWAY_KEYS_RELOAD_MS`, 100..60000. Default: 2000. */
+  readonly keysReloadMs: number;
+  /**
+   * Local mode only: accepted bearer tokens, each `name:token` or `token`, every type and no quota.
+   * Env `HOURGLASS_GATEWAY_TOKENS`, separated by commas or newlines. A token is 16..4096
    * URL-safe/base64 characters; a name (`^[a-z][a-z0-9_.-]{0,62}$`) says which client the token belongs to
    * and scopes its event ids (`<name>:<event_id>`); an unnamed token's client is `key-<first 12 hex of its
    * SHA-256>`. Several tokens may share a name (rotation); one token may not appear twice. Default: none.
    */
   readonly tokens: readonly string[];
+  /**
+   * Address of the ops listener (`/healthz`, `/readyz`, `/metrics`), apart from the public port.
+   * Env `HOURGLASS_OPS_HOST`. Default: `127.0.0.1` (local), `0.0.0.0` (cloud: Cloud Run's probes reach
+   * it, the public ingress does not, since only the container port is routed).
+   */
+  readonly opsHost: string;
+  /** Port of the ops listener; 0 picks a free one. Env `HOURGLASS_OPS_PORT`. Default: 0 (local), 8081 (cloud). */
+  readonly opsPort: number;
   /** Largest request body (bytes, after Content-Encoding is undone). Env `HOURGLASS_MAX_BODY_BYTES`. Default: 5 MiB. */
   readonly maxBodyBytes: number;
   /** Most events in one request. Env `HOURGLASS_MAX_EVENTS_PER_REQUEST`. Default: 1000. */
@@ -68,6 +86,8 @@ export interface GatewayOptions {
 
 export const GATEWAY_DEFAULTS = {
   port: 8080,
+  cloudOpsPort: 8081,
+  keysReloadMs: 2000,
   maxBodyBytes: 5 * 1024 * 1024,
   maxEventsPerRequest: 1000,
   maxEventBytes: 512 * 1024,
@@ -79,11 +99,6 @@ export const GATEWAY_DEFAULTS = {
 
 /** The publisher's default batch size (1 MiB): no single event may exceed a batch. */
 const MAX_EVENT_BYTES_CEILING = 1024 * 1024;
-
-/** Token characters: RFC 6750's b64token, so any token can travel in an Authorization header. */
-const TOKEN_SYNTAX = /^[A-Za-z0-9\-._~+/]+=*$/;
-const TOKEN_MIN_CHARS = 16;
-const TOKEN_MAX_CHARS = 4096;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -116,6 +131,7 @@ export function resolveGatewayOptions(env: Env = {}, overrides: Partial<GatewayO
     overrides.mode ?? (modeRaw === 'local' || modeRaw === 'cloud' ? modeRaw : read('PUBSUB_EMULATOR_HOST') ? 'local' : 'cloud');
 
   const tokens = overrides.tokens ?? parseTokenList(read('HOURGLASS_GATEWAY_TOKENS') ?? '');
+  const keysFile = 'keysFile' in overrides ? overrides.keysFile : read('HOURGLASS_GATEWAY_KEYS_FILE');
   const authRaw = read('HOURGLASS_GATEWAY_AUTH')?.toLowerCase();
   let authFromEnv: boolean | undefined;
   if (authRaw === 'on' || authRaw === 'true' || authRaw === '1') authFromEnv = true;
@@ -126,8 +142,12 @@ export function resolveGatewayOptions(env: Env = {}, overrides: Partial<GatewayO
     mode,
     host: overrides.host ?? read('HOURGLASS_HOST') ?? (mode === 'local' ? '127.0.0.1' : '0.0.0.0'),
     port: overrides.port ?? int(['HOURGLASS_PORT', 'PORT'], 0, 65535, GATEWAY_DEFAULTS.port),
-    authEnabled: overrides.authEnabled ?? authFromEnv ?? (mode === 'cloud' || tokens.length > 0),
+    authEnabled: overrides.authEnabled ?? authFromEnv ?? (mode === 'cloud' || tokens.length > 0 || keysFile !== undefined),
+    keysFile,
+    keysReloadMs: overrides.keysReloadMs ?? int(['HOURGLASS_GATEWAY_KEYS_RELOAD_MS'], 100, 60_000, GATEWAY_DEFAULTS.keysReloadMs),
     tokens,
+    opsHost: overrides.opsHost ?? read('HOURGLASS_OPS_HOST') ?? (mode === 'local' ? '127.0.0.1' : '0.0.0.0'),
+    opsPort: overrides.opsPort ?? int(['HOURGLASS_OPS_PORT'], 0, 65535, mode === 'local' ? 0 : GATEWAY_DEFAULTS.cloudOpsPort),
     maxBodyBytes: overrides.maxBodyBytes ?? int(['HOURGLASS_MAX_BODY_BYTES'], 1024, 256 * 1024 * 1024, GATEWAY_DEFAULTS.maxBodyBytes),
     maxEventsPerRequest: overrides.maxEventsPerRequest ?? int(['HOURGLASS_MAX_EVENTS_PER_REQUEST'], 1, 100_000, GATEWAY_DEFAULTS.maxEventsPerRequest),
     maxEventBytes: overrides.maxEventBytes ?? int(['HOURGLASS_MAX_EVENT_BYTES'], 64, MAX_EVENT_BYTES_CEILING, GATEWAY_DEFAULTS.maxEventBytes),
@@ -162,6 +182,10 @@ function checkGatewayOptions(o: GatewayOptions): string[] {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) problems.push(`${name} must be an integer from ${min} to ${max}, got ${String(v)}`);
   };
   intIn('port', 0, 65535);
+  intIn('opsPort', 0, 65535);
+  intIn('keysReloadMs', 100, 60_000);
+  if (o.opsPort !== 0 && o.opsPort === o.port) problems.push(`the ops port must differ from the public port (both ${o.port})`);
+  if (o.opsHost === '') problems.push('ops host must not be empty');
   intIn('maxBodyBytes', 1024, 256 * 1024 * 1024);
   intIn('maxEventsPerRequest', 1, 100_000);
   intIn('maxEventBytes', 64, MAX_EVENT_BYTES_CEILING);
@@ -180,19 +204,23 @@ function checkGatewayOptions(o: GatewayOptions): string[] {
     const { token, name } = parseTokenEntry(entry);
     const nameProblem = name === undefined ? undefined : clientNameProblem(name);
     if (nameProblem) problems.push(`gateway token #${i + 1}: its name ${JSON.stringify(name)} ${nameProblem}`);
-    if (token.length < TOKEN_MIN_CHARS || token.length > TOKEN_MAX_CHARS) {
-      problems.push(`gateway token #${i + 1} must be ${TOKEN_MIN_CHARS}..${TOKEN_MAX_CHARS} characters long (has ${token.length})`);
-    } else if (!TOKEN_SYNTAX.test(token)) {
-      problems.push(`gateway token #${i + 1} may only hold A-Z a-z 0-9 - . _ ~ + / and trailing = (write a name before it as name:token)`);
-    }
+    const tokenIssue = tokenProblem(token);
+    if (tokenIssue) problems.push(`gateway token #${i + 1} ${tokenIssue}${tokenIssue.startsWith('may only') ? ' (write a name before it as name:token)' : ''}`);
     const first = seen.get(token);
     if (first !== undefined) problems.push(`gateway token #${i + 1} is the same token as #${first}: a token belongs to one client`);
     else seen.set(token, i + 1);
   });
-  if (o.authEnabled && o.tokens.length === 0) {
-    problems.push(
-      `authentication is on${o.mode === 'cloud' ? ' (cloud mode)' : ''} but no tokens are configured: set HOURGLASS_GATEWAY_TOKENS, or HOURGLASS_GATEWAY_AUTH=off to accept requests without a token`,
-    );
+  if (o.mode === 'cloud') {
+    // A deployment never runs open, nor on static unscoped tokens: every client has a key with its types and quota.
+    if (!o.authEnabled) problems.push('authentication cannot be off in cloud mode (HOURGLASS_GATEWAY_AUTH=off is for local mode)');
+    if (o.tokens.length > 0) problems.push('HOURGLASS_GATEWAY_TOKENS is for local mode: in cloud mode keys come from HOURGLASS_GATEWAY_KEYS_FILE (client, types, quota)');
+    else if (o.keysFile === undefined) problems.push('cloud mode needs HOURGLASS_GATEWAY_KEYS_FILE (the per-client keys: a Secret Manager secret mounted as a file)');
+  } else {
+    if (o.keysFile !== undefined && o.tokens.length > 0) problems.push('set HOURGLASS_GATEWAY_KEYS_FILE or HOURGLASS_GATEWAY_TOKENS, not both: one source of keys');
+    if (o.authEnabled && o.tokens.length === 0 && o.keysFile === undefined) {
+      problems.push('authentication is on but no keys are configured: set HOURGLASS_GATEWAY_KEYS_FILE or HOURGLASS_GATEWAY_TOKENS, or HOURGLASS_GATEWAY_AUTH=off to accept requests without a token');
+    }
   }
+  if (o.keysFile === '') problems.push('keys file must not be empty');
   return problems;
 }

@@ -1,6 +1,6 @@
 // The gateway process: options from the environment, telemetry, registry, Pub/Sub client, publisher, server; SIGTERM/SIGINT shut it down gracefully.
 //
-// Logs JSON lines on stdout (createLogger, service "gateway"); /metrics on the gateway's own port
+// Logs JSON lines on stdout (createLogger, service "gateway"); /metrics on the ops port
 // serves every instrument of the process: the gateway's and its publisher's (meter "hourglass-sdk").
 // Exit codes: 0 after a clean shutdown (every request answered, final heartbeat sent), 1 when the
 // shutdown ran out of time or start-up failed, 2 for invalid configuration.
@@ -9,7 +9,9 @@ import { hasCode } from '../errors/catalogue.ts';
 import { Registry } from '../registry/registry.ts';
 import { Publisher } from '../sdk/index.ts';
 import { startTelemetry } from '../telemetry/telemetry.ts';
+import { ClientQuotas } from './client-quotas.ts';
 import { resolveGatewayOptions, type GatewayOptions } from './gateway-options.ts';
+import { KeyFileSource } from './key-file-source.ts';
 import { gatewayLogger } from './log.ts';
 import { startGateway } from './server.ts';
 
@@ -27,6 +29,24 @@ async function main(): Promise<number> {
     return 2;
   }
   const registry = await Registry.load(options.schemasDir);
+  let keySource: KeyFileSource | undefined;
+  const quotas = new ClientQuotas();
+  if (options.keysFile !== undefined) {
+    try {
+      keySource = await KeyFileSource.open({
+        path: options.keysFile,
+        reloadMs: options.keysReloadMs,
+        isKnownType: (type) => registry.get(type) !== undefined,
+        logger,
+        onReload: (ring) => quotas.retain(new Set(ring.clients())),
+      });
+    } catch (err) {
+      if (!hasCode(err, 'HG_CONFIG_INVALID')) throw err;
+      logger.error('gateway_config_invalid', { code: err.code, error: err.message });
+      return 2;
+    }
+  }
+  const source = keySource;
   // PUBSUB_EMULATOR_HOST, when set, is honoured by the client itself.
   const pubsub = new PubSub(options.projectId === undefined ? {} : { projectId: options.projectId });
   let publisher: Publisher;
@@ -41,14 +61,24 @@ async function main(): Promise<number> {
     });
   } catch (err) {
     await pubsub.close().catch(() => undefined);
+    keySource?.close();
     if (!hasCode(err, 'HG_CONFIG_INVALID')) throw err;
     logger.error('gateway_config_invalid', { code: err.code, error: err.message });
     return 2;
   }
   let gateway;
   try {
-    gateway = await startGateway({ publisher, registry, options, logger, metricsHandler: telemetry.metricsHandler });
+    gateway = await startGateway({
+      publisher,
+      registry,
+      options,
+      logger,
+      metricsHandler: telemetry.metricsHandler,
+      quotas,
+      ...(source ? { keys: () => source.ring } : {}),
+    });
   } catch (err) {
+    keySource?.close();
     await publisher.close().catch(() => undefined);
     await pubsub.close().catch(() => undefined);
     throw err;
@@ -58,6 +88,8 @@ async function main(): Promise<number> {
     message: 'gateway listening',
     url: gateway.url,
     port: gateway.port,
+    opsUrl: gateway.opsUrl,
+    keys: source ? { file: options.keysFile, reloadMs: options.keysReloadMs } : options.authEnabled ? 'HOURGLASS_GATEWAY_TOKENS' : 'off',
     mode: options.mode,
     auth: options.authEnabled,
     publisher: publisher.id,
@@ -77,6 +109,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', again);
   process.once('SIGINT', again);
   const report = await gateway.close();
+  keySource?.close();
   await pubsub.close().catch((err: unknown) => logger.warn('pubsub_close_failed', { error: err }));
   await telemetry.shutdown().catch((err: unknown) => logger.warn('telemetry_shutdown_failed', { error: err }));
   return report.drained && report.publisherClosed ? 0 : 1;

@@ -1,9 +1,11 @@
-// Listens with the gateway app and shuts it down gracefully: stop accepting, drain in-flight requests, close the publisher (final heartbeat).
+// Listens with the gateway's public app and its ops app (probes, metrics) on their own ports, and shuts down gracefully: stop accepting, drain in-flight requests, close the publisher (final heartbeat).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
-import { createGatewayApp, metricsView, type GatewayPublisher, type MetricsHandler } from './app.ts';
+import { createOpsApp, createGatewayApp, metricsView, type GatewayPublisher, type MetricsHandler } from './app.ts';
+import type { KeyRing } from './client-keys.ts';
+import type { ClientQuotas } from './client-quotas.ts';
 import type { GatewayOptions } from './gateway-options.ts';
 import { GatewayLifecycle } from './lifecycle.ts';
 import { gatewayLogger, type GatewayLogger } from './log.ts';
@@ -21,6 +23,10 @@ export interface StartGatewayParams {
    * Start the telemetry before the gateway: instruments made before a meter provider is registered stay no-ops.
    */
   readonly metricsHandler?: MetricsHandler;
+  /** The keys in force (a KeyFileSource's ring). Default: options.tokens. */
+  readonly keys?: () => KeyRing;
+  /** Default: fresh buckets. */
+  readonly quotas?: ClientQuotas;
 }
 
 /** How a shutdown went. */
@@ -37,6 +43,9 @@ export interface RunningGateway {
   /** Base URL, e.g. http://127.0.0.1:8080 (loopback when bound to every interface). */
   readonly url: string;
   readonly port: number;
+  /** Base URL of the ops listener (/healthz, /readyz, /metrics). */
+  readonly opsUrl: string;
+  readonly opsPort: number;
   readonly lifecycle: GatewayLifecycle;
   readonly metrics: GatewayMetrics;
   /**
@@ -52,22 +61,23 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
   const logger = params.logger ?? gatewayLogger();
   const lifecycle = new GatewayLifecycle();
   const metrics = new GatewayMetrics(metricsView(lifecycle, publisher, params.registry));
-  const app = createGatewayApp({ publisher, registry: params.registry, options, logger, lifecycle, metrics, metricsHandler: params.metricsHandler });
+  const app = createGatewayApp({ publisher, registry: params.registry, options, logger, lifecycle, metrics, keys: params.keys, quotas: params.quotas });
   const server = http.createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      metrics.close();
-      reject(new HourglassError('HG_CONFIG_INVALID', `gateway cannot listen on ${options.host}:${options.port}: ${err.message}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError);
-      resolve();
+  const ops = http.createServer(createOpsApp({ publisher, options, lifecycle, metricsHandler: params.metricsHandler }));
+  try {
+    await listen(server, options.host, options.port, 'gateway');
+    await listen(ops, options.opsHost, options.opsPort, 'ops listener').catch(async (err: unknown) => {
+      await new Promise((resolve) => server.close(resolve));
+      throw err;
     });
-  });
+  } catch (err) {
+    metrics.close();
+    throw err;
+  }
   server.on('error', (err) => logger.error('gateway_server_error', { error: err }));
+  ops.on('error', (err) => logger.error('gateway_ops_server_error', { error: err }));
   const port = (server.address() as AddressInfo).port;
-  const urlHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host.includes(':') ? `[${options.host}]` : options.host;
+  const opsPort = (ops.address() as AddressInfo).port;
 
   let closing: Promise<ShutdownReport> | undefined;
   const close = (): Promise<ShutdownReport> => {
@@ -90,6 +100,11 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
       );
       server.closeAllConnections();
       await serverClosed;
+      // The ops listener last: /readyz said 503 for the whole drain.
+      await new Promise<void>((resolve) => {
+        ops.close(() => resolve());
+        ops.closeAllConnections();
+      });
       const report: ShutdownReport = { drained, publisherClosed, abandonedRequests };
       metrics.close();
       logger.log(drained && publisherClosed ? 'info' : 'error', 'gateway_stopped', { ...report, publisher: publisher.id });
@@ -98,7 +113,24 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
     return closing;
   };
 
-  return { url: `http://${urlHost}:${port}`, port, lifecycle, metrics, close };
+  return { url: baseUrl(options.host, port), port, opsUrl: baseUrl(options.opsHost, opsPort), opsPort, lifecycle, metrics, close };
+}
+
+function listen(server: http.Server, host: string, port: number, what: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(new HourglassError('HG_CONFIG_INVALID', `${what} cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+/** http://host:port, with loopback for a wildcard address. */
+function baseUrl(host: string, port: number): string {
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${urlHost}:${port}`;
 }
 
 /** True when `promise` resolved within `ms`; false when the time ran out first (it keeps running). */

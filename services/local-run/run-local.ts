@@ -79,21 +79,23 @@ function report(name: string, line: string): void {
   }
 }
 
-/** Ops endpoints (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on the ops port + i, the checker on the ops port + 100. */
+/** Ops endpoints (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on the ops port + i, the checker on the ops port + 100, the gateway on + 200. */
 const CHECKER_OPS_OFFSET = 100;
+const GATEWAY_OPS_OFFSET = 200;
 // A port given as 0 is picked once, here, so that a restarted service comes back on the same one.
 const pick = async (port: number) => (port === 0 ? freePort() : port);
 const gatewayPort = await pick(options.port);
 const consolePort = await pick(options.consolePort);
 const workerOpsPorts = await Promise.all(Array.from({ length: options.workers }, (_, i) => pick(options.opsPort === 0 ? 0 : options.opsPort + i)));
 const checkerOpsPort = await pick(options.opsPort === 0 ? 0 : options.opsPort + CHECKER_OPS_OFFSET);
+const gatewayOpsPort = await pick(options.opsPort === 0 ? 0 : options.opsPort + GATEWAY_OPS_OFFSET);
 
-start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(gatewayPort), HOURGLASS_HOST: '127.0.0.1' });
+start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(gatewayPort), HOURGLASS_HOST: '127.0.0.1', HOURGLASS_OPS_PORT: String(gatewayOpsPort), HOURGLASS_OPS_HOST: '127.0.0.1' });
 for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts', { HOURGLASS_OPS_PORT: String(workerOpsPorts[i]), HOURGLASS_OPS_HOST: '127.0.0.1' });
 start('checker', 'services/checker/main.ts', { HOURGLASS_OPS_PORT: String(checkerOpsPort), HOURGLASS_OPS_HOST: '127.0.0.1' });
 start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
 process.stdout.write(
-  `hourglass: running. gateway http://127.0.0.1:${gatewayPort}/v1/events/<type> (metrics /metrics), status page http://127.0.0.1:${consolePort}/, ` +
+  `hourglass: running. gateway http://127.0.0.1:${gatewayPort}/v1/events/<type> (API description /openapi.json; metrics http://127.0.0.1:${gatewayOpsPort}/metrics), status page http://127.0.0.1:${consolePort}/, ` +
     `metrics: worker(s) ${workerOpsPorts.map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}, checker http://127.0.0.1:${checkerOpsPort}/metrics; ` +
     `Pub/Sub emulator PUBSUB_EMULATOR_HOST=${stack.pubsub.host}; bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). ` +
     `A service that exits is restarted. Ctrl-C stops.\n`,

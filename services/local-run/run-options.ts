@@ -12,7 +12,7 @@ export interface RunOptions {
   readonly port: number;
   /** Status page port on 127.0.0.1. Flag --console-port. Default: 8081; 0: a free port, picked at start. */
   readonly consolePort: number;
-  /** First ops port (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on opsPort + i, the checker on opsPort + 100. Flag --ops-port. Default: 9100; 0: free ports, picked at start. */
+  /** First ops port (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on opsPort + i, the checker on opsPort + 100, the gateway on opsPort + 200. Flag --ops-port. Default: 9100; 0: free ports, picked at start. */
   readonly opsPort: number;
   /** Number of worker processes. Flag --workers. Default: 1. */
   readonly workers: number;
@@ -56,7 +56,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
     windowS: int('window-s', values['window-s'] ?? env.HOURGLASS_WINDOW_S, demo ? 10 : 3600, 1, 86_400),
     port: int('port', values.port ?? env.HOURGLASS_PORT, 8080, 0, 65_535),
     consolePort: int('console-port', values['console-port'], 8081, 0, 65_535),
-    opsPort: int('ops-port', values['ops-port'], 9100, 0, 65_535 - 100),
+    opsPort: int('ops-port', values['ops-port'], 9100, 0, 65_535 - 200),
     workers: int('workers', values.workers, 1, 1, 16),
     demo,
     rate: int('rate', values.rate, 2000, 1, 1_000_000),

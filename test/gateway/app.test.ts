@@ -118,7 +118,7 @@ describe('gateway app (stand-in publisher)', () => {
     const unavailable = await postEvents(gw.url, 'track_played', events(1));
     assertError(unavailable, 503, 'HG_PUBSUB_UNAVAILABLE', /Pub\/Sub is unavailable/);
     assert.equal(unavailable.headers.get('retry-after'), '3');
-    const notReady = await request(`${gw.url}/readyz`);
+    const notReady = await request(`${gw.opsUrl}/readyz`);
     assert.equal(notReady.status, 503);
     assert.deepEqual(notReady.json, { status: 'unavailable', reason: 'Pub/Sub has been failing' });
     healthy = true;
@@ -135,9 +135,11 @@ describe('gateway app (stand-in publisher)', () => {
     const get = await request(`${gw.url}/v1/events/track_played`);
     assertError(get, 405, 'HG_METHOD_NOT_ALLOWED');
     assert.equal(get.headers.get('allow'), 'POST');
-    const post = await request(`${gw.url}/healthz`, { method: 'POST' });
+    const post = await request(`${gw.opsUrl}/healthz`, { method: 'POST' });
     assertError(post, 405, 'HG_METHOD_NOT_ALLOWED');
     assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    const putSpec = await request(`${gw.url}/openapi.json`, { method: 'PUT' });
+    assertError(putSpec, 405, 'HG_METHOD_NOT_ALLOWED');
   });
 
   it('scopes event ids by the client the token belongs to: its name, or key-<12 hex of its SHA-256> when unnamed', async () => {
@@ -154,11 +156,17 @@ describe('gateway app (stand-in publisher)', () => {
     assertError(await postEvents(gw.url, 'track_played', events(1), { authorization: `Bearer alice:${named}` }), 401, 'HG_UNAUTHORIZED');
   });
 
-  it('probes and metrics need no token while events do', async () => {
+  it('probes and metrics are on the ops port only, with no token; the public port serves the API and its description', async () => {
     const gw = await start(stubPublisher(), { authEnabled: true, tokens: [TOKEN] });
-    assert.deepEqual((await request(`${gw.url}/healthz`)).json, { status: 'ok' });
-    assert.deepEqual((await request(`${gw.url}/readyz`)).json, { status: 'ready' });
-    assert.equal((await request(`${gw.url}/metrics`)).status, 200);
+    assert.notEqual(gw.opsPort, gw.port);
+    assert.deepEqual((await request(`${gw.opsUrl}/healthz`)).json, { status: 'ok' });
+    assert.deepEqual((await request(`${gw.opsUrl}/readyz`)).json, { status: 'ready' });
+    assert.equal((await request(`${gw.opsUrl}/metrics`)).status, 200);
+    for (const path of ['/healthz', '/readyz', '/metrics']) assertError(await request(`${gw.url}${path}`), 404, 'HG_NO_ROUTE');
+    assertError(await request(`${gw.opsUrl}/v1/events/track_played`, { method: 'POST' }), 404, 'HG_NO_ROUTE');
+    const spec = await request(`${gw.url}/openapi.json`);
+    assert.equal(spec.status, 200);
+    assert.equal((spec.json as { openapi: string }).openapi, '3.1.0');
     const denied = await postEvents(gw.url, 'track_played', events(1));
     assertError(denied, 401, 'HG_UNAUTHORIZED', /missing bearer token/);
     assert.equal(denied.headers.get('www-authenticate'), 'Bearer realm="hourglass"');
@@ -171,7 +179,7 @@ describe('gateway app (stand-in publisher)', () => {
     const gw = await start(stubPublisher());
     // The instruments are the process's: other tests' gateways count there too, so compare before and after.
     const scrape = async () => {
-      const res = await request(`${gw.url}/metrics`);
+      const res = await request(`${gw.opsUrl}/metrics`);
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
       const text = res.text;
@@ -208,7 +216,7 @@ describe('gateway app (stand-in publisher)', () => {
   it('without telemetry, /metrics answers 404', async () => {
     const gateway = await startGateway({ publisher: stubPublisher(), registry, options: resolveGatewayOptions({}, { mode: 'local', port: 0 }), logger: silentLogger });
     running.push(gateway);
-    assertError(await request(`${gateway.url}/metrics`), 404, 'HG_NO_ROUTE', /without telemetry/);
+    assertError(await request(`${gateway.opsUrl}/metrics`), 404, 'HG_NO_ROUTE', /without telemetry/);
   });
 
   it('graceful close: stops accepting, answers the request in flight, then closes the publisher, once', async () => {
@@ -250,7 +258,7 @@ describe('gateway app (stand-in publisher)', () => {
     const error = assertError(res, 503, 'HG_SHUTTING_DOWN', /shutting down/);
     assert.equal(error.retryable, true);
     assert.equal(res.headers.get('connection'), 'close');
-    const ready = await request(`${gw.url}/readyz`);
+    const ready = await request(`${gw.opsUrl}/readyz`);
     assert.equal(ready.status, 503);
     assert.deepEqual(ready.json, { status: 'unavailable', reason: 'shutting down' });
     assertNoLeak(ready);

@@ -1,22 +1,25 @@
-// Bearer-token checks: the token set and the client each token belongs to, and the 401 challenges for a missing, malformed or wrong header.
+// Bearer-token checks: the keys of HOURGLASS_GATEWAY_TOKENS and the client each belongs to, and the 401 challenges for a missing, malformed or wrong header.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
-import { checkAuthorization, clientNameProblem, parseTokenEntry, TokenSet } from '../../services/gateway/auth.ts';
+import { checkAuthorization, parseTokenEntry, tokenListRing } from '../../services/gateway/auth.ts';
+import { clientNameProblem } from '../../services/gateway/client-keys.ts';
 
 const GOOD = 'hg_live_0123456789abcdef';
 const OTHER = 'hg_live_fedcba9876543210xyz';
 
-describe('TokenSet', () => {
-  it('knows exactly its tokens, whatever their lengths', () => {
-    const tokens = new TokenSet([GOOD, OTHER]);
+describe('tokenListRing', () => {
+  it('knows exactly its tokens, whatever their lengths; each may publish every type, without a quota', () => {
+    const tokens = tokenListRing([GOOD, OTHER]);
     assert.equal(tokens.size, 2);
-    assert.equal(tokens.has(GOOD), true);
-    assert.equal(tokens.has(OTHER), true);
-    assert.equal(tokens.has(GOOD.slice(0, -1)), false);
-    assert.equal(tokens.has(`${GOOD}x`), false);
-    assert.equal(tokens.has(''), false);
-    assert.equal(new TokenSet([]).has(GOOD), false);
+    assert.ok(tokens.grantOf(GOOD));
+    assert.ok(tokens.grantOf(OTHER));
+    assert.equal(tokens.grantOf(GOOD.slice(0, -1)), undefined);
+    assert.equal(tokens.grantOf(`${GOOD}x`), undefined);
+    assert.equal(tokens.grantOf(''), undefined);
+    assert.equal(tokenListRing([]).grantOf(GOOD), undefined);
+    assert.equal(tokens.grantOf(GOOD)!.types, undefined);
+    assert.equal(tokens.grantOf(GOOD)!.quota, undefined);
   });
 });
 
@@ -27,7 +30,7 @@ describe('token entries', () => {
     assert.equal(unnamed.client, `key-${createHash('sha256').update(GOOD).digest('hex').slice(0, 12)}`);
     assert.equal(unnamed.name, undefined);
     assert.ok(!unnamed.client.includes(GOOD.slice(0, 8)));
-    assert.deepEqual(new TokenSet([`web-app:${GOOD}`]).clientOf(`web-app:${GOOD}`), undefined, 'the name is not part of the token');
+    assert.deepEqual(tokenListRing([`web-app:${GOOD}`]).grantOf(`web-app:${GOOD}`), undefined, 'the name is not part of the token');
   });
 
   it('client names: ^[a-z][a-z0-9_.-]{0,62}$, and not the gateway\'s own', () => {
@@ -37,15 +40,16 @@ describe('token entries', () => {
 });
 
 describe('checkAuthorization', () => {
-  const tokens = new TokenSet([GOOD]);
+  const tokens = tokenListRing([GOOD]);
 
   it('accepts "Bearer <token>" (scheme case-insensitive), naming the client it belongs to', () => {
     const client = `key-${createHash('sha256').update(GOOD).digest('hex').slice(0, 12)}`;
-    assert.deepEqual(checkAuthorization(`Bearer ${GOOD}`, tokens), { ok: true, client });
-    assert.deepEqual(checkAuthorization(`bearer ${GOOD}`, tokens), { ok: true, client });
-    const named = new TokenSet([`alice:${GOOD}`, `bob:${OTHER}`]);
-    assert.deepEqual(checkAuthorization(`Bearer ${GOOD}`, named), { ok: true, client: 'alice' });
-    assert.deepEqual(checkAuthorization(`Bearer ${OTHER}`, named), { ok: true, client: 'bob' });
+    const clientOf = (outcome: ReturnType<typeof checkAuthorization>) => (outcome.ok ? outcome.grant.client : undefined);
+    assert.equal(clientOf(checkAuthorization(`Bearer ${GOOD}`, tokens)), client);
+    assert.equal(clientOf(checkAuthorization(`bearer ${GOOD}`, tokens)), client);
+    const named = tokenListRing([`alice:${GOOD}`, `bob:${OTHER}`]);
+    assert.equal(clientOf(checkAuthorization(`Bearer ${GOOD}`, named)), 'alice');
+    assert.equal(clientOf(checkAuthorization(`Bearer ${OTHER}`, named)), 'bob');
   });
 
   const cases: Array<[string, string | undefined, RegExp, string]> = [

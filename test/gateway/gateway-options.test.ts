@@ -35,19 +35,33 @@ describe('resolveGatewayOptions', () => {
     assert.equal(o.windowS, 3600);
   });
 
-  it('cloud is the default without an emulator, and then refuses to start without tokens', () => {
+  it('cloud is the default without an emulator, and then refuses to start without a keys file', () => {
     const { message } = configError(() => resolveGatewayOptions({}));
-    assert.match(message, /authentication is on \(cloud mode\) but no tokens are configured/);
-    assert.match(message, /HOURGLASS_GATEWAY_TOKENS/);
+    assert.match(message, /cloud mode needs HOURGLASS_GATEWAY_KEYS_FILE/);
   });
 
-  it('cloud mode with tokens: every interface, auth on, tokens split on commas and newlines, PORT honoured', () => {
-    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', PORT: '9090', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A}, ${TOKEN_B}\n\n`, HOURGLASS_PROJECT: 'p1' });
+  it('cloud mode with a keys file: every interface, auth on, the ops listener on 8081 apart from PORT, PORT honoured', () => {
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', PORT: '9090', HOURGLASS_GATEWAY_KEYS_FILE: '/secrets/keys.json', HOURGLASS_PROJECT: 'p1' });
     assert.equal(o.host, '0.0.0.0');
     assert.equal(o.port, 9090);
     assert.equal(o.authEnabled, true);
-    assert.deepEqual(o.tokens, [TOKEN_A, TOKEN_B]);
+    assert.equal(o.keysFile, '/secrets/keys.json');
+    assert.equal(o.keysReloadMs, 2000);
+    assert.deepEqual([o.opsHost, o.opsPort], ['0.0.0.0', 8081]);
     assert.equal(o.projectId, 'p1');
+  });
+
+  it('cloud mode never runs open nor on unscoped tokens; locally, one source of keys and the ops port apart', () => {
+    const open = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_AUTH: 'off', HOURGLASS_GATEWAY_KEYS_FILE: '/k.json' }));
+    assert.match(open.message, /authentication cannot be off in cloud mode/);
+    const tokens = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: TOKEN_A }));
+    assert.match(tokens.message, /HOURGLASS_GATEWAY_TOKENS is for local mode/);
+    const both = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: TOKEN_A, HOURGLASS_GATEWAY_KEYS_FILE: '/k.json' }));
+    assert.match(both.message, /not both/);
+    const samePort = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_PORT: '8080', HOURGLASS_OPS_PORT: '8080' }));
+    assert.match(samePort.message, /ops port must differ/);
+    const local = resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_KEYS_FILE: '/k.json', HOURGLASS_GATEWAY_KEYS_RELOAD_MS: '250' });
+    assert.deepEqual([local.authEnabled, local.keysReloadMs, local.opsHost, local.opsPort], [true, 250, '127.0.0.1', 0]);
   });
 
   it('HOURGLASS_PORT wins over PORT; overrides win over the environment', () => {
@@ -57,9 +71,11 @@ describe('resolveGatewayOptions', () => {
     assert.equal(o.maxEventsPerRequest, 7);
   });
 
-  it('tokens turn auth on in local mode; HOURGLASS_GATEWAY_AUTH=off turns it off in cloud mode', () => {
-    assert.equal(resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: TOKEN_A }).authEnabled, true);
-    const open = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_AUTH: 'off' });
+  it('tokens turn auth on in local mode, split on commas and newlines; HOURGLASS_GATEWAY_AUTH=off turns it off there', () => {
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A}, ${TOKEN_B}\n\n` });
+    assert.equal(o.authEnabled, true);
+    assert.deepEqual(o.tokens, [TOKEN_A, TOKEN_B]);
+    const open = resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_AUTH: 'off', HOURGLASS_HOST: '0.0.0.0' });
     assert.equal(open.authEnabled, false);
     assert.equal(open.host, '0.0.0.0');
   });
@@ -104,7 +120,7 @@ describe('resolveGatewayOptions', () => {
 
   it('rejects weak or malformed tokens by position, without echoing them', () => {
     const short = 'short';
-    const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A},${short},tok with space xxxxxxxxxx` }));
+    const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: `${TOKEN_A},${short},tok with space xxxxxxxxxx` }));
     assert.match(message, /token #2 must be 16\.\.4096 characters long/);
     assert.match(message, /token #3 may only hold/);
     assert.doesNotMatch(message, new RegExp(short));
@@ -112,10 +128,10 @@ describe('resolveGatewayOptions', () => {
   });
 
   it('a token may be named "name:token": the name is checked (and may be shared), a token may not appear twice', () => {
-    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: `web-app:${TOKEN_A}\nweb-app:${TOKEN_B}\nios_app.v2:tok_cccccccccccccccccccc` });
+    const o = resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: `web-app:${TOKEN_A}\nweb-app:${TOKEN_B}\nios_app.v2:tok_cccccccccccccccccccc` });
     assert.deepEqual(o.tokens, [`web-app:${TOKEN_A}`, `web-app:${TOKEN_B}`, 'ios_app.v2:tok_cccccccccccccccccccc']);
     const { message, problems } = configError(() =>
-      resolveGatewayOptions({ HOURGLASS_MODE: 'cloud', HOURGLASS_GATEWAY_TOKENS: [`Web:${TOKEN_A}`, `anonymous:${TOKEN_B}`, 'key-1:tok_cccccccccccccccccccc', `other:${TOKEN_A}`, ':tok_dddddddddddddddddddd'].join(',') }),
+      resolveGatewayOptions({ HOURGLASS_MODE: 'local', HOURGLASS_GATEWAY_TOKENS: [`Web:${TOKEN_A}`, `anonymous:${TOKEN_B}`, 'key-1:tok_cccccccccccccccccccc', `other:${TOKEN_A}`, ':tok_dddddddddddddddddddd'].join(',') }),
     );
     assert.match(message, /token #1: its name "Web" must match/);
     assert.match(message, /token #2: its name "anonymous" .* reserved/);
@@ -150,6 +166,6 @@ describe('gateway process with an invalid configuration', () => {
     assert.deepEqual([entry.severity, entry.level, entry.service, entry.event], ['ERROR', 'error', 'gateway', 'gateway_config_invalid']);
     assert.equal(entry.code, 'HG_CONFIG_INVALID');
     assert.match(entry.error, /HOURGLASS_MAX_BODY_BYTES must be an integer/);
-    assert.match(entry.error, /no tokens are configured/);
+    assert.match(entry.error, /cloud mode needs HOURGLASS_GATEWAY_KEYS_FILE/);
   });
 });

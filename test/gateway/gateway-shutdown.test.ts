@@ -68,6 +68,7 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     const listening = logged('gateway_listening');
     assert.ok(listening, `gateway did not start: ${JSON.stringify(logs)}`);
     const url = String(listening.url);
+    const opsUrl = String(listening.opsUrl);
     const publisherId = String(listening.publisher);
 
     const perRequest = 50;
@@ -77,7 +78,7 @@ describe('gateway process: graceful shutdown on SIGTERM', () => {
     proxy.cut('blackhole');
     const inFlightCount = 4;
     const inFlight = Array.from({ length: inFlightCount }, (_, k) => postEvents(url, 'track_played', body(k + 1)));
-    await eventually('every request to be in flight', async () => sampleSum((await request(`${url}/metrics`)).text, 'hourglass_gateway_in_flight_requests') === inFlightCount);
+    await eventually('every request to be in flight', async () => sampleSum((await request(`${opsUrl}/metrics`)).text, 'hourglass_gateway_in_flight_requests') === inFlightCount);
 
     child.kill('SIGTERM');
     await eventually('the gateway to start draining', () => logged('gateway_draining') !== undefined);

@@ -281,9 +281,9 @@ describe('gateway on the Pub/Sub emulator', () => {
       const shed = await postEvents(gateway.url, 'track_played', [{ payload: trackPlayed(2) }]);
       assertError(shed, 503, 'HG_PUBSUB_UNAVAILABLE');
       assert.equal(shed.headers.get('retry-after'), '4');
-      const ready = await request(`${gateway.url}/readyz`);
+      const ready = await request(`${gateway.opsUrl}/readyz`);
       assert.equal(ready.status, 503);
-      assert.equal((await request(`${gateway.url}/healthz`)).status, 200, 'liveness does not depend on Pub/Sub');
+      assert.equal((await request(`${gateway.opsUrl}/healthz`)).status, 200, 'liveness does not depend on Pub/Sub');
     } finally {
       proxy.restore();
     }

@@ -3,82 +3,17 @@
 // The gateway's /metrics holds its own instruments and its publisher's (accepted and acknowledged per
 // type, publish latency); the worker's, on its ops port, events staged per type, its backlog and memory.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
 import { waitUntil } from '../../services/local-stack/wait-until.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { searchPerformed, trackPlayed } from '../helpers/sample-events.ts';
+import { startService, stopAllServices } from '../helpers/service-process.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { hasSample, sampleSum } from './prometheus-text.ts';
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NODE = path.join(REPO_ROOT, 'node_modules/.bin/node');
 /** A cap so a broken run ends; nothing is asserted about time. */
 const WAIT_MS = 30_000;
-
-interface LogLine {
-  readonly level?: unknown;
-  readonly event?: unknown;
-  readonly [field: string]: unknown;
-}
-
-interface ServiceProcess {
-  /** Every stdout line, parsed (a line that is not JSON is kept as {raw}). */
-  readonly lines: LogLine[];
-  stderr(): string;
-  /** The first log line with this event (also one already seen); rejects if the process exits first. */
-  line(event: string): Promise<LogLine>;
-  /** SIGTERM; resolves with the exit code. */
-  stop(): Promise<number | null>;
-}
-
-const children = new Set<ChildProcess>();
-
-function startService(entry: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(NODE, [path.join(REPO_ROOT, entry)], { cwd: REPO_ROOT, env: { ...process.env, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  const lines: LogLine[] = [];
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const waiters: Array<() => void> = [];
-  createInterface({ input: child.stdout! }).on('line', (raw) => {
-    try {
-      lines.push(JSON.parse(raw) as LogLine);
-    } catch {
-      lines.push({ raw });
-    }
-    for (const wake of waiters.splice(0)) wake();
-  });
-  const line = (event: string) =>
-    new Promise<LogLine>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find((l) => l.event === event);
-        if (found) resolve(found);
-        else waiters.push(check);
-      };
-      check();
-      void exited.then((code) => reject(new Error(`${entry} exited (${code}) before logging ${event}:\n${stderr}\n${JSON.stringify(lines)}`)));
-    });
-  return {
-    lines,
-    stderr: () => stderr,
-    line,
-    stop: () => {
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
 
 async function scrape(url: string): Promise<string> {
   const res = await fetch(`${url}/metrics`);
@@ -95,7 +30,7 @@ describe('gateway and worker processes: /metrics and JSON logs', () => {
     stack = await startLocalStack({ registry });
   });
   after(async () => {
-    for (const child of children) child.kill('SIGKILL');
+    stopAllServices();
     await stack?.stop();
   });
 
@@ -128,7 +63,7 @@ describe('gateway and worker processes: /metrics and JSON logs', () => {
     assert.equal((await post('no_such_type', [{ payload: {} }])).status, 404);
 
     // Gateway: its own counters, and the SDK's per type (the publisher runs inside it).
-    const g = await scrape(gatewayUrl);
+    const g = await scrape(String(listening.opsUrl));
     for (const [type, n] of Object.entries(sent)) {
       assert.equal(sampleSum(g, 'hourglass_sdk_events_accepted_total', { type }), n, `sdk accepted ${type}`);
       assert.equal(sampleSum(g, 'hourglass_sdk_events_acknowledged_total', { type }), n, `sdk acknowledged ${type} (the gateway answers 200 only after Pub/Sub acknowledged)`);
