@@ -15,7 +15,7 @@ export interface DeadLetteredSeqs {
   readonly publisher: string;
   /** Seq ranges [from, to): accounted for by the dead letter, not delivered in this window. */
   readonly ranges: Array<[number, number]>;
-  /** Key of the dead letter holding the message (`hourglass redrive` can put it back once its cause is fixed). */
+  /** Key of the dead letter holding the message (`hourglass-events redrive` can put it back once its cause is fixed). */
   readonly deadLetter: string;
   readonly reason: string;
 }

@@ -3,7 +3,7 @@
 // Each checker writes checker/coverage/<type>/<checker>.json and reads everyone's; coverage only
 // grows, so the union of all replicas' files is always right, whoever wrote last. The two kinds are
 // kept apart: both close gaps for the close rule, but only delivered seqs make a later copy a
-// duplicate (a dead-lettered event that `hourglass redrive` puts back must land).
+// duplicate (a dead-lettered event that `hourglass-events redrive` puts back must land).
 import type { Storage } from '../storage/storage.ts';
 import { runsOf, WindowedRuns, type Run } from './windowed-runs.ts';
 

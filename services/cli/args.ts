@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './cli-error.ts';
 
-export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'wait' | 'schemas' | 'publish' | 'redrive' | 'help';
+export type CommandName = 'status' | 'ls' | 'cat' | 'manifest' | 'verify' | 'wait' | 'schemas' | 'publish' | 'redrive' | 'help' | 'version';
 
 interface CommandSpec {
   /** Names of the positional arguments, all required. */
@@ -26,15 +26,17 @@ const SPECS: Record<CommandName, CommandSpec> = {
     options: ['type', 'source', 'reason', 'hour', 'since', 'until', 'limit', 'dry-run', 'force', 'delete', 'json', 'project', 'topic-prefix'],
   },
   help: { positionals: [], optionalPositionals: 1, options: [] },
+  version: { positionals: [], options: [] },
 };
 
-const GLOBAL_OPTIONS = ['location', 'gcs-endpoint', 'window-s', 'help'];
+const GLOBAL_OPTIONS = ['location', 'gcs-endpoint', 'window-s', 'help', 'version'];
 
 const OPTIONS = {
   location: { type: 'string', short: 'l' },
   'gcs-endpoint': { type: 'string' },
   'window-s': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
   type: { type: 'string' },
   windows: { type: 'string' },
   json: { type: 'boolean' },
@@ -85,6 +87,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const [command, ...rest] = parsed.positionals;
   if (command === undefined) {
     if (options.help) return { command: 'help', args: {}, extra: [], options };
+    if (options.version) return { command: 'version', args: {}, extra: [], options };
     throw new UsageError(NO_COMMAND);
   }
   if (!isCommandName(command)) throw new UsageError(`unknown command "${command}"`);
@@ -93,6 +96,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     if (!GLOBAL_OPTIONS.includes(name) && !spec.options.includes(name)) throw new UsageError(`option --${name} does not apply to "${command}"`, command);
   }
   if (options.help) return { command: 'help', args: {}, extra: [command], options };
+  // Like --help, --version wins over whatever else the command line says.
+  if (options.version) return { command: 'version', args: {}, extra: [], options };
   if (rest.length < spec.positionals.length) {
     const missing = spec.positionals.slice(rest.length).map((p) => `<${p}>`).join(' ');
     throw new UsageError(`"${command}" needs ${missing}`, command);

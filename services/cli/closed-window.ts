@@ -44,7 +44,7 @@ async function explainMissing(ctx: CliContext, storage: Storage, ref: WindowRef,
   const nested = below.find((o) => o.key.endsWith(`/${layout.manifestName}`));
   if (nested) {
     const other = JSON.parse((await storage.get(nested.key)).toString('utf8')) as Partial<ClosedManifest>;
-    return `no closed ${ref.lengthS} s window ${label} at ${where}; the windows under it are ${other.windowS ?? '?'} s long: pass --window-s ${other.windowS ?? '<seconds>'} (and name one window by its start, see "hourglass ls ${ref.type}")`;
+    return `no closed ${ref.lengthS} s window ${label} at ${where}; the windows under it are ${other.windowS ?? '?'} s long: pass --window-s ${other.windowS ?? '<seconds>'} (and name one window by its start, see "hourglass-events ls ${ref.type}")`;
   }
   if (below.length > 0) return `window ${label} is being closed (files at ${where} but no ${layout.manifestName} yet): try again in a moment`;
   let hint = '';

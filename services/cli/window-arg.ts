@@ -19,7 +19,7 @@ export function parseWindowArg(text: string, windowS: number, command?: string):
   }
   if (parts.hourOnly && windowS < 3600) {
     throw new UsageError(
-      `<hour> ${JSON.stringify(text)} names an hour, but windows are ${windowS} s long: name one window by its start, e.g. ${formatWindow(Math.floor(ms / 1000 / windowS), windowS)} (see "hourglass ls <type>")`,
+      `<hour> ${JSON.stringify(text)} names an hour, but windows are ${windowS} s long: name one window by its start, e.g. ${formatWindow(Math.floor(ms / 1000 / windowS), windowS)} (see "hourglass-events ls <type>")`,
       command,
     );
   }

@@ -1,4 +1,4 @@
-// What the status page and `hourglass status` show: one snapshot of the bucket's recent windows, per type, as plain JSON.
+// What the status page and `hourglass-events status` show: one snapshot of the bucket's recent windows, per type, as plain JSON.
 
 /** open: still receiving; closing: ended, waiting for proof; closed: complete; incomplete: closed with gaps; unknown: only late events or dead letters are known. */
 export type CellState = 'open' | 'closing' | 'closed' | 'incomplete' | 'unknown';

@@ -1,6 +1,6 @@
 // Builds the status snapshot from the bucket alone: the checkers' status files, the closed manifests, late manifests and dead letters of recent windows.
 //
-// Nothing here talks to a checker: any number of consoles (and `hourglass status`) can read a bucket
+// Nothing here talks to a checker: any number of consoles (and `hourglass-events status`) can read a bucket
 // that any number of checker replicas write. Closed manifests, late manifests and dead letters never
 // change once written, so each is read once and cached; only folder listings and the small status
 // files are read on every refresh, and only for the partitions of the recent range.

@@ -5,7 +5,7 @@
 //   late/<type>/dt=…/hour=…/                   events that arrived after their window closed
 //   deadletter/<type>/dt=…/hour=…/             messages that could not be processed, with the reason
 //   deadletter/<type>/undeliverable/…          messages Pub/Sub gave up delivering (its Cloud Storage subscription's Avro files)
-//   deadletter/<type>/redriven/…               one create-only marker per dead letter `hourglass redrive` put back
+//   deadletter/<type>/redriven/…               one create-only marker per dead letter `hourglass-events redrive` put back
 //   checker/…                                  the checker's own state
 // Every prefix ends with "/" so that listing hour=1/ never matches hour=10/.
 import { MICROS_PER_SECOND, windowStartUs } from '../wire/window.ts';

@@ -1,4 +1,4 @@
-// The hourglass CLI, run as a child process against a bucket a real pipeline run produced (emulator, SDK, worker,
+// The hourglass-events CLI, run as a child process against a bucket a real pipeline run produced (emulator, SDK, worker,
 // checker, 2-second windows): every command's output, file:// and gs://, and bad arguments with their exit codes.
 import assert from 'node:assert/strict';
 import { cp, readFile, truncate, writeFile } from 'node:fs/promises';
@@ -58,7 +58,7 @@ function offMinute(iso: string): string {
   return new Date(ms % 60_000 === 0 ? ms + 2000 : ms).toISOString().slice(0, 19);
 }
 
-describe('hourglass on a closed pipeline run (file://)', () => {
+describe('hourglass-events on a closed pipeline run (file://)', () => {
   it('ls lists every closed window of a type, in a form cat accepts, with status and counts', async () => {
     const r = await hg(['ls', 'track_played']);
     assert.equal(r.code, 0, r.stderr);
@@ -173,7 +173,7 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     assert.match(truncated.stdout, /unreadable: truncated block/);
     const cat = await hg(['cat', 'track_played', label(m), '-l', copy]);
     assert.equal(cat.code, 1);
-    assert.match(cat.stderr, /part-.*\.avro is \d+ bytes, the manifest says \d+: the file was changed or truncated \(run "hourglass verify track_played /);
+    assert.match(cat.stderr, /part-.*\.avro is \d+ bytes, the manifest says \d+: the file was changed or truncated \(run "hourglass-events verify track_played /);
   });
 
   it('status shows every type with its windows and states, the checker and the publishers', async () => {
@@ -208,14 +208,14 @@ describe('hourglass on a closed pipeline run (file://)', () => {
     await writeFile(path.join(dir, 'track_played', 'v3.avsc'), JSON.stringify(v2));
     const bad = await hg(['schemas', 'check', '--dir', dir]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /hourglass: the schema registry does not load: .*v3\.avsc: event type "track_played" version 3 cannot read data written with version [12]/);
+    assert.match(bad.stderr, /hourglass-events: the schema registry does not load: .*v3\.avsc: event type "track_played" version 3 cannot read data written with version [12]/);
     const missing = await hg(['schemas', 'check', '--dir', path.join(dir, 'nope')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read the schemas folder/);
   });
 });
 
-describe('hourglass publish', () => {
+describe('hourglass-events publish', () => {
   const pubsubEnv = () => ({ PUBSUB_EMULATOR_HOST: kit.stack.pubsub.host, HOURGLASS_PROJECT: kit.stack.pubsub.projectId });
 
   it('publishes every line (envelopes with event ids and bare payloads) through the SDK; the events reach closed windows', async () => {
@@ -279,7 +279,7 @@ describe('hourglass publish', () => {
   });
 });
 
-describe('hourglass on gs:// (fake-gcs-server)', () => {
+describe('hourglass-events on gs:// (fake-gcs-server)', () => {
   it('ls, manifest, cat, verify and status read a bucket on GCS exactly as the local directory', async () => {
     const gcs = await startFakeGcsServer();
     after(() => gcs.stop());
@@ -302,15 +302,15 @@ describe('hourglass on gs:// (fake-gcs-server)', () => {
   });
 });
 
-describe('hourglass with bad arguments', () => {
+describe('hourglass-events with bad arguments', () => {
   const m = () => eventWindows[0]!;
   const cases: Array<{ name: string; args: () => string[]; env?: NodeJS.ProcessEnv; code: number; stderr: RegExp }> = [
-    { name: 'no command', args: () => [], code: 2, stderr: /no command given\nusage: hourglass <command> \[options\]\n\nReads, checks/ },
-    { name: 'unknown command', args: () => ['frobnicate'], code: 2, stderr: /unknown command "frobnicate"\nusage: hourglass <command> \[options\] {3}commands: status, ls/ },
+    { name: 'no command', args: () => [], code: 2, stderr: /no command given\nusage: hourglass-events <command> \[options\]\n\nReads, checks/ },
+    { name: 'unknown command', args: () => ['frobnicate'], code: 2, stderr: /unknown command "frobnicate"\nusage: hourglass-events <command> \[options\] {3}commands: status, ls/ },
     { name: 'unknown option', args: () => ['ls', 'track_played', '--bogus'], code: 2, stderr: /Unknown option '--bogus'/ },
-    { name: 'an option of another command', args: () => ['ls', 'track_played', '--dir', 'x'], code: 2, stderr: /option --dir does not apply to "ls"\nusage: hourglass ls <type>/ },
+    { name: 'an option of another command', args: () => ['ls', 'track_played', '--dir', 'x'], code: 2, stderr: /option --dir does not apply to "ls"\nusage: hourglass-events ls <type>/ },
     { name: 'ls without a type', args: () => ['ls'], code: 2, stderr: /"ls" needs <type>/ },
-    { name: 'cat without an hour', args: () => ['cat', 'track_played'], code: 2, stderr: /"cat" needs <hour>\nusage: hourglass cat <type> <hour>/ },
+    { name: 'cat without an hour', args: () => ['cat', 'track_played'], code: 2, stderr: /"cat" needs <hour>\nusage: hourglass-events cat <type> <hour>/ },
     { name: 'verify with an extra argument', args: () => ['verify', 'track_played', label(m()), 'more'], code: 2, stderr: /unexpected arguments: more/ },
     { name: 'a malformed hour', args: () => ['cat', 'track_played', 'yesterday'], code: 2, stderr: /bad <hour> "yesterday": expected 2026-11-22T21, 2026-11-22\/21, or a window start/ },
     { name: 'an hour for 2-second windows', args: () => ['cat', 'track_played', m().windowStart.slice(0, 13)], code: 2, stderr: /names an hour, but windows are 2 s long/ },
@@ -345,11 +345,11 @@ describe('hourglass with bad arguments', () => {
   it('help and --help print usage on stdout with exit 0', async () => {
     const help = await hg(['help']);
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^usage: hourglass <command> \[options\]/);
+    assert.match(help.stdout, /^usage: hourglass-events <command> \[options\]/);
     assert.match(help.stdout, /exit codes: 0 ok, 1 failure .*, 2 bad usage/);
     const catHelp = await hg(['cat', '--help']);
     assert.equal(catHelp.code, 0);
-    assert.match(catHelp.stdout, /^usage: hourglass cat <type> <hour>\n/);
+    assert.match(catHelp.stdout, /^usage: hourglass-events cat <type> <hour>\n/);
   });
 });
 

@@ -1,4 +1,4 @@
-// Test helpers for `hourglass redrive`: a tap on a topic (what a redrive published), where events landed (closed windows and the late area, read by fastavro), and waiting for the checker to settle.
+// Test helpers for `hourglass-events redrive`: a tap on a topic (what a redrive published), where events landed (closed windows and the late area, read by fastavro), and waiting for the checker to settle.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';

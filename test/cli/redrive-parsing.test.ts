@@ -1,4 +1,4 @@
-// Property-based tests of what `hourglass redrive` parses: Pub/Sub's undeliverable archives (Avro, against fastavro), the worker's JSON dead letters, and time arguments.
+// Property-based tests of what `hourglass-events redrive` parses: Pub/Sub's undeliverable archives (Avro, against fastavro), the worker's JSON dead letters, and time arguments.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';

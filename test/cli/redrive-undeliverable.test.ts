@@ -1,4 +1,4 @@
-// `hourglass redrive` of the messages Pub/Sub gave up delivering, end to end: the Pub/Sub emulator, a real worker and checker, the CLI as a process.
+// `hourglass-events redrive` of the messages Pub/Sub gave up delivering, end to end: the Pub/Sub emulator, a real worker and checker, the CLI as a process.
 //
 // In production, after 10 failed deliveries (a storage outage, say) Pub/Sub forwards a message to the
 // type's dead-letter topic, adding CloudPubSubDeadLetter* attributes, and the topic's Cloud Storage
@@ -80,7 +80,7 @@ const tap = await tapTopic(kit, TYPE, 'redrive-undeliverable-tap');
 const ENV = { HOURGLASS_BUCKET: kit.storage.location, HOURGLASS_WINDOW_S: String(WINDOW_S), PUBSUB_EMULATOR_HOST: kit.stack.pubsub.host, HOURGLASS_PROJECT: kit.stack.pubsub.projectId };
 const hg = (args: string[]) => runHourglass(['redrive', ...args], ENV, 120_000);
 
-describe('hourglass redrive of undeliverable messages (Pub/Sub Cloud Storage subscription files)', () => {
+describe('hourglass-events redrive of undeliverable messages (Pub/Sub Cloud Storage subscription files)', () => {
   it('the files are in the archive format: fastavro reads back exactly the records written', async () => {
     const read = await readArchivesWithFastavro(keys.map((k) => path.join(kit.storage.root, k)));
     assert.deepEqual(read, [fileA, fileB].map((records) => records.map((r) => ({ ...r, data: r.data.toString('base64') }))));

@@ -1,4 +1,4 @@
-// `hourglass redrive` of worker dead letters, end to end: the Pub/Sub emulator, a real worker and checker, the CLI as a process.
+// `hourglass-events redrive` of worker dead letters, end to end: the Pub/Sub emulator, a real worker and checker, the CLI as a process.
 //
 // The fault whose cause gets fixed: a worker started with a registry that lacks track_played v2
 // dead-letters every v2 message (unknown_version). Once a worker with the whole registry runs, redrive
@@ -90,7 +90,7 @@ const hg = (args: string[], env: NodeJS.ProcessEnv = {}) => runHourglass(['redri
 const limited: DrainedMessage[] = [];
 const markers = async () => (await kit.storage.list(layout.deadletterRedriven(TYPE))).map((o) => o.key);
 
-describe('hourglass redrive of worker dead letters', () => {
+describe('hourglass-events redrive of worker dead letters', () => {
   it('--dry-run counts what it would redrive and what it would skip, and publishes nothing', async () => {
     const r = await hg(['--type', TYPE, '--dry-run']);
     assert.equal(r.code, 1, 'a dead letter would be skipped');
@@ -172,7 +172,7 @@ describe('hourglass redrive of worker dead letters', () => {
   });
 });
 
-describe('hourglass redrive with bad arguments', () => {
+describe('hourglass-events redrive with bad arguments', () => {
   const cases: Array<{ name: string; args: string[]; stderr: RegExp }> = [
     { name: 'an unknown source', args: ['--source', 'nowhere'], stderr: /--source must be worker, undeliverable or both, got "nowhere"/ },
     { name: 'an unknown reason', args: ['--reason', 'unknown_version,tired'], stderr: /--reason "tired" is not a dead-letter reason \(one of: bad_attributes, .*, undeliverable\)/ },
@@ -191,7 +191,7 @@ describe('hourglass redrive with bad arguments', () => {
       const r = await hg(c.args);
       assert.equal(r.code, 2, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
       assert.match(r.stderr, c.stderr);
-      assert.match(r.stderr, /usage: hourglass redrive \[--type TYPE\]/);
+      assert.match(r.stderr, /usage: hourglass-events redrive \[--type TYPE\]/);
       assert.equal(r.stdout, '');
     });
   }

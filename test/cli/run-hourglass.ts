@@ -1,8 +1,8 @@
-// Test helper: runs the real CLI (node bin/hourglass.ts …) as a child process and captures its exit code and output.
+// Test helper: runs the real CLI (node bin/hourglass-events.ts …) as a child process and captures its exit code and output.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BIN = fileURLToPath(new URL('../../bin/hourglass.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/hourglass-events.ts', import.meta.url));
 
 export interface CliResult {
   readonly code: number | null;
@@ -10,10 +10,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `hourglass <args>` with the given extra environment (HOURGLASS_* from the test, never the caller's). */
-export function runHourglass(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+/** Runs `hourglass-events <args>` with the given extra environment (HOURGLASS_* from the test, never the caller's), in `cwd` (default: this process's). */
+export function runHourglass(args: readonly string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000, cwd?: string): Promise<CliResult> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HOURGLASS_') && k !== 'PUBSUB_EMULATOR_HOST'));
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, METADATA_SERVER_DETECTION: 'none', ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));

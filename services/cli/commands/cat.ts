@@ -1,4 +1,4 @@
-// `hourglass cat <type> <hour>`: every record of a closed window as JSON lines, streamed part by part and block by block.
+// `hourglass-events cat <type> <hour>`: every record of a closed window as JSON lines, streamed part by part and block by block.
 import type { ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError } from '../cli-error.ts';
@@ -17,9 +17,9 @@ export async function runCat(ctx: CliContext, cmd: ParsedCommandLine): Promise<n
     for (const file of window.manifest.files) {
       const key = window.dir + file.name;
       const info = await storage.stat(key);
-      if (!info) throw new CliError(`${storage.location}/${key} is missing (listed in the manifest; run "hourglass verify ${window.label}")`);
+      if (!info) throw new CliError(`${storage.location}/${key} is missing (listed in the manifest; run "hourglass-events verify ${window.label}")`);
       if (info.size !== file.bytes) {
-        throw new CliError(`${storage.location}/${key} is ${info.size} bytes, the manifest says ${file.bytes}: the file was changed or truncated (run "hourglass verify ${window.label}")`);
+        throw new CliError(`${storage.location}/${key} is ${info.size} bytes, the manifest says ${file.bytes}: the file was changed or truncated (run "hourglass-events verify ${window.label}")`);
       }
       const reader = await ContainerReader.open(storage, key, file.bytes).catch((err: unknown) => {
         throw new CliError(`${storage.location}/${key}: ${(err as Error).message}`);
@@ -37,7 +37,7 @@ export async function runCat(ctx: CliContext, cmd: ParsedCommandLine): Promise<n
         }
       } catch (err) {
         if (err instanceof CliError) throw err;
-        throw new CliError(`${storage.location}/${key}: ${(err as Error).message} (run "hourglass verify ${window.label}")`);
+        throw new CliError(`${storage.location}/${key}: ${(err as Error).message} (run "hourglass-events verify ${window.label}")`);
       }
     }
   } finally {

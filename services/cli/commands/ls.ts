@@ -1,4 +1,4 @@
-// `hourglass ls <type>`: the closed windows of a type, oldest first, with status, counts, files and close delay.
+// `hourglass-events ls <type>`: the closed windows of a type, oldest first, with status, counts, files and close delay.
 import type { ClosedManifest } from '../../checker/closed-manifest.ts';
 import { layout } from '../../storage/layout.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';

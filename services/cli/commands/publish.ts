@@ -1,4 +1,4 @@
-// `hourglass publish <type> <file.jsonl>`: checks every line, then publishes them through the SDK Publisher (all or nothing per file unless --skip-invalid).
+// `hourglass-events publish <type> <file.jsonl>`: checks every line, then publishes them through the SDK Publisher (all or nothing per file unless --skip-invalid).
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -49,11 +49,11 @@ export async function runPublish(ctx: CliContext, cmd: ParsedCommandLine): Promi
   }
   check.clear();
   if (invalidCount > 0) {
-    ctx.warn(`hourglass: ${cmd.args['file.jsonl']}: ${invalidCount} invalid line(s) for ${type} v${version.version}:`);
+    ctx.warn(`hourglass-events: ${cmd.args['file.jsonl']}: ${invalidCount} invalid line(s) for ${type} v${version.version}:`);
     for (const p of invalid) ctx.warn(`  ${p}`);
     if (invalidCount > invalid.length) ctx.warn(`  … and ${invalidCount - invalid.length} more`);
     if (!skipInvalid) {
-      ctx.warn('hourglass: nothing was published (all or nothing per file; --skip-invalid publishes the valid lines)');
+      ctx.warn('hourglass-events: nothing was published (all or nothing per file; --skip-invalid publishes the valid lines)');
       return 1;
     }
   }

@@ -1,4 +1,4 @@
-// The arguments of `hourglass redrive`, checked once: which dead letters (type, source, reason, time range, limit) and what to do with them.
+// The arguments of `hourglass-events redrive`, checked once: which dead letters (type, source, reason, time range, limit) and what to do with them.
 import { DEAD_LETTER_REASONS } from '../../worker/message-validator.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';

@@ -1,4 +1,4 @@
-// `hourglass redrive`: puts dead-lettered messages back through the pipeline — the worker's (once their cause is fixed) and Pub/Sub's undeliverable ones — idempotently.
+// `hourglass-events redrive`: puts dead-lettered messages back through the pipeline — the worker's (once their cause is fixed) and Pub/Sub's undeliverable ones — idempotently.
 //
 // Per dead letter, in this order:
 //   1. its marker exists (deadletter/<type>/redriven/…)  → already redriven: nothing to do;

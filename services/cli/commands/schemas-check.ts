@@ -1,4 +1,4 @@
-// `hourglass schemas check [--dir DIR]`: loads the registry (every type's config and versions, and their compatibility) and prints what it holds, or why it does not load.
+// `hourglass-events schemas check [--dir DIR]`: loads the registry (every type's config and versions, and their compatibility) and prints what it holds, or why it does not load.
 import type { ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { formatTable } from '../text-table.ts';

@@ -1,4 +1,4 @@
-// `hourglass status`: the recent windows of every type and their states, from the same snapshot the status page shows.
+// `hourglass-events status`: the recent windows of every type and their states, from the same snapshot the status page shows.
 import { BucketStatusReader } from '../../console/status-reader.ts';
 import type { StatusCell } from '../../console/status-model.ts';
 import { positiveInt, type ParsedCommandLine } from '../args.ts';

@@ -1,4 +1,4 @@
-// `hourglass verify <type> <hour>`: re-reads every part file and checks it against the manifest: size, SHA-256, records (every block decompressed and counted), schema, codec.
+// `hourglass-events verify <type> <hour>`: re-reads every part file and checks it against the manifest: size, SHA-256, records (every block decompressed and counted), schema, codec.
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { layout } from '../../storage/layout.ts';
@@ -74,9 +74,9 @@ export async function runVerify(ctx: CliContext, cmd: ParsedCommandLine): Promis
   if (perPublisher !== manifest.events) problems.push(`the manifest's publishers hold ${perPublisher} events, its total says ${manifest.events}`);
   const names = new Set(manifest.files.map((f) => f.name));
   const stray = (await storage.list(dir)).map((o) => o.key.slice(dir.length)).filter((n) => !n.includes('/') && n.endsWith('.avro') && !names.has(n));
-  for (const name of stray) ctx.warn(`hourglass: note: ${name} is in the folder but not in the manifest (readers of the manifest ignore it; globbing readers would not)`);
+  for (const name of stray) ctx.warn(`hourglass-events: note: ${name} is in the folder but not in the manifest (readers of the manifest ignore it; globbing readers would not)`);
   if (problems.length > 0) {
-    ctx.warn(`hourglass: verification FAILED for ${window.label} at ${storage.location}/${dir}:`);
+    ctx.warn(`hourglass-events: verification FAILED for ${window.label} at ${storage.location}/${dir}:`);
     for (const p of problems) ctx.warn(`  - ${p}`);
     return 1;
   }

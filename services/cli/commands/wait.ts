@@ -1,4 +1,4 @@
-// `hourglass wait <type> <hour>`: blocks until the window is closed (its _SUCCESS exists), for schedulers; the exit code says how it closed.
+// `hourglass-events wait <type> <hour>`: blocks until the window is closed (its _SUCCESS exists), for schedulers; the exit code says how it closed.
 //
 // Reads the bucket, not the closed-windows topic: it needs no subscription of its own and cannot miss an
 // event sent before it started. It polls with a growing interval (1 s up to --poll-max-s), one stat a poll.
@@ -35,7 +35,7 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
     // A storage error that says to retry (a blip in a long wait) is waited out like a window not yet closed.
     const closed = await storage.stat(dir + layout.successName).catch((err: unknown) => {
       if (err instanceof HourglassError && err.retryable) {
-        ctx.warn(`hourglass: ${label}: ${err.message} (retrying)`);
+        ctx.warn(`hourglass-events: ${label}: ${err.message} (retrying)`);
         return undefined;
       }
       throw err;
@@ -50,7 +50,7 @@ export async function runWait(ctx: CliContext, cmd: ParsedCommandLine): Promise<
     const leftMs = deadline - Date.now();
     if (leftMs <= 0) {
       const endsIn = windowEndUs(index, windowS) / 1000 - Date.now();
-      ctx.warn(`hourglass: ${label} is not closed after ${timeoutS} s${endsIn > 0 ? ` (it ends in ${Math.ceil(endsIn / 1000)} s)` : ''}`);
+      ctx.warn(`hourglass-events: ${label} is not closed after ${timeoutS} s${endsIn > 0 ? ` (it ends in ${Math.ceil(endsIn / 1000)} s)` : ''}`);
       return EXIT_WAIT_TIMEOUT;
     }
     await new Promise((r) => setTimeout(r, Math.min(intervalS * 1000, leftMs)));

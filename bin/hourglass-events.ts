@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `hourglass` command (package bin): read, check and feed an hourglass bucket. Usage: hourglass help.
+// The `hourglass-events` command (package bin): read, check and feed an hourglass bucket. Usage: hourglass-events help.
 import { runCli } from '../services/cli/cli.ts';
 
 const code = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() });
