@@ -35,7 +35,7 @@ const BUCKET = /^google_storage_bucket\.events\.name$/;
 export const ALLOWED: readonly Allowed[] = [
   { principal: 'gateway', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.type\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'publish events to the type topics' },
   { principal: 'gateway', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.control\.(name|id)$/, why: 'publish heartbeats' },
-  { principal: 'gateway', kind: 'google_secret_manager_secret_iam_member', role: 'roles/secretmanager.secretAccessor', scope: /^google_secret_manager_secret\.gateway_tokens\.(secret_id|id)$/, why: 'read its bearer tokens' },
+  { principal: 'gateway', kind: 'google_secret_manager_secret_iam_member', role: 'roles/secretmanager.secretAccessor', scope: /^google_secret_manager_secret\.gateway_keys\.(secret_id|id)$/, why: 'read its keys document' },
 
   { principal: 'worker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.worker\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'pull its subscriptions' },
   { principal: 'worker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['staging/', 'deadletter/'], why: 'create staging and dead-letter objects' },

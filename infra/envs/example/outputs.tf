@@ -53,9 +53,9 @@ output "service_accounts" {
   value       = module.hourglass.service_accounts
 }
 
-output "gateway_tokens_secret" {
-  description = "Secret holding the gateway's bearer tokens."
-  value       = module.hourglass.gateway_tokens_secret
+output "gateway_keys_secret" {
+  description = "Secret holding the gateway's keys document."
+  value       = module.hourglass.gateway_keys_secret
 }
 
 output "types" {

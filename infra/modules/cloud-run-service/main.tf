@@ -94,6 +94,22 @@ variable "secret_env" {
   default     = {}
 }
 
+variable "secret_files" {
+  description = "Secret Manager secrets mounted as files, at version latest (each read returns the newest version): volume name => { secret id, directory, file name }."
+  type = map(object({
+    secret     = string
+    mount_path = string
+    file       = string
+  }))
+  default = {}
+}
+
+variable "probe_port" {
+  description = "Port of HTTP startup and liveness probes on /healthz, when the service serves them apart from PORT (the gateway's ops port). null: probes on PORT."
+  type        = number
+  default     = null
+}
+
 variable "deletion_protection" {
   description = "Refuse to delete the service."
   type        = bool
@@ -119,6 +135,20 @@ resource "google_cloud_run_v2_service" "this" {
   template {
     service_account = var.service_account_email
 
+    dynamic "volumes" {
+      for_each = var.secret_files
+      content {
+        name = volumes.key
+        secret {
+          secret = volumes.value.secret
+          items {
+            version = "latest"
+            path    = volumes.value.file
+          }
+        }
+      }
+    }
+
     scaling {
       min_instance_count = var.min_instances
       max_instance_count = var.max_instances
@@ -138,7 +168,33 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       # Cloud Run sets PORT; every service listens on it (the gateway for events, worker and
-      # checker for health), and the default TCP startup probe waits for that.
+      # checker for health). Probes: HTTP /healthz on probe_port (the gateway's ops listener) or PORT.
+      startup_probe {
+        http_get {
+          path = "/healthz"
+          port = var.probe_port
+        }
+        period_seconds    = 2
+        failure_threshold = 30
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+          port = var.probe_port
+        }
+        period_seconds    = 10
+        failure_threshold = 3
+      }
+
+      dynamic "volume_mounts" {
+        for_each = var.secret_files
+        content {
+          name       = volume_mounts.key
+          mount_path = volume_mounts.value.mount_path
+        }
+      }
+
       dynamic "env" {
         for_each = var.env
         content {

@@ -57,9 +57,9 @@ resource "google_pubsub_topic_iam_member" "gateway_publish_control" {
   member  = google_service_account.gateway.member
 }
 
-resource "google_secret_manager_secret_iam_member" "gateway_tokens" {
+resource "google_secret_manager_secret_iam_member" "gateway_keys" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.gateway_tokens.secret_id
+  secret_id = google_secret_manager_secret.gateway_keys.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.gateway.member
 }

@@ -73,7 +73,7 @@ output "service_accounts" {
   value       = local.service_accounts
 }
 
-output "gateway_tokens_secret" {
-  description = "Secret Manager secret holding the gateway's bearer tokens (one per line)."
-  value       = google_secret_manager_secret.gateway_tokens.secret_id
+output "gateway_keys_secret" {
+  description = "Secret Manager secret holding the gateway's keys document (clients, keys, types, quotas; JSON)."
+  value       = google_secret_manager_secret.gateway_keys.secret_id
 }

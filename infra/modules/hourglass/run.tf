@@ -1,5 +1,5 @@
 # The services: one image in Artifact Registry, three Cloud Run services (gateway public behind its
-# bearer-token check; worker and checker internal), and the secret holding the gateway's tokens.
+# per-client keys; worker and checker internal), and the secret holding the gateway's keys document.
 # Nothing runs until var.image_tag names a pushed image (docs/deploy.md, step 5).
 
 resource "google_artifact_registry_repository" "images" {
@@ -30,11 +30,13 @@ resource "google_artifact_registry_repository" "images" {
   depends_on = [google_project_service.api]
 }
 
-# The tokens themselves are never in Terraform (or its state): add them as a secret version with
-# gcloud (docs/deploy.md). One token per line; the gateway accepts any of them.
-resource "google_secret_manager_secret" "gateway_tokens" {
+# The keys document (clients, their keys, types and quotas: services/gateway/client-keys.ts) is never
+# in Terraform (or its state): add it as a secret version with gcloud (docs/deploy.md). The gateway
+# mounts it as a file at version "latest" and re-reads it every few seconds, so a new version (a key
+# added or revoked) takes effect without a new revision.
+resource "google_secret_manager_secret" "gateway_keys" {
   project   = var.project_id
-  secret_id = "${var.name}-gateway-tokens"
+  secret_id = "${var.name}-gateway-keys"
   labels    = local.labels
 
   replication {
@@ -54,6 +56,10 @@ locals {
     HOURGLASS_WINDOW_S     = tostring(var.window_s)
     HOURGLASS_TOPIC_PREFIX = var.topic_prefix
   }
+
+  # Where the gateway's keys secret is mounted, and the port of its probes and /metrics.
+  gateway_keys_dir = "/secrets/gateway-keys"
+  gateway_ops_port = 8081
 
   service_accounts = {
     gateway = google_service_account.gateway.email
@@ -78,16 +84,19 @@ module "service" {
   max_instances         = var.services[each.key].max_instances
   cpu                   = var.services[each.key].cpu
   memory                = var.services[each.key].memory
-  env                   = local.service_env
-  secret_env            = each.key == "gateway" ? { HOURGLASS_GATEWAY_TOKENS = google_secret_manager_secret.gateway_tokens.secret_id } : {}
-  deletion_protection   = var.protect_data
-  labels                = local.labels
+  # The gateway reads its keys from the mounted secret, and serves its probes on its ops port (not its
+  # public one); worker and checker serve them on PORT.
+  env                 = each.key == "gateway" ? merge(local.service_env, { HOURGLASS_GATEWAY_KEYS_FILE = "${local.gateway_keys_dir}/keys.json", HOURGLASS_OPS_PORT = tostring(local.gateway_ops_port) }) : local.service_env
+  secret_files        = each.key == "gateway" ? { "gateway-keys" = { secret = google_secret_manager_secret.gateway_keys.secret_id, mount_path = local.gateway_keys_dir, file = "keys.json" } } : {}
+  probe_port          = each.key == "gateway" ? local.gateway_ops_port : null
+  deletion_protection = var.protect_data
+  labels              = local.labels
 
   # The services need their grants (and the gateway its secret) before their first revision starts.
   depends_on = [
     google_pubsub_topic_iam_member.gateway_publish_type,
     google_pubsub_topic_iam_member.gateway_publish_control,
-    google_secret_manager_secret_iam_member.gateway_tokens,
+    google_secret_manager_secret_iam_member.gateway_keys,
     google_pubsub_subscription_iam_member.worker_subscribe,
     google_storage_bucket_iam_member.worker_write,
     google_pubsub_subscription_iam_member.checker_subscribe,
