@@ -255,7 +255,7 @@ variable "enable_apis" {
 }
 
 variable "protect_data" {
-  description = "Refuse to delete the bucket, the dataset's tables and the Cloud Run services on destroy."
+  description = "Refuse to delete the bucket and the Cloud Run services on destroy (the BigQuery tables are external tables over the bucket and carry no deletion protection: dropping one loses nothing)."
   type        = bool
   default     = true
 }
