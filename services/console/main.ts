@@ -1,12 +1,12 @@
 // Process entry of the status console: settings from the environment, serve until SIGTERM/SIGINT.
 import path from 'node:path';
 import { Registry } from '../registry/registry.ts';
+import { createLogger } from '../telemetry/logger.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { resolveConsoleOptions } from './console-options.ts';
 import { startConsole } from './console-server.ts';
 
-const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
-  process.stdout.write(`${JSON.stringify({ level, time: new Date().toISOString(), service: 'console', msg, ...fields })}\n`);
+const log = createLogger('console');
 
 try {
   const options = resolveConsoleOptions(process.env);
@@ -15,9 +15,9 @@ try {
   const location = options.location.replace(/^file:\/\/(?!\/)/, `file://${process.cwd()}${path.sep}`);
   const storage = await openStorage(location, { gcsEndpoint: options.gcsEndpoint, projectId: options.projectId });
   const running = await startConsole({ storage, registry, port: options.port, host: options.host, windowS: options.windowS });
-  log('info', 'console started', { url: running.url, location: storage.location });
+  log.info('console_started', { url: running.url, location: storage.location });
   const shutdown = async (signal: string) => {
-    log('info', 'console stopping', { signal });
+    log.info('console_stopping', { signal });
     await running.close();
     await storage.close();
     process.exit(0);
@@ -25,6 +25,6 @@ try {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 } catch (err) {
-  log('error', 'console failed to start', { error: (err as Error).message });
+  log.error('console_start_failed', { error: err });
   process.exit(1);
 }

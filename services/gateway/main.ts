@@ -89,7 +89,7 @@ async function main(): Promise<number> {
     url: gateway.url,
     port: gateway.port,
     opsUrl: gateway.opsUrl,
-    keys: source ? { file: options.keysFile, reloadMs: options.keysReloadMs } : options.authEnabled ? 'HOURGLASS_GATEWAY_TOKENS' : 'off',
+    keySource: source ? { file: options.keysFile, reloadMs: options.keysReloadMs } : options.authEnabled ? 'HOURGLASS_GATEWAY_TOKENS' : 'off',
     mode: options.mode,
     auth: options.authEnabled,
     publisher: publisher.id,

@@ -51,7 +51,7 @@ const start = (name: string, entry: string, extra: NodeJS.ProcessEnv = {}) => {
 };
 
 /** Fields every log line has, left out of the compact form. */
-const ENVELOPE = new Set(['time', 'severity', 'level', 'service', 'event', 'msg', 'message']);
+const ENVELOPE = new Set(['time', 'severity', 'level', 'service', 'event', 'msg', 'message', 'logging.googleapis.com/trace', 'logging.googleapis.com/spanId', 'logging.googleapis.com/trace_sampled']);
 
 /**
  * One line of a child's stdout. The services log JSON lines with `level` and `event` (the console a
