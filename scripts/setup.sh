@@ -44,6 +44,13 @@ if [ ! -x .cache/venv/bin/python ] || ! .cache/venv/bin/python -c 'import fastav
   .cache/venv/bin/pip install --quiet --disable-pip-version-check fastavro zstandard cramjam 'backports.zstd; python_version < "3.14"'
 fi
 
+# Schemathesis fuzzes the gateway against its OpenAPI document (test/gateway/schemathesis.test.ts); same venv.
+SCHEMATHESIS_VERSION="4.32.5"
+if ! .cache/venv/bin/python -c "import schemathesis, sys; from importlib.metadata import version; sys.exit(version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+  echo "setup: installing schemathesis $SCHEMATHESIS_VERSION into .cache/venv (fuzzes the gateway's OpenAPI document)"
+  .cache/venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
 # --- begin: Chromium for the status page's browser test (test/console/) ---------------------------
 # Debian's chromium, driven by playwright-core; never a browser download of playwright's own.
 if [ -z "${HOURGLASS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then

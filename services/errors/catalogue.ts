@@ -19,6 +19,8 @@ export const ERROR_CATALOGUE = {
   HG_PUBSUB_UNAVAILABLE: { httpStatus: 503, retryable: true },
   HG_PUBLISH_FAILED: { httpStatus: 503, retryable: false },
   HG_PUBLISHER_CLOSED: { httpStatus: 503, retryable: false },
+  /** Publisher.close({ timeoutMs }) ran out of time: the events its details count were not acknowledged (treat them as not sent). */
+  HG_CLOSE_TIMEOUT: { httpStatus: 503, retryable: true },
   HG_STORAGE_EXISTS: { httpStatus: 409, retryable: false },
   HG_STORAGE_NOT_FOUND: { httpStatus: 404, retryable: false },
   HG_STORAGE_BAD_KEY: { httpStatus: 400, retryable: false },
