@@ -80,3 +80,43 @@ if [ "$with_infra" = 1 ]; then
   fi
 fi
 # --- end: Terraform ------------------------------------------------------------------------------
+
+# --- begin: OpenTelemetry Collector for the telemetry tests (test/telemetry/otlp-*.test.ts) ------
+# The core collector's receiver and exporters plus contrib's file exporter, built from their Go modules with the
+# collector's own builder (ocb) into .cache/bin/otelcol-hourglass, once (about 3 minutes cold on 2 cores).
+# GOFLAGS -e: the builder's `go mod tidy` also resolves the file exporter's test-only imports, one of which the module
+# proxy does not serve; -e lets tidy go on without it (nothing built needs it). A failure is reported and the telemetry
+# tests fail with the reason; it never skips.
+OTELCOL_VERSION="0.165.0"     # go.opentelemetry.io/collector/cmd/builder and the v0.x component modules
+OTELCOL_CONFMAP_VERSION="1.71.0" # the v1.x confmap providers released with it
+build_otelcol() {
+  # Each step checked by hand: errexit does not hold inside a function called as an if condition.
+  rm -rf .cache/otelcol && mkdir -p .cache/otelcol/src .cache/bin || return 1
+  cat > .cache/otelcol/builder.yaml <<YAML || return 1
+dist:
+  name: otelcol-hourglass
+  description: OpenTelemetry Collector for the hourglass tests (OTLP receiver; file and debug exporters)
+  version: $OTELCOL_VERSION
+  output_path: $PWD/.cache/otelcol/src
+receivers:
+  - gomod: go.opentelemetry.io/collector/receiver/otlpreceiver v$OTELCOL_VERSION
+exporters:
+  - gomod: go.opentelemetry.io/collector/exporter/debugexporter v$OTELCOL_VERSION
+  - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter v$OTELCOL_VERSION
+providers:
+  - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider v$OTELCOL_CONFMAP_VERSION
+  - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider v$OTELCOL_CONFMAP_VERSION
+  - gomod: go.opentelemetry.io/collector/confmap/provider/yamlprovider v$OTELCOL_CONFMAP_VERSION
+YAML
+  GOBIN="$PWD/.cache/otelcol/bin" GOFLAGS=-mod=mod go install "go.opentelemetry.io/collector/cmd/builder@v$OTELCOL_VERSION" || return 1
+  GOFLAGS="-mod=mod -e" .cache/otelcol/bin/builder --config=.cache/otelcol/builder.yaml || return 1
+  mv .cache/otelcol/src/otelcol-hourglass .cache/bin/otelcol-hourglass || return 1
+  rm -rf .cache/otelcol
+}
+if [ ! -x .cache/bin/otelcol-hourglass ] || [ "$(.cache/bin/otelcol-hourglass --version 2>/dev/null)" != "otelcol-hourglass version $OTELCOL_VERSION" ]; then
+  echo "setup: building otelcol-hourglass (OpenTelemetry Collector $OTELCOL_VERSION) from its Go modules (once; cached in .cache/bin)"
+  if ! build_otelcol; then
+    echo "setup: building otelcol-hourglass failed; the telemetry tests (test/telemetry/otlp-*.test.ts) fail without it" >&2
+  fi
+fi
+# --- end: OpenTelemetry Collector ----------------------------------------------------------------

@@ -9,6 +9,7 @@ import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import { STAGING_MANIFEST_SUFFIX } from '../storage/staging-manifest.ts';
 import type { Storage } from '../storage/storage.ts';
+import { traceClose } from '../telemetry/tracing.ts';
 import { RewritePacer } from '../storage/rewrite-pacer.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
@@ -361,7 +362,9 @@ export class Checker {
         }
         continue;
       }
-      const manifest = await closeWindow(storage, this.#d.registry, {
+      // A span per close, in the trace of the window's first traced message, linked to every one (tracing.ts).
+      const traced = { type: ref.type, window: ref.index, windowS: ref.lengthS, manifests: staging.staged.map((s) => s.manifest) };
+      const manifest = await traceClose(traced, () => closeWindow(storage, this.#d.registry, {
         ref,
         status: decision.status,
         reason: decision.reason,
@@ -375,7 +378,7 @@ export class Checker {
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
         clientIdHorizonUs: options.clientIdHorizonS * 1e6,
-      });
+      }));
       closedWindows.push({ ref, manifest, staging, closedNow: true });
     }
     await this.#afterClose(type, closedWindows);

@@ -24,6 +24,8 @@ export interface StagedMessage {
   readonly maxReceiveUs: number;
   /** Pub/Sub message id, for tracing a redelivery. */
   readonly messageId: string;
+  /** W3C trace context of the message's publish span (its `traceparent` attribute), when tracing was on. */
+  readonly traceparent?: string;
 }
 
 export interface StagingManifest {

@@ -5,6 +5,7 @@
 // blocks. Sealing makes the bytes, their SHA-256 and the manifest's content; no I/O here.
 import { createHash } from 'node:crypto';
 import type { StagedMessage } from '../storage/staging-manifest.ts';
+import { stagedTraceparent } from '../telemetry/tracing.ts';
 import { ContainerWriter } from '../wire/avro-container.ts';
 import type { CodecName } from '../wire/codecs.ts';
 import type { InboundMessage } from './message-source.ts';
@@ -91,6 +92,8 @@ export class StagingGroup implements GroupKey {
         minReceiveUs: a.minReceiveUs,
         maxReceiveUs: a.maxReceiveUs,
         messageId: m.id,
+        // The publish span's trace context, when the message has one: the checker's close span joins that trace (tracing.ts).
+        ...stagedTraceparent(m.attributes),
       });
       this.#events += a.count;
       if (a.minReceiveUs < this.#minReceiveUs) this.#minReceiveUs = a.minReceiveUs;
