@@ -49,7 +49,22 @@ export interface CheckerOptions {
   readonly maxWaitMs?: number;
   /** Announce each closed window on the topic <prefix>closed-windows. Env HOURGLASS_ANNOUNCE_CLOSED ("true"/"false"). Default: true. */
   readonly announceClosed: boolean;
+  /**
+   * Budget of the whole SIGTERM path of the process (ms): the round in progress, the last heartbeat
+   * snapshot, the announcements, the clients, the exit (main.ts splits it: with 9000, the checker's stop
+   * until 7 s, the announcements until 8 s, exit by 9 s). What is unfinished then is abandoned, safely: a
+   * close is create-only up to its manifest (the commit point) and idempotent after it, so the next round
+   * of any replica finishes or redoes it; heartbeats not saved were not acked, so Pub/Sub delivers them
+   * again. Cloud Run sends SIGKILL 10 s after SIGTERM: keep it below 10000 there.
+   * Env HOURGLASS_SHUTDOWN_TIMEOUT_MS (a whole number, 1..3600000). Default: 9000.
+   */
+  readonly shutdownTimeoutMs: number;
 }
+
+/** Default of shutdownTimeoutMs: Cloud Run kills 10 s after SIGTERM; a second is left for the process to end. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 9000;
+/** The largest shutdownTimeoutMs accepted (ms). */
+const MAX_SHUTDOWN_TIMEOUT_MS = 3_600_000;
 
 export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial<CheckerOptions> = {}): CheckerOptions {
   const num = (name: string, fallback: number): number => {
@@ -85,6 +100,7 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
     livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
     maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),
     announceClosed: overrides.announceClosed ?? bool('HOURGLASS_ANNOUNCE_CLOSED', true),
+    shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? num('HOURGLASS_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
   };
   try {
     assertWindowLength(o.windowS);
@@ -93,5 +109,8 @@ export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial
   }
   if (!isCodecName(o.codec)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_OUTPUT_CODEC: unknown codec ${JSON.stringify(o.codec)}`);
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(o.checkerId)) throw new HourglassError('HG_CONFIG_INVALID', 'checker id must match [A-Za-z0-9_.-]{1,100}');
+  if (!Number.isInteger(o.shutdownTimeoutMs) || o.shutdownTimeoutMs < 1 || o.shutdownTimeoutMs > MAX_SHUTDOWN_TIMEOUT_MS) {
+    throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_SHUTDOWN_TIMEOUT_MS must be a whole number of ms in 1..${MAX_SHUTDOWN_TIMEOUT_MS}, got ${o.shutdownTimeoutMs}`);
+  }
   return o;
 }

@@ -1,4 +1,20 @@
 // Process entry of the checker: configuration from the environment, metrics and health endpoints, one log line per closed window, graceful stop.
+//
+// SIGTERM (Cloud Run sends SIGKILL 10 s later): the whole path, from the signal to the exit, runs inside
+// options.shutdownTimeoutMs (HOURGLASS_SHUTDOWN_TIMEOUT_MS, default 9000), each step by its own deadline,
+// cut from that one budget (reserve = min(1 s, budget / 6)):
+//   checker.stop()  (the round in progress, compactions, last heartbeat snapshot, control subscription)  until budget − 2·reserve (7 s)
+//   announcements   (the closed-windows topic's pending publishes)                                        until budget − reserve   (8 s)
+//   teardown        (ops server, telemetry, Pub/Sub client, storage, at once)                              until budget             (9 s)
+// What is not finished by its deadline is abandoned, and that is safe: a window's close writes its parts
+// aside and commits with a create-only _MANIFEST.json; a close stopped before the commit leaves an attempt
+// folder that the window's close removes, one stopped after it is finished by the next round of any replica
+// (Checker re-runs closeWindow on a committed manifest), so a stop mid-close loses nothing and never tears a
+// window. Heartbeats are acked only once a saved snapshot holds them, so those not saved come again; a
+// window announced but not marked is announced again (its dedupKey makes the duplicate harmless); a segment
+// compaction cut short is a cache, never the only copy. One {"event":"shutdown_finished",…} line says what
+// finished, what was abandoned and how long it took. Exit 0 when every step finished in time, 1 when one was
+// abandoned, or on a second signal.
 import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from '../registry/registry.ts';
 import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
@@ -15,6 +31,8 @@ import { topicNames } from '../wire/topics.ts';
 const log = createLogger('checker');
 /** How often the age of each type's oldest unclosed staging is logged (ms). */
 const STAGING_AGE_LOG_INTERVAL_MS = 60_000;
+/** How long past its budget a shutdown that did not end is cut short (ms). */
+const BACKSTOP_MS = 250;
 const telemetry = startTelemetry({ service: 'checker', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
 
 try {
@@ -53,33 +71,94 @@ try {
   checker.start();
   // Cloud Run gives PORT; locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
   const opsPort = process.env.HOURGLASS_OPS_PORT ?? process.env.PORT;
-  const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => true });
+  let ready = true;
+  const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => ready });
   log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) });
   let reported = 0;
-  const errorTimer = setInterval(() => {
+  const reportErrors = () => {
     for (const e of checker.errors.slice(reported)) log.error('checker_round_failed', { error: e });
     reported = checker.errors.length;
-  }, 1000);
+  };
+  const errorTimer = setInterval(reportErrors, 1000);
   // The "staging older than its max wait" alert in infra/ counts these lines (staging-age-report.ts).
   const stagingAgeTimer = setInterval(() => {
     const maxWaitS = (type: string) => (options.maxWaitMs ?? registry.require(type).config.maxWaitMs) / 1000;
     for (const line of stagingAgeLines(checker.unclosedStaging(), options.windowS, maxWaitS)) log.log(line.level, 'staging_age', line.fields);
   }, STAGING_AGE_LOG_INTERVAL_MS);
+  let stopping = false;
   const shutdown = async (signal: string) => {
-    log.info('checker_stopping', { signal });
+    if (stopping) {
+      // A second signal means "now": what was not saved is read again by the next replica, nothing is lost.
+      log.warn('forced_exit', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    ready = false;
+    const startedMs = performance.now();
+    const budgetMs = options.shutdownTimeoutMs;
+    const reserveMs = Math.min(1000, Math.floor(budgetMs / 6));
+    const deadline = { checker: startedMs + budgetMs - 2 * reserveMs, announcements: startedMs + budgetMs - reserveMs, exit: startedMs + budgetMs };
+    // Every step below is bounded; this is the last resort, should something unbounded hold the process past its budget.
+    setTimeout(() => {
+      log.error('shutdown_deadline_passed', { signal, budgetMs });
+      process.exit(1);
+    }, budgetMs + BACKSTOP_MS).unref();
+    log.info('checker_stopping', { signal, budgetMs, checkerByMs: budgetMs - 2 * reserveMs, announcementsByMs: budgetMs - reserveMs });
     clearInterval(errorTimer);
     clearInterval(stagingAgeTimer);
-    await checker.stop();
-    await closedTopic?.close();
-    await ops?.close();
-    await telemetry.shutdown();
-    await pubsub.close();
-    await storage.close();
-    process.exit(0);
+    const outcomes: Array<[string, StepOutcome]> = [];
+    // 1. The round in progress ends (or is abandoned mid-way: safe, see above), the last snapshot is saved, the subscription closed.
+    outcomes.push(['checker', await by(deadline.checker, checker.stop())]);
+    reportErrors();
+    // 2. Announcements still batched go out before the client closes.
+    if (closedTopic) outcomes.push(['announcements', await by(deadline.announcements, closedTopic.close())]);
+    // 3. The process's own clients, at once.
+    const teardown: Array<[string, Promise<unknown>]> = [
+      ['telemetry', telemetry.shutdown()],
+      ['pubsub_client', pubsub.close()],
+      ['storage', storage.close()],
+      ...(ops ? [['ops_server', ops.close()] as [string, Promise<unknown>]] : []),
+    ];
+    outcomes.push(...(await Promise.all(teardown.map(async ([name, step]) => [name, await by(deadline.exit, step)] as [string, StepOutcome]))));
+    const abandoned = outcomes.filter(([, o]) => o.status !== 'done').map(([name]) => name);
+    const errors = Object.fromEntries(outcomes.flatMap(([name, o]) => (o.status === 'failed' ? [[name, o.error]] : [])));
+    log.log(abandoned.length === 0 ? 'info' : 'warn', 'shutdown_finished', {
+      signal,
+      budgetMs,
+      tookMs: Math.round(performance.now() - startedMs),
+      finished: outcomes.filter(([, o]) => o.status === 'done').map(([name]) => name),
+      abandoned,
+      ...(Object.keys(errors).length > 0 ? { errors } : {}),
+    });
+    process.exit(abandoned.length === 0 ? 0 : 1);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+  const onSignal = (signal: string) =>
+    void shutdown(signal).catch((err: unknown) => {
+      log.error('shutdown_failed', { signal, error: (err as Error).stack ?? String(err) });
+      process.exit(1);
+    });
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 } catch (err) {
   log.error('checker_start_failed', { error: (err as Error).message });
   process.exit(1);
+}
+
+type StepOutcome = { readonly status: 'done' } | { readonly status: 'failed'; readonly error: string } | { readonly status: 'timed_out' };
+
+/** Whether `step` settled by `deadlineMs` (performance.now()); one that did not keeps running, unobserved, until the exit. */
+async function by(deadlineMs: number, step: Promise<unknown>): Promise<StepOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<StepOutcome>((resolve) => {
+    timer = setTimeout(() => resolve({ status: 'timed_out' }), Math.max(0, deadlineMs - performance.now()));
+  });
+  const settled = step.then(
+    (): StepOutcome => ({ status: 'done' }),
+    (err: unknown): StepOutcome => ({ status: 'failed', error: (err as Error)?.message ?? String(err) }),
+  );
+  try {
+    return await Promise.race([settled, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

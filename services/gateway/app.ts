@@ -229,18 +229,20 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
 }
 
 /**
- * The ops app, on its own listener (never the public port): GET /healthz (liveness: the process
- * serves HTTP), GET /readyz (503 while draining or while Pub/Sub has been failing), GET /metrics.
+ * The ops app, on its own listener (never the public port): GET /health/live (liveness: the process
+ * serves HTTP; Cloud Run's startup and liveness probes), GET /health/ready (503 while draining or while
+ * Pub/Sub has been failing), GET /metrics. Cloud Run reserves some paths ending in "z", so its probes
+ * do not call /healthz and /readyz; those stay as aliases for local tooling.
  */
 export function createOpsApp(deps: OpsAppDeps): Express {
   const { publisher, options, lifecycle, metricsHandler } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.get('/healthz', (_req, res) => {
+  app.get(['/health/live', '/healthz'], (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
+  app.get(['/health/ready', '/readyz'], (_req, res) => {
     const reason = lifecycle.draining ? 'shutting down' : publisher.isHealthy() ? undefined : 'Pub/Sub has been failing';
     if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
     else res.json({ status: 'ready' });
@@ -249,9 +251,9 @@ export function createOpsApp(deps: OpsAppDeps): Express {
     if (metricsHandler) metricsHandler(req, res);
     else next(new HourglassError('HG_NO_ROUTE', 'no metrics here: this gateway was started without telemetry'));
   });
-  app.all(['/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
+  app.all(['/health/live', '/health/ready', '/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
   app.use((req, _res, next) => {
-    next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)} on the ops port: /healthz, /readyz, /metrics`));
+    next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)} on the ops port: /health/live, /health/ready (aliases /healthz, /readyz), /metrics`));
   });
   const answerError: ErrorRequestHandler = (err, _req, res, _next) => {
     const answer = errorAnswer(asHourglassError(err), options.retryAfterS);

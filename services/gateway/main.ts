@@ -5,6 +5,7 @@
 // Exit codes: 0 after a clean shutdown (every request answered, final heartbeat sent), 1 when the
 // shutdown ran out of time or start-up failed, 2 for invalid configuration.
 import { PubSub } from '@google-cloud/pubsub';
+import { Deadline } from '../concurrency/deadline.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import { Registry } from '../registry/registry.ts';
 import { Publisher } from '../sdk/index.ts';
@@ -71,7 +72,8 @@ async function main(): Promise<number> {
     gateway = await startGateway({
       publisher,
       registry,
-      options,
+      // The drain gets the budget less a reserve for closing the clients afterwards.
+      options: { ...options, shutdownTimeoutMs: options.shutdownTimeoutMs - teardownReserveMs(options.shutdownTimeoutMs) },
       logger,
       metricsHandler: telemetry.metricsHandler,
       quotas,
@@ -101,6 +103,7 @@ async function main(): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   logger.info('gateway_shutting_down', { signal });
+  const exitDeadline = Deadline.after(options.shutdownTimeoutMs);
   // A second signal while draining means "now": exit without waiting any longer.
   const again = (second: NodeJS.Signals) => {
     logger.warn('gateway_forced_exit', { signal: second, reason: 'second signal: exiting before the drain finished' });
@@ -108,10 +111,17 @@ async function main(): Promise<number> {
   };
   process.once('SIGTERM', again);
   process.once('SIGINT', again);
+  // gateway.close() keeps to its budget (options.shutdownTimeoutMs less the teardown reserve); the
+  // clients are then closed by the end of the budget, so the process exits before Cloud Run's SIGKILL.
   const report = await gateway.close();
   keySource?.close();
-  await pubsub.close().catch((err: unknown) => logger.warn('pubsub_close_failed', { error: err }));
-  await telemetry.shutdown().catch((err: unknown) => logger.warn('telemetry_shutdown_failed', { error: err }));
+  const teardown = await exitDeadline.race(
+    Promise.all([
+      pubsub.close().catch((err: unknown) => logger.warn('pubsub_close_failed', { error: err })),
+      telemetry.shutdown().catch((err: unknown) => logger.warn('telemetry_shutdown_failed', { error: err })),
+    ]),
+  );
+  if (teardown.status === 'timed_out') logger.warn('gateway_teardown_timed_out', { budgetMs: options.shutdownTimeoutMs });
   return report.drained && report.publisherClosed ? 0 : 1;
 }
 
@@ -123,8 +133,13 @@ main().then(
   },
 );
 
-/** Exits once the event loop is empty, or after a second at most if some client library still holds a handle. */
+/** Time kept for closing the clients after the drain: min(1 s, budget / 6), as the worker and checker keep. */
+function teardownReserveMs(budgetMs: number): number {
+  return Math.min(1000, Math.floor(budgetMs / 6));
+}
+
+/** Exits once the event loop is empty, or 250 ms later at most if some client library still holds a handle (inside Cloud Run's 10 s). */
 function exit(code: number): void {
   process.exitCode = code;
-  setTimeout(() => process.exit(code), 1000).unref();
+  setTimeout(() => process.exit(code), 250).unref();
 }

@@ -48,7 +48,11 @@ export interface PubsubSourceOptions {
   readonly maxMessagesPerSubscription: number;
   readonly maxBytesPerSubscription: number;
   readonly streamsPerSubscription: number;
-  /** Longest close() waits for the worker to settle delivered messages (ms). */
+  /**
+   * Ceiling of close()'s wait for the worker to settle delivered messages (ms); past it the library nacks
+   * what is left. Not the bound of a stop: Worker.stop() settles every message by its writes deadline and
+   * waits for close() only until its release deadline (shutdown-budget.ts).
+   */
   readonly closeTimeoutMs: number;
 }
 
@@ -77,8 +81,8 @@ export class PubsubMessageSource implements MessageSource {
       const subscription = this.#pubsub.subscription(name, {
         flowControl: { maxMessages: o.maxMessagesPerSubscription, maxBytes: o.maxBytesPerSubscription },
         streamingOptions: { maxStreams: o.streamsPerSubscription },
-        // stop() writes and acks what it holds before the subscription is released; only what is
-        // still unsettled when the timeout passes is nacked (so another worker gets it at once).
+        // stop() writes and acks what it holds, and nacks what it could not write in time, before the
+        // subscription is released; the library's own timeout is only a ceiling (see closeTimeoutMs).
         closeOptions: { behavior: 'WAIT', timeout: Duration.from({ milliseconds: o.closeTimeoutMs }) },
       });
       this.#subscriptions.set(type, subscription);

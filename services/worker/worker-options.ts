@@ -11,6 +11,10 @@ import { isValidTypeName } from '../registry/type-name.ts';
 import { DEFAULT_MAX_OUTPUT_BYTES, isCodecName, type CodecName } from '../wire/codecs.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
+import { DEFAULT_SHUTDOWN_BUDGET_MS } from './shutdown-budget.ts';
+
+/** The largest shutdown budget accepted (ms). */
+const MAX_SHUTDOWN_BUDGET_MS = 3_600_000;
 
 export interface WorkerOptions {
   /** Where staging files and dead letters go: file:///path, a plain path, or gs://bucket/prefix. Env HOURGLASS_BUCKET. Default: file://./.hourglass-data (relative to the working directory). */
@@ -57,7 +61,14 @@ export interface WorkerOptions {
   readonly initialBackoffMs?: number;
   /** Ceiling of a retry delay (ms). Default: 5000. */
   readonly maxBackoffMs?: number;
-  /** On stop(): longest wait for the last files to be written and acked (ms); what is left is nacked. Default: 25000. */
+  /**
+   * Budget of the whole SIGTERM path (ms): stop pulling, write and ack what is held, release the
+   * subscriptions, close the clients, exit. Split into a deadline per step (shutdown-budget.ts: with
+   * 9000, writes until 7 s, release until 8 s, exit by 9 s); what is not written by its deadline is
+   * nacked, so Pub/Sub delivers it again. Also the default budget of stop(). Cloud Run sends SIGKILL
+   * 10 s after SIGTERM: keep it below 10000 there. Env HOURGLASS_SHUTDOWN_TIMEOUT_MS (a whole number,
+   * 1..3600000). Default: 9000.
+   */
   readonly shutdownTimeoutMs?: number;
 }
 
@@ -86,6 +97,7 @@ export const WORKER_ENV = {
   maxFileAgeMs: 'HOURGLASS_WORKER_MAX_FILE_AGE_MS',
   codec: 'HOURGLASS_WORKER_CODEC',
   streamsPerSubscription: 'HOURGLASS_WORKER_STREAMS',
+  shutdownTimeoutMs: 'HOURGLASS_SHUTDOWN_TIMEOUT_MS',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -131,7 +143,7 @@ export function resolveWorkerOptions(env: Env = {}, overrides: WorkerOptions = {
     writeRetryDeadlineMs: overrides.writeRetryDeadlineMs ?? 30_000,
     initialBackoffMs: overrides.initialBackoffMs ?? 100,
     maxBackoffMs: overrides.maxBackoffMs ?? 5000,
-    shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? 25_000,
+    shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? num('shutdownTimeoutMs') ?? DEFAULT_SHUTDOWN_BUDGET_MS,
   };
 
   try {
@@ -161,9 +173,10 @@ export function resolveWorkerOptions(env: Env = {}, overrides: WorkerOptions = {
     const v = o[key];
     if (!Number.isFinite(v) || v <= 0) problems.push(`${key} must be a positive number, got ${v}`);
   }
-  for (const key of ['maxMessagesPerSubscription', 'streamsPerSubscription'] as const) {
+  for (const key of ['maxMessagesPerSubscription', 'streamsPerSubscription', 'shutdownTimeoutMs'] as const) {
     if (!Number.isInteger(o[key])) problems.push(`${key} must be a whole number, got ${o[key]}`);
   }
+  if (o.shutdownTimeoutMs > MAX_SHUTDOWN_BUDGET_MS) problems.push(`shutdownTimeoutMs (${WORKER_ENV.shutdownTimeoutMs}) must be at most ${MAX_SHUTDOWN_BUDGET_MS}, got ${o.shutdownTimeoutMs}`);
   if (o.initialBackoffMs > o.maxBackoffMs) problems.push('initialBackoffMs must not exceed maxBackoffMs');
 
   if (problems.length > 0) {

@@ -6,17 +6,21 @@
 // A group is written when it reaches maxFileBytes, when it is maxFileAgeMs old, as soon as its window
 // has ended (so the checker can close the window), when buffered bytes pass the global cap, and on
 // flush()/stop(). A failed write is retried; a write that keeps failing nacks its messages, so
-// Pub/Sub delivers them again. Nothing is acked before the bytes holding it are durable.
+// Pub/Sub delivers them again. Nothing is acked before the bytes holding it are durable, and each
+// delivery is settled (acked or nacked) once: a stop that runs out of time nacks what is still held,
+// and a write that ends after that acks nothing.
 // Stateless: staging names carry the worker id, so any number of workers share the subscriptions.
 import type { PubSub } from '@google-cloud/pubsub';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { Storage } from '../storage/storage.ts';
+import { stageSettled, stageStarted } from '../telemetry/tracing.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
 import { windowEndUs } from '../wire/window.ts';
 import { DeadLetterWriter } from './dead-letter.ts';
 import { PubsubMessageSource, type InboundMessage, type MessageSource } from './message-source.ts';
+import { planShutdown, type Deadline } from './shutdown-budget.ts';
 import { MessageValidator, type AcceptedMessage, type RejectedMessage } from './message-validator.ts';
 import { groupKeyOf, StagingGroup, type SealedStagingFile } from './staging-group.ts';
 import { StagingWriter } from './staging-writer.ts';
@@ -45,6 +49,28 @@ export interface WorkerDeps {
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
 
+/** The deadlines of a stop (shutdown-budget.ts): writes first, then releasing the subscriptions. */
+export interface StopDeadlines {
+  /** Everything held is written and acked by then; what is not is nacked, so Pub/Sub delivers it again. */
+  readonly writes: Deadline;
+  /** The subscriptions are closed and the last acks and nacks sent by then; after it stop() resolves anyway. */
+  readonly release: Deadline;
+}
+
+/** How a stop went. */
+export interface WorkerStopReport {
+  /** Every message held was written and acked (or dead-lettered) before the writes deadline. */
+  readonly flushed: boolean;
+  /** Messages nacked at the writes deadline because the file holding them was not durable yet (Pub/Sub delivers them again). */
+  readonly abandonedMessages: number;
+  /** Writes still running at the writes deadline: whatever they land is debris or a duplicate, never acked. */
+  readonly abandonedWrites: number;
+  /** The subscriptions were closed, and the last acks and nacks sent, before the release deadline. */
+  readonly released: boolean;
+  /** From stop() to here (ms). */
+  readonly tookMs: number;
+}
+
 export class Worker {
   readonly id: string;
   /** The event types this worker pulls. */
@@ -59,10 +85,12 @@ export class Worker {
   readonly #counters = new WorkerCounters();
   readonly #groups = new Map<string, StagingGroup>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Deliveries received and not yet acked or nacked: each is settled once, whatever ends first (its write, or a stop out of time). */
+  readonly #held = new Set<InboundMessage>();
   #openBytes = 0;
   #state: State = 'new';
   #timer: NodeJS.Timeout | undefined;
-  #stopping: Promise<void> | undefined;
+  #stopping: Promise<WorkerStopReport> | undefined;
 
   constructor(options: ResolvedWorkerOptions, deps: WorkerDeps) {
     this.#o = options;
@@ -82,6 +110,7 @@ export class Worker {
         maxMessagesPerSubscription: options.maxMessagesPerSubscription,
         maxBytesPerSubscription: options.maxBytesPerSubscription,
         streamsPerSubscription: options.streamsPerSubscription,
+        // A ceiling only: stop() settles every message by its writes deadline and stops waiting at its release deadline.
         closeTimeoutMs: options.shutdownTimeoutMs,
       });
     } else throw new TypeError('Worker needs a message source or a Pub/Sub client');
@@ -121,23 +150,40 @@ export class Worker {
   }
 
   /**
-   * Graceful stop, idempotent: stop pulling, write what is held, ack it, release the subscriptions.
-   * Messages still unwritten after shutdownTimeoutMs are nacked (so another worker gets them).
+   * Graceful stop, idempotent (later calls get the first call's promise, whatever deadlines they pass):
+   * stop pulling, write what is held and ack it until `deadlines.writes`; then nack what is still held
+   * (Pub/Sub delivers it again, to another worker), and wait for the subscriptions to close and the last
+   * acks and nacks to go out until `deadlines.release`. Default deadlines: options.shutdownTimeoutMs,
+   * split as shutdown-budget.ts says.
    */
-  stop(): Promise<void> {
+  stop(deadlines: StopDeadlines = planShutdown(this.#o.shutdownTimeoutMs)): Promise<WorkerStopReport> {
     this.#stopping ??= (async () => {
+      const started = performance.now();
       const wasRunning = this.#state === 'running';
       this.#state = 'stopping';
       clearInterval(this.#timer);
+      let flushed = true;
+      let released = true;
+      let abandonedMessages = 0;
+      let abandonedWrites = 0;
       if (wasRunning) {
-        const released = this.#source.close();
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([this.flush(), new Promise((resolve) => (timer = setTimeout(resolve, this.#o.shutdownTimeoutMs).unref()))]);
-        clearTimeout(timer);
-        await released;
+        // Stop pulling at once; the subscriptions let go once every delivered message is settled.
+        const releasing = this.#source.close();
+        flushed = (await deadlines.writes.race(this.flush())).status === 'done';
+        if (!flushed) {
+          // Out of time: hand back what is not durable yet. A write still running acks nothing when it ends (#settle).
+          const left = [...this.#held];
+          abandonedWrites = this.#inFlight.size;
+          abandonedMessages = left.length;
+          this.#settle(left, false);
+          this.#log({ level: 'warn', event: 'stop_abandoned_writes', worker: this.id, abandonedMessages, abandonedWrites });
+        }
+        released = (await deadlines.release.race(releasing)).status === 'done';
       }
       this.#state = 'stopped';
-      this.#log({ level: 'info', event: 'worker_stopped', worker: this.id, stats: this.stats() });
+      const report: WorkerStopReport = { flushed, abandonedMessages, abandonedWrites, released, tookMs: Math.round(performance.now() - started) };
+      this.#log({ level: 'info', event: 'worker_stopped', worker: this.id, ...report, stats: this.stats() });
+      return report;
     })();
     return this.#stopping;
   }
@@ -148,6 +194,8 @@ export class Worker {
 
   #onMessage(m: InboundMessage): void {
     this.#counters.received(m.type, m.data.length);
+    this.#held.add(m);
+    stageStarted(m); // its span ends when it is settled (tracing.ts)
     if (this.#state !== 'running') {
       // Delivered while stopping: hand it straight back rather than hold it past our exit.
       this.#settle([m], false);
@@ -238,6 +286,8 @@ export class Worker {
         this.#settle([m], false);
         return;
       }
+      // Handed back meanwhile (a stop out of time): its redelivery writes the rest.
+      if (!this.#held.has(m)) return;
       if (verdict.split) {
         const noted = await this.#deadLetters.writeNote(m, verdict.reason, verdict.split, outcome.value).catch((error: unknown) => ({ ok: false as const, error }));
         if (!noted.ok) {
@@ -251,6 +301,7 @@ export class Worker {
       const kept = verdict.split?.kept ?? [];
       this.#log({ level: 'warn', event: 'dead_lettered', reason: verdict.reason, detail: verdict.detail, messageId: m.id, subscription: m.subscription, key: outcome.value, deadLetteredSeqs: verdict.split?.deadLettered, keptEvents: kept.reduce((n, k) => n + k.attributes.count, 0) });
       // The good records of a salvaged message are staged like any message, and acked with their file.
+      if (!this.#held.has(m)) return;
       if (kept.length > 0) this.#stage(m, kept);
       else this.#settle([m], true);
     } finally {
@@ -258,13 +309,16 @@ export class Worker {
     }
   }
 
+  /** Acks or nacks the messages not settled yet (a write that ends after a stop gave up on it settles nothing). */
   #settle(messages: readonly InboundMessage[], ack: boolean): void {
-    for (const m of messages) {
+    const held = messages.filter((m) => this.#held.delete(m));
+    for (const m of held) {
       if (ack) m.ack();
       else m.nack();
+      stageSettled(m, ack);
     }
-    if (ack) this.#counters.acked(messages.length);
-    else this.#counters.nacked(messages.length);
+    if (ack) this.#counters.acked(held.length);
+    else this.#counters.nacked(held.length);
   }
 
   #track(task: Promise<void>): void {

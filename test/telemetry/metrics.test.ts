@@ -63,7 +63,7 @@ describe('metrics of a real run', () => {
       assert.ok(sample(text, 'hourglass_worker_messages_dead_lettered_total') >= 1, 'the malformed message was dead-lettered and counted');
       assert.equal(sample(text, 'hourglass_failures_total', { event: 'something_failed' }), 1, 'a logged failure is also counted');
       assert.match(text, /hourglass_checker_windows\{[^}]*state="closed"/);
-      assert.equal((await fetch(`${ops.url}/healthz`)).status, 200);
+      for (const path of ['/health/live', '/healthz', '/health/ready', '/readyz']) assert.equal((await fetch(`${ops.url}${path}`)).status, 200, path);
       assert.equal((await fetch(`${ops.url}/nope`)).status, 404);
     } finally {
       await ops.close();

@@ -48,8 +48,9 @@ describe('gateway and worker processes: /metrics and JSON logs', () => {
     const workerOps = String(workerStarted.ops);
     const gatewayUrl = String(listening.url);
     assert.match(workerOps, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.equal((await fetch(`${workerOps}/readyz`)).status, 200, 'a running worker is ready');
-    assert.equal((await fetch(`${workerOps}/healthz`)).status, 200);
+    // Cloud Run's probes call /health/live; /healthz and /readyz stay as aliases.
+    for (const path of ['/health/ready', '/readyz']) assert.equal((await fetch(`${workerOps}${path}`)).status, 200, `a running worker is ready (${path})`);
+    for (const path of ['/health/live', '/healthz']) assert.equal((await fetch(`${workerOps}${path}`)).status, 200, path);
 
     const post = (type: string, body: unknown) =>
       fetch(`${gatewayUrl}/v1/events/${type}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });

@@ -7,7 +7,7 @@ import { hasCode } from '../../services/errors/catalogue.ts';
 import { resolveWorkerOptions, WORKER_ENV } from '../../services/worker/worker-options.ts';
 
 describe('worker options', () => {
-  it('defaults: every type, one-hour windows, 32 MiB / 1 s files, the fast path, a local directory', () => {
+  it('defaults: every type, one-hour windows, 32 MiB / 1 s files, the fast path, a local directory, a 9 s shutdown budget', () => {
     const o = resolveWorkerOptions({});
     assert.equal(o.storageLocation, pathToFileURL(path.resolve('.hourglass-data')).href);
     assert.equal(o.windowLengthS, 3600);
@@ -17,6 +17,7 @@ describe('worker options', () => {
     assert.equal(o.maxFileAgeMs, 1000);
     assert.equal(o.codec, undefined);
     assert.equal(o.projectId, 'hourglass-local');
+    assert.equal(o.shutdownTimeoutMs, 9000, 'inside Cloud Run\'s 10 s between SIGTERM and SIGKILL');
     assert.match(o.workerId, /^[A-Za-z0-9_.-]+-[0-9a-f]{12}$/);
     assert.notEqual(resolveWorkerOptions({}).workerId, o.workerId, 'a new id per incarnation');
   });
@@ -35,6 +36,7 @@ describe('worker options', () => {
       HOURGLASS_WORKER_MAX_FILE_AGE_MS: '250',
       HOURGLASS_WORKER_CODEC: 'zstandard',
       HOURGLASS_WORKER_STREAMS: '3',
+      HOURGLASS_SHUTDOWN_TIMEOUT_MS: '4000',
     };
     assert.deepEqual(Object.values(WORKER_ENV).sort(), Object.keys(env).sort(), 'every documented variable is exercised');
     const o = resolveWorkerOptions(env);
@@ -50,6 +52,7 @@ describe('worker options', () => {
     assert.equal(o.maxFileAgeMs, 250);
     assert.equal(o.codec, 'zstandard');
     assert.equal(o.streamsPerSubscription, 3);
+    assert.equal(o.shutdownTimeoutMs, 4000);
     const explicit = resolveWorkerOptions(env, { windowLengthS: 10, types: ['search_performed'], maxFileAgeMs: 5 });
     assert.equal(explicit.windowLengthS, 10);
     assert.deepEqual(explicit.types, ['search_performed']);
@@ -81,6 +84,10 @@ describe('worker options', () => {
       },
     );
     assert.throws(() => resolveWorkerOptions({}, { maxFileAgeMs: 0 }), /maxFileAgeMs must be a positive number/);
+    assert.throws(() => resolveWorkerOptions({ HOURGLASS_SHUTDOWN_TIMEOUT_MS: 'soon' }), /HOURGLASS_SHUTDOWN_TIMEOUT_MS must be a number/);
+    assert.throws(() => resolveWorkerOptions({ HOURGLASS_SHUTDOWN_TIMEOUT_MS: '0' }), /shutdownTimeoutMs must be a positive number/);
+    assert.throws(() => resolveWorkerOptions({ HOURGLASS_SHUTDOWN_TIMEOUT_MS: '1500.5' }), /shutdownTimeoutMs must be a whole number/);
+    assert.throws(() => resolveWorkerOptions({ HOURGLASS_SHUTDOWN_TIMEOUT_MS: '3600001' }), /shutdownTimeoutMs \(HOURGLASS_SHUTDOWN_TIMEOUT_MS\) must be at most 3600000/);
     assert.throws(() => resolveWorkerOptions({}, { initialBackoffMs: 10_000, maxBackoffMs: 100 }), /initialBackoffMs must not exceed maxBackoffMs/);
     assert.throws(() => resolveWorkerOptions({}, { topicPrefix: '1bad prefix' }), /not a usable Pub\/Sub name prefix/);
   });

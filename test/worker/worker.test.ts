@@ -9,6 +9,9 @@ import type { Clock } from '../../services/time/clock.ts';
 import { DEAD_LETTER_REASONS } from '../../services/worker/message-validator.ts';
 import { resolveWorkerOptions, type WorkerOptions } from '../../services/worker/worker-options.ts';
 import { Worker } from '../../services/worker/worker.ts';
+import type { InboundMessage } from '../../services/worker/message-source.ts';
+import { Deadline, planShutdown, shutdownOffsets } from '../../services/worker/shutdown-budget.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import type { DeadLetterRecord } from '../../services/worker/dead-letter.ts';
 import { FlakyStorage } from '../fixtures/worker-flaky-storage.ts';
 import { BASE_RECEIVE_US, buildBatch, FakeSource, fakeInbound, type BatchSpec, type FakeInbound } from '../fixtures/worker-messages.ts';
@@ -282,7 +285,8 @@ describe('worker (in-memory source, driven clock)', () => {
     const stopping = worker.stop();
     assert.equal(worker.stop(), stopping, 'one stop, however often it is asked');
     const late = send({ count: 10, firstSeq: 10 });
-    await stopping;
+    const report = await stopping;
+    assert.deepEqual({ ...report, tookMs: 0 }, { flushed: true, abandonedMessages: 0, abandonedWrites: 0, released: true, tookMs: 0 }, 'everything written in time');
     assert.equal(held.settled, 'ack');
     assert.equal(late.settled, 'nack');
     assert.ok(source.closed);
@@ -302,6 +306,81 @@ describe('worker (in-memory source, driven clock)', () => {
     assert.deepEqual(staged.manifests.map((m) => [m.codec, m.events]), [['snappy', 40]]);
     assert.equal(seqCounts(staged.records, 'track_played').size, 40);
     await worker.stop();
+  });
+
+  /** A track_played delivery that records every ack() and nack() call in `calls`, not only the first. */
+  const recording = (data: Buffer, attributes: Record<string, string>, calls: string[]): InboundMessage => {
+    const m = fakeInbound(data, attributes, 'track_played');
+    return { id: m.id, data, attributes, publishTimeMs: m.publishTimeMs, subscription: m.subscription, type: m.type, ack: () => void calls.push(`ack ${m.id}`), nack: () => void calls.push(`nack ${m.id}`) };
+  };
+  const recordingBatch = (spec: BatchSpec, calls: string[]): InboundMessage => {
+    const b = buildBatch(registry, spec);
+    return recording(b.data, b.attributes, calls);
+  };
+
+  /** A storage whose creates wait until the test opens the gate (a storage too slow for any deadline). */
+  const gatedCreates = () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const started: string[] = [];
+    const wrap = (inner: Storage) =>
+      overrideStorage(inner, {
+        createOnly: async (key, data) => {
+          started.push(key);
+          await gate;
+          return inner.createOnly(key, data);
+        },
+      });
+    return { wrap, started, open };
+  };
+
+  it('T12 stop() out of time nacks what is not durable (never acks it, even when its write lands later) and says so in its report', async () => {
+    const slow = gatedCreates();
+    const { worker, source, storage } = await rig({ maxFileAgeMs: 3_600_000 }, slow.wrap);
+    const calls: string[] = [];
+    // Two groups (the codec is part of a group's key), so two writes.
+    const sent = [recordingBatch({ count: 10 }, calls), recordingBatch({ count: 10, firstSeq: 10, codec: 'zstandard' }, calls)];
+    for (const m of sent) source.deliver(m);
+    const stopping = worker.stop({ writes: Deadline.after(50), release: Deadline.after(100) });
+    await waitUntil('both files to be on their way', async () => slow.started.length === 2, WAIT_MS, 5);
+    const report = await stopping;
+    assert.deepEqual({ ...report, tookMs: 0 }, { flushed: false, abandonedMessages: 2, abandonedWrites: 2, released: true, tookMs: 0 });
+    assert.deepEqual(calls.sort(), sent.map((m) => `nack ${m.id}`).sort(), 'handed back, so Pub/Sub delivers them again');
+    assert.ok(source.closed, 'the source is released');
+    assert.deepEqual({ acks: worker.stats().acks, nacks: worker.stats().nacks, held: worker.stats().heldMessages }, { acks: 0, nacks: 2, held: 0 });
+    // The writes land after the stop gave up on them: a duplicate for the redelivery to make, never an ack.
+    slow.open();
+    await worker.flush(); // waits for the writes still running
+    assert.equal((await readStaging(storage, registry)).manifests.length, 2, 'the late files and manifests landed');
+    assert.deepEqual(calls.sort(), sent.map((m) => `nack ${m.id}`).sort(), 'each delivery settled once: no ack after the nack');
+    assert.equal(worker.stats().acks, 0);
+  });
+
+  it('T13 a dead letter that ends after stop() gave up on its message stages nothing of it and acks nothing', async () => {
+    const slow = gatedCreates();
+    const { worker, source, storage } = await rig({ maxFileAgeMs: 3_600_000 }, slow.wrap);
+    const made = messageWithRefusedRecords(registry, { count: 20, firstSeq: 40 }, [7, 8, 13]);
+    const calls: string[] = [];
+    const m = recording(made.data, made.attributes, calls);
+    source.deliver(m);
+    await waitUntil('the dead letter to be on its way', async () => slow.started.length === 1, WAIT_MS, 5);
+    const report = await worker.stop({ writes: Deadline.after(20), release: Deadline.after(40) });
+    assert.equal(report.abandonedMessages, 1);
+    assert.deepEqual(calls, [`nack ${m.id}`]);
+    slow.open();
+    await worker.flush(); // waits for the dead letter still running, and anything it would stage
+    assert.equal((await storage.list('deadletter/')).length, 1, 'the dead letter landed late');
+    assert.deepEqual((await readStaging(storage, registry)).manifests, [], 'its kept records are not staged: the redelivery stages them');
+    assert.deepEqual(calls, [`nack ${m.id}`], 'no ack after the nack');
+  });
+
+  it('T14 the shutdown budget is split into deadlines that add up to it: writes, then release, then the process teardown', () => {
+    assert.deepEqual(shutdownOffsets(9000), { writesMs: 7000, releaseMs: 8000, exitMs: 9000 });
+    assert.deepEqual(shutdownOffsets(3000), { writesMs: 2000, releaseMs: 2500, exitMs: 3000 });
+    assert.deepEqual(shutdownOffsets(60), { writesMs: 40, releaseMs: 50, exitMs: 60 });
+    const plan = planShutdown(9000);
+    assert.ok(plan.writes.atMs < plan.release.atMs && plan.release.atMs < plan.exit.atMs, 'in order');
+    assert.equal(plan.exit.atMs - plan.writes.atMs, 2000);
   });
 
   it('T10 refuses a types subset naming a type the registry does not know', async () => {

@@ -105,7 +105,7 @@ variable "secret_files" {
 }
 
 variable "probe_port" {
-  description = "Port of HTTP startup and liveness probes on /healthz, when the service serves them apart from PORT (the gateway's ops port). null: probes on PORT."
+  description = "Port of HTTP startup and liveness probes on /health/live, when the service serves them apart from PORT (the gateway's ops port). null: probes on PORT."
   type        = number
   default     = null
 }
@@ -168,10 +168,11 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       # Cloud Run sets PORT; every service listens on it (the gateway for events, worker and
-      # checker for health). Probes: HTTP /healthz on probe_port (the gateway's ops listener) or PORT.
+      # checker for health). Probes: HTTP /health/live on probe_port (the gateway's ops listener) or PORT.
+      # Not /healthz: Cloud Run reserves some paths ending in "z" and recommends avoiding them.
       startup_probe {
         http_get {
-          path = "/healthz"
+          path = "/health/live"
           port = var.probe_port
         }
         period_seconds    = 2
@@ -180,7 +181,7 @@ resource "google_cloud_run_v2_service" "this" {
 
       liveness_probe {
         http_get {
-          path = "/healthz"
+          path = "/health/live"
           port = var.probe_port
         }
         period_seconds    = 10
