@@ -1,13 +1,17 @@
 // Scale model calculator for docs/scale-model.md: messages, Pub/Sub bytes and cost, workers, GCS requests at a given load, from per-instance figures measured by the benchmarks.
 //
-// Run: node_modules/.bin/node bench/scale-sim.ts [--json] [--eps 8000000] [--types 500] [--gateways 200] [--linger-ms 20]
-//      [--worker-eps-per-core N] [--event-bytes N] [--wire-ratio N] [--file-age-s N] [--types-per-worker N]
+// Run: node_modules/.bin/node bench/scale-sim.ts [--json] [--eps 8000000] [--types 500] [--gateways 200] [--linger-ms 20|adaptive]
+//      [--max-linger-ms 250] [--worker-eps-per-core N] [--event-bytes N] [--wire-ratio N] [--file-age-s N] [--types-per-worker N]
+//      node_modules/.bin/node bench/scale-sim.ts --linger-table   (the Pub/Sub bill at a 20 ms linger, the adaptive default, a 1 s linger)
 // Not a measurement: arithmetic over a model, with every input printed beside the outputs. The model:
 //   - traffic per type follows a Zipf law (exponent 1) over the types, as a few types carry most events;
 //   - every gateway instance carries an equal share of every type (clients are spread by a load balancer);
-//   - the SDK seals a batch per (publisher, type) at maxBatchEvents or after lingerMs, so a
-//     (gateway, type) pair at r events/s sends min(r, 1000/linger… ) messages: max(r × linger, 1) events
-//     each, at most 1000;
+//   - the SDK seals a batch per (publisher, type) at maxBatchEvents or lingerMs after its first event, so
+//     a (gateway, type) pair at r events/s (Poisson) sends messages of 1 + r × linger events, at most 1000
+//     (a linger of 0 is a timer tick, 1 ms). With the adaptive default (services/sdk/adaptive-linger.ts)
+//     the linger is lingerFor(r) of that file, the pair's steady state: 0 for a pair too sparse to gain,
+//     twice the time to fill a message for a fast one, the budget (maxLingerMs) between; its rare probes
+//     (one batch per 10 s at most) are left out;
 //   - a message costs its compressed data plus its attributes (~290 bytes: 12 attributes, a 42-character
 //     publisher id, the timestamp and message id Pub/Sub counts); Pub/Sub bills publish and delivery
 //     at $40 per TiB (one subscription), at least 1000 bytes per publish request; the client groups
@@ -15,12 +19,16 @@
 //   - the daily volume is half the peak rate all day (assumed);
 //   - a worker writes a staging file and its manifest per (type, window) at least every fileAgeS for
 //     every type it pulls; the checker lists twice per type per round.
+import { DEFAULT_MAX_LINGER_MS, lingerFor } from '../services/sdk/adaptive-linger.ts';
 
 export interface ScaleInput {
   readonly eps: number;
   readonly types: number;
   readonly gateways: number;
-  readonly lingerMs: number;
+  /** A fixed linger (ms), or 'adaptive': the SDK's default. */
+  readonly lingerMs: number | 'adaptive';
+  /** Budget of the adaptive linger (ms). */
+  readonly maxLingerMs: number;
   readonly maxBatchEvents: number;
   /** Uncompressed delivered record (bytes). */
   readonly eventBytes: number;
@@ -43,7 +51,8 @@ export const DEFAULTS: ScaleInput = {
   eps: 8_000_000,
   types: 500,
   gateways: 200,
-  lingerMs: 20,
+  lingerMs: 'adaptive',
+  maxLingerMs: DEFAULT_MAX_LINGER_MS,
   maxBatchEvents: 1000,
   eventBytes: 150,
   wireRatio: 3.4,
@@ -71,6 +80,8 @@ export interface ScaleOutput {
   readonly storedTBPerDay: number;
 }
 
+/** Node fires a timer of 0 ms after about 1 ms. */
+const TIMER_TICK_MS = 1;
 const TIB = 2 ** 40;
 const USD_PER_TIB = 40;
 /** Average over the day against the peak: assumed. */
@@ -86,7 +97,8 @@ export function model(i: ScaleInput): ScaleOutput {
   for (const w of weights) {
     const typeEps = (i.eps * w) / total;
     const pairEps = typeEps / i.gateways;
-    const eventsPerMessage = Math.min(i.maxBatchEvents, Math.max(1, (pairEps * i.lingerMs) / 1000));
+    const lingerMs = i.lingerMs === 'adaptive' ? lingerFor(pairEps / 1000, i.maxBatchEvents, i.maxLingerMs) : i.lingerMs;
+    const eventsPerMessage = Math.min(i.maxBatchEvents, 1 + (pairEps * Math.max(TIMER_TICK_MS, lingerMs)) / 1000);
     const pairMessages = pairEps / eventsPerMessage;
     messagesPerS += pairMessages * i.gateways;
     // The client groups messages of one topic per request (at most 50, within 2 ms); each request is billed at least 1000 bytes.
@@ -120,21 +132,45 @@ export function model(i: ScaleInput): ScaleOutput {
   };
 }
 
+/** The Pub/Sub rows of docs/scale-model.md: the former default (20 ms), the adaptive default, a hand-tuned 1 s. */
+export function lingerTable(base: ScaleInput): string {
+  const rows: Array<[string, ScaleInput]> = [
+    ['20 ms fixed (the former default)', { ...base, lingerMs: 20 }],
+    [`adaptive, budget ${base.maxLingerMs} ms (the default)`, { ...base, lingerMs: 'adaptive' }],
+    ['1 s fixed (hand-tuned)', { ...base, lingerMs: 1000 }],
+  ];
+  const lines = [
+    '| SDK linger | messages/s | events per message | Pub/Sub bytes published (billed) | Pub/Sub TiB/day | Pub/Sub $/day |',
+    '|---|---|---|---|---|---|',
+  ];
+  for (const [name, input] of rows) {
+    const o = model(input);
+    lines.push(
+      `| ${name} | ${(o.messagesPerS / 1e6).toFixed(2)} M | ${o.eventsPerMessage.toFixed(1)} | ${(o.pubsubPublishMBps / 1000).toFixed(2)} GB/s (${(o.pubsubBilledMBps / 1000).toFixed(2)} GB/s) | ${Math.round(o.pubsubTiBPerDay)} | ~${(Math.round(o.pubsubUsdPerDay / 100) * 100).toLocaleString('en-US')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
-  const input: Record<string, number> = { ...DEFAULTS };
+  const input: Record<string, number | string> = { ...DEFAULTS };
   const flags: Record<string, keyof ScaleInput> = {
-    '--eps': 'eps', '--types': 'types', '--gateways': 'gateways', '--linger-ms': 'lingerMs', '--worker-eps-per-core': 'workerEpsPerCore',
+    '--eps': 'eps', '--types': 'types', '--gateways': 'gateways', '--linger-ms': 'lingerMs', '--max-linger-ms': 'maxLingerMs', '--worker-eps-per-core': 'workerEpsPerCore',
     '--event-bytes': 'eventBytes', '--wire-ratio': 'wireRatio', '--file-age-s': 'fileAgeS', '--types-per-worker': 'typesPerWorker', '--round-s': 'checkerRoundS',
   };
   for (const [flag, key] of Object.entries(flags)) {
     const at = args.indexOf(flag);
-    if (at >= 0) input[key] = Number(args[at + 1]);
+    if (at >= 0) input[key] = key === 'lingerMs' && args[at + 1] === 'adaptive' ? 'adaptive' : Number(args[at + 1]);
   }
-  const out = model(input as unknown as ScaleInput);
-  if (args.includes('--json')) console.log(JSON.stringify({ input, output: out }));
+  const scale = input as unknown as ScaleInput;
+  if (args.includes('--linger-table')) console.log(lingerTable(scale));
   else {
-    for (const [k, v] of Object.entries(input)) console.log(`in   ${k.padEnd(20)} ${v}`);
-    for (const [k, v] of Object.entries(out)) console.log(`out  ${k.padEnd(20)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
+    const out = model(scale);
+    if (args.includes('--json')) console.log(JSON.stringify({ input, output: out }));
+    else {
+      for (const [k, v] of Object.entries(input)) console.log(`in   ${k.padEnd(20)} ${v}`);
+      for (const [k, v] of Object.entries(out)) console.log(`out  ${k.padEnd(20)} ${Number.isInteger(v) ? v : v.toFixed(2)}`);
+    }
   }
 }

@@ -49,4 +49,15 @@ export class AckTracker {
   failedRanges(type: string): ReadonlyArray<readonly [number, number]> {
     return this.#failed.get(type) ?? [];
   }
+
+  /** Events sent and not yet settled, per type (types with none left out). */
+  pendingEvents(): Map<string, number> {
+    const pending = new Map<string, number>();
+    for (const [type, list] of this.#ranges) {
+      let n = 0;
+      for (const r of list) if (r.state === 'pending') n += r.end - r.first;
+      if (n > 0) pending.set(type, n);
+    }
+    return pending;
+  }
 }

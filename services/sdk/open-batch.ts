@@ -44,6 +44,9 @@ export class OpenBatch {
   minReceiveUs = 0;
   maxReceiveUs = 0;
   clientIds = false;
+  /** Events appended by the end of the tick that opened the batch, and when that was (ms, performance.now()); see adaptive-linger.ts. */
+  markCount = 0;
+  markAtMs: number | undefined;
 
   constructor(type: string, version: number, window: number, firstSeq: number, initialBytes: number, openedAtMs: number) {
     this.type = type;
@@ -57,6 +60,13 @@ export class OpenBatch {
   /** True when an event stamped in `window` with `version` may join this batch. */
   accepts(version: number, window: number): boolean {
     return version === this.version && window === this.window;
+  }
+
+  /** Notes the end of the opening tick (the first call counts). */
+  mark(nowMs: number): void {
+    if (this.markAtMs !== undefined) return;
+    this.markAtMs = nowMs;
+    this.markCount = this.count;
   }
 
   noteEvent(receiveUs: number, hasClientId: boolean): void {

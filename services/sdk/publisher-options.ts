@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../time/clock.ts';
 import { codecUnavailable, isCodecName, type CodecName } from '../wire/codecs.ts';
 import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
 import { assertWindowLength } from '../wire/window.ts';
+import { DEFAULT_MAX_LINGER_MS } from './adaptive-linger.ts';
 import { eventIdScopeProblem } from './event-id-scope.ts';
 
 export interface PublisherOptions {
@@ -32,8 +33,17 @@ export interface PublisherOptions {
   readonly maxBatchEvents?: number;
   /** Most uncompressed bytes in one message. Default: 1 MiB (Pub/Sub allows 10 MB). */
   readonly maxBatchBytes?: number;
-  /** Longest an event waits for its batch to fill (ms). Default: 20. */
+  /**
+   * A fixed linger: how long a batch waits for more events after its first (ms); 0 sends it on the next timer
+   * tick. Default: none, the linger adapts to each type's rate within maxLingerMs (see adaptive-linger.ts).
+   */
   readonly lingerMs?: number;
+  /**
+   * Latency budget of the adaptive linger (ms): a batch of a type that fills slowly waits up to this long for
+   * more events; a type that fills a message sooner waits less, and one too sparse to gain from waiting does
+   * not wait. Not with lingerMs. Default: 250.
+   */
+  readonly maxLingerMs?: number;
   /** Largest encoded event (bytes); larger ones are refused. Default: 512 KiB. */
   readonly maxEventBytes?: number;
   /** Bytes accepted but not yet acknowledged before publish() waits (backpressure). Default: 64 MiB. */
@@ -52,7 +62,11 @@ export interface PublisherOptions {
   readonly clock?: Clock;
 }
 
-export type ResolvedPublisherOptions = Required<Omit<PublisherOptions, 'publisherId'>> & { publisherId: string | undefined };
+export type ResolvedPublisherOptions = Required<Omit<PublisherOptions, 'publisherId' | 'lingerMs'>> & {
+  publisherId: string | undefined;
+  /** The fixed linger; undefined when the linger adapts (the default). */
+  lingerMs: number | undefined;
+};
 
 export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherOptions {
   const resolved: ResolvedPublisherOptions = {
@@ -65,7 +79,8 @@ export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherO
     codec: o.codec ?? 'deflate',
     maxBatchEvents: o.maxBatchEvents ?? 1000,
     maxBatchBytes: o.maxBatchBytes ?? 1024 * 1024,
-    lingerMs: o.lingerMs ?? 20,
+    lingerMs: o.lingerMs,
+    maxLingerMs: o.maxLingerMs ?? DEFAULT_MAX_LINGER_MS,
     maxEventBytes: o.maxEventBytes ?? 512 * 1024,
     maxBufferedBytes: o.maxBufferedBytes ?? 64 * 1024 * 1024,
     publishDeadlineMs: o.publishDeadlineMs ?? 60_000,
@@ -89,10 +104,14 @@ export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherO
   if (unavailable) bad(unavailable);
   const originProblem = eventIdScopeProblem(resolved.origin);
   if (originProblem) bad(`origin (the scope of its client event ids): ${originProblem}`);
-  for (const key of ['maxBatchEvents', 'maxBatchBytes', 'lingerMs', 'maxEventBytes', 'maxBufferedBytes', 'publishDeadlineMs', 'attemptTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'heartbeatIntervalMs'] as const) {
+  for (const key of ['maxBatchEvents', 'maxBatchBytes', 'maxLingerMs', 'maxEventBytes', 'maxBufferedBytes', 'publishDeadlineMs', 'attemptTimeoutMs', 'initialBackoffMs', 'maxBackoffMs', 'heartbeatIntervalMs'] as const) {
     const v = resolved[key];
-    if (!Number.isFinite(v) || v < 0 || (key !== 'lingerMs' && v === 0)) bad(`${key} must be a positive number, got ${v}`);
+    if (!Number.isFinite(v) || v <= 0) bad(`${key} must be a positive number, got ${v}`);
   }
+  if (resolved.lingerMs !== undefined && (!Number.isFinite(resolved.lingerMs) || resolved.lingerMs < 0)) {
+    bad(`lingerMs must be a number ≥ 0, got ${resolved.lingerMs}`);
+  }
+  if (resolved.lingerMs !== undefined && o.maxLingerMs !== undefined) bad('set lingerMs (a fixed linger) or maxLingerMs (the budget of the adaptive one), not both');
   if (resolved.maxBatchBytes > 9 * 1024 * 1024) bad('maxBatchBytes must stay under Pub/Sub\'s 10 MB message limit');
   if (resolved.maxEventBytes > resolved.maxBatchBytes) bad('maxEventBytes must not exceed maxBatchBytes');
   if (resolved.publisherId !== undefined && !/^[A-Za-z0-9_.:-]{1,100}$/.test(resolved.publisherId)) bad('publisherId must match [A-Za-z0-9_.:-]{1,100}');

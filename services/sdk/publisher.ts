@@ -9,7 +9,9 @@ import { compressBlock } from '../wire/codecs.ts';
 import { encodeHeartbeat, type Heartbeat, type TypeProgress } from '../wire/heartbeat.ts';
 import { topicNames, type TopicNames } from '../wire/topics.ts';
 import { windowEndUs, windowOf } from '../wire/window.ts';
+import { tracePublish } from '../telemetry/tracing.ts';
 import { AckTracker } from './ack-tracker.ts';
+import { AdaptiveLinger, waitObservation } from './adaptive-linger.ts';
 import { validateEventId, validatePayload, type FieldProblem } from '../registry/payload-validator.ts';
 import { EventEncoder } from './event-encoder.ts';
 import { assertEventIdScope, scopeEventId, validateScopedEventId } from './event-id-scope.ts';
@@ -41,6 +43,29 @@ export interface PublishManyOptions {
    * against the same scope's. Default: the publisher's origin. The gateway passes the authenticated client.
    */
   readonly eventIdScope?: string;
+}
+
+export interface CloseOptions {
+  /**
+   * Longest close() may take (ms). When it runs out first, close() rejects with HG_CLOSE_TIMEOUT, whose details
+   * count the events Pub/Sub has not acknowledged: treat them as not sent. The close goes on in the background
+   * (their publish() promises still settle: resolved if Pub/Sub acknowledges them, rejected at the publish
+   * deadline). 0 waits for nothing. Default: no limit of its own (each message is bounded by publishDeadlineMs).
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The details of an HG_CLOSE_TIMEOUT error. */
+export interface CloseTimeoutDetails {
+  readonly timeoutMs: number;
+  /** Events accepted or held by publish() whose message Pub/Sub has not acknowledged (nor failed for good). */
+  readonly unacknowledgedEvents: number;
+  /** The same, per event type. */
+  readonly types: Readonly<Record<string, number>>;
+  /** Messages sent and not yet answered. */
+  readonly inFlightMessages: number;
+  /** False: the pipeline learns of the publisher's end from its missing heartbeats instead. */
+  readonly finalHeartbeatSent: boolean;
 }
 
 export interface InvalidEvent extends FieldProblem {
@@ -84,7 +109,13 @@ export class Publisher {
   /** The window of the last boundary heartbeat: one per window end. */
   #boundaryWindow: number;
   readonly #metrics: PublisherMetrics;
+  /** The default linger's per-type state; undefined with a fixed lingerMs. */
+  readonly #adaptive: AdaptiveLinger | undefined;
+  /** Events whose publish() waits for registration, per type: not accepted yet, not acknowledged either. */
+  readonly #held = new Map<string, number>();
   #closing: Promise<void> | undefined;
+  /** True once close() finished: flushed and the final heartbeat acknowledged. */
+  #closed = false;
   /** True once Pub/Sub acknowledged a heartbeat of this publisher: from then on the checker can learn of it. */
   #registered = false;
   /** The wait for registration that held calls share (one timer, however many calls wait). */
@@ -106,6 +137,7 @@ export class Publisher {
     this.#o = resolvePublisherOptions(options);
     this.id = this.#o.publisherId ?? `${this.#o.origin.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}-${randomUUID()}`;
     this.#names = topicNames(this.#o.topicPrefix);
+    this.#adaptive = this.#o.lingerMs === undefined ? new AdaptiveLinger(this.#o) : undefined;
     this.#stamper = new MonotonicStamper(this.#o.clock);
     this.#startedUs = this.#stamper.stamp();
     this.#sender = new MessageSender(this.#o.pubsub, this.#o, {
@@ -148,7 +180,7 @@ export class Publisher {
       return Promise.reject(err);
     }
     const eventId = scopeEventId(this.#o.origin, options.eventId);
-    if (!this.#registered) return this.#whenRegistered().then(() => this.#publishValidated(type, version, payload, eventId));
+    if (!this.#registered) return this.#holding(type, 1, this.#whenRegistered()).then(() => this.#publishValidated(type, version, payload, eventId));
     return this.#publishValidated(type, version, payload, eventId);
   }
 
@@ -178,7 +210,7 @@ export class Publisher {
       for (const p of [...validatePayload(version, item.payload), ...validateEventId(item.eventId), ...validateScopedEventId(scope, item.eventId)]) problems.push({ ...p, index });
     });
     if (problems.length > 0) throw invalidEvents(type, problems);
-    if (!this.#registered) await this.#whenRegistered();
+    if (!this.#registered) await this.#holding(type, items.length, this.#whenRegistered());
     items.forEach((item, index) => {
       // Checked before anything is accepted, so a too-large event refuses the whole call.
       const bytes = version.payloadType.toBuffer(item.payload).length;
@@ -204,8 +236,15 @@ export class Publisher {
     await this.#sender.flush();
   }
 
-  /** Flushes, sends the final heartbeat and stops timers. Idempotent; later publishes are refused. */
-  close(): Promise<void> {
+  /**
+   * Flushes, sends the final heartbeat and stops timers. Idempotent (every call shares one close); later publishes
+   * are refused. With `timeoutMs`, rejects with HG_CLOSE_TIMEOUT once that time has passed (see CloseOptions).
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(new HourglassError('HG_CONFIG_INVALID', `close(): timeoutMs must be a number ≥ 0, got ${timeoutMs}`));
+    }
     this.#closing ??= (async () => {
       // Calls made before close() and still waiting for registration are appended first (or have failed).
       if (!this.#registered) await this.#whenRegistered().catch(() => undefined);
@@ -215,8 +254,19 @@ export class Publisher {
       await this.flush();
       await this.#sendHeartbeat(true);
       this.#metrics.close();
+      this.#closed = true;
     })();
-    return this.#closing;
+    const closing = this.#closing;
+    if (timeoutMs === undefined || this.#closed) return closing;
+    if (timeoutMs === 0) {
+      closing.catch(() => undefined); // its outcome goes to later close() calls; not an unhandled rejection
+      return Promise.reject(this.#closeTimeout(0));
+    }
+    return new Promise<void>((resolve, reject) => {
+      // Not unref()ed: the caller asked for an answer within timeoutMs, and gets one.
+      const timer = setTimeout(() => (this.#closed ? resolve() : reject(this.#closeTimeout(timeoutMs))), timeoutMs);
+      closing.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
   }
 
   /** True while the buffer is full: publish() would wait. */
@@ -231,6 +281,36 @@ export class Publisher {
 
   stats(): PublisherStats {
     return { ...this.#stats };
+  }
+
+  /** What a close that ran out of time leaves unacknowledged. */
+  #closeTimeout(timeoutMs: number): HourglassError {
+    const types: Record<string, number> = {};
+    const add = (type: string, n: number) => {
+      if (n > 0) types[type] = (types[type] ?? 0) + n;
+    };
+    for (const [type, n] of this.#held) add(type, n);
+    for (const [type, n] of this.#acks.pendingEvents()) add(type, n);
+    for (const batch of this.#open.values()) add(batch.type, batch.count);
+    const unacknowledgedEvents = Object.values(types).reduce((a, b) => a + b, 0);
+    const details: CloseTimeoutDetails = { timeoutMs, unacknowledgedEvents, types, inFlightMessages: this.#stats.inFlightMessages, finalHeartbeatSent: false };
+    const list = Object.entries(types).map(([type, n]) => `${type}: ${n}`).join(', ');
+    return new HourglassError(
+      'HG_CLOSE_TIMEOUT',
+      `close() did not finish within ${timeoutMs} ms: ${unacknowledgedEvents} event(s) not acknowledged by Pub/Sub${list ? ` (${list})` : ''}; treat them as not sent. ` +
+        'The final heartbeat was not sent. The close goes on in the background; each publish() promise still settles.',
+      { details },
+    );
+  }
+
+  /** Counts `n` events of `type` as held while `registration` is pending. */
+  #holding(type: string, n: number, registration: Promise<void>): Promise<void> {
+    this.#held.set(type, (this.#held.get(type) ?? 0) + n);
+    return registration.finally(() => {
+      const left = this.#held.get(type)! - n;
+      if (left > 0) this.#held.set(type, left);
+      else this.#held.delete(type);
+    });
   }
 
   #version(type: string, version: number | undefined): SchemaVersion {
@@ -258,8 +338,14 @@ export class Publisher {
       batch = new OpenBatch(type, version.version, window, seq, Math.min(this.#o.maxBatchBytes, 64 * 1024), Date.now());
       this.#open.set(type, batch);
       const opened = batch;
+      let lingerMs = this.#o.lingerMs;
+      if (lingerMs === undefined) {
+        lingerMs = this.#adaptive!.lingerMs(type, performance.now());
+        // The end of the opening tick: what was appended by then came whether or not the batch waits.
+        setImmediate(() => opened.mark(performance.now()));
+      }
       // Not unref()ed: a short script that awaits publish() must not exit before its batch is sent.
-      setTimeout(() => this.#open.get(type) === opened && this.#seal(opened), this.#o.lingerMs);
+      setTimeout(() => this.#open.get(type) === opened && this.#seal(opened), lingerMs);
     }
     const bytes = this.#encoder(version, type).append(batch.sink, payload, seq, receiveUs, eventId);
     if (bytes > this.#o.maxEventBytes) {
@@ -284,6 +370,10 @@ export class Publisher {
   #seal(batch: OpenBatch): void {
     if (this.#open.get(batch.type) === batch) this.#open.delete(batch.type);
     if (batch.count === 0) return;
+    if (this.#adaptive) {
+      const nowMs = performance.now();
+      this.#adaptive.sealed(batch.type, waitObservation(batch.count, batch.markCount, batch.markAtMs, nowMs), batch.count, batch.sink.length, nowMs);
+    }
     const sealed = batch.seal(this.#o.codec);
     this.#acks.begin(sealed.type, sealed.firstSeq, sealed.count);
     this.#stats.inFlightMessages++;
@@ -326,7 +416,10 @@ export class Publisher {
       maxReceiveUs: batch.maxReceiveUs,
       clientIds: batch.clientIds,
     });
-    await this.#sender.send(this.#names.eventTopic(batch.type), data, attributes);
+    const topic = this.#names.eventTopic(batch.type);
+    // A span per batch message; with tracing on, the message carries its traceparent to the worker (tracing.ts).
+    const identity = { type: batch.type, publisher: this.id, firstSeq: batch.firstSeq, count: batch.count, window: batch.window };
+    await tracePublish(identity, topic, attributes, (traced) => this.#sender.send(topic, data, traced));
   }
 
   /**
