@@ -9,7 +9,7 @@ import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import { STAGING_MANIFEST_SUFFIX } from '../storage/staging-manifest.ts';
 import type { Storage } from '../storage/storage.ts';
-import { traceClose } from '../telemetry/tracing.ts';
+import { traceClose, withinCloseSpan } from '../telemetry/tracing.ts';
 import { RewritePacer } from '../storage/rewrite-pacer.ts';
 import { systemClock, type Clock } from '../time/clock.ts';
 import { topicNames } from '../wire/topics.ts';
@@ -403,7 +403,8 @@ export class Checker {
       this.#unsavedCoverage.add(type);
       // Count a close once, in the replica that made it (before anything below can fail: this runs once).
       if (manifest.closer === options.checkerId) this.#metrics.closed(manifest);
-      this.#d.onClosed?.(manifest, layout.closed(ref));
+      // In the close's span, so the window_closed line joins its trace.
+      withinCloseSpan(manifest, () => this.#d.onClosed?.(manifest, layout.closed(ref)));
     }
     // Announced before the staging goes (a crash here leaves the window listed, so it is announced later). A failed
     // publish does not hold the cleanup back: the window is recorded as owed and retried (#retryOwedAnnouncements).

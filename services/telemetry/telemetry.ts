@@ -11,7 +11,8 @@
 //   OTEL_BSP_SCHEDULE_DELAY       delay between two span exports (ms). Default: 5000.
 // The endpoint itself (OTEL_EXPORTER_OTLP_ENDPOINT) is read by each main.ts and passed as otlpEndpoint.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { metrics, propagation, trace } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
@@ -83,6 +84,8 @@ export function startTelemetry(o: TelemetryOptions): Telemetry {
     });
     trace.setGlobalTracerProvider(tracerProvider);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    // The active span follows async work, so a log line written inside a traced step carries its trace (logger.ts).
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   }
 
   // nodejs.eventloop.*, v8js.* (semantic conventions): on the provider above, so on /metrics and OTLP alike.

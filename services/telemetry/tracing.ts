@@ -77,7 +77,7 @@ export async function tracePublish<T>(batch: BatchIdentity, topic: string, attri
   const carrier: Record<string, string> = { ...attributes };
   if (span.isRecording()) propagation.inject(trace.setSpan(context.active(), span), carrier);
   try {
-    return await send(carrier);
+    return await context.with(trace.setSpan(context.active(), span), () => send(carrier));
   } catch (err) {
     failed(span, err);
     throw err;
@@ -153,6 +153,15 @@ export interface ClosingWindow {
   readonly manifests: ReadonlyArray<{ readonly messages: readonly StagedMessageRef[] }>;
 }
 
+/** The context of each close's span, by what the close returned (its manifest), for what is done with it afterwards. */
+const closeContexts = new WeakMap<object, Context>();
+
+/** Runs `fn` in the context of the span that closed `closed` (when traced), so its log lines carry that trace. */
+export function withinCloseSpan<T>(closed: object, fn: () => T): T {
+  const ctx = closeContexts.get(closed);
+  return ctx === undefined ? fn() : context.with(ctx, fn);
+}
+
 /**
  * The checker's close of one window: a span around `close`, in the trace of the window's first staged message that
  * carries a traceparent, linked to each such message (up to MAX_CLOSE_LINKS). Attributes: type, window, and, from the
@@ -186,8 +195,10 @@ export async function traceClose<T extends { readonly status: string; readonly e
     parent ?? ROOT_CONTEXT,
   );
   try {
-    const closed = await close();
+    const spanContext = trace.setSpan(context.active(), span);
+    const closed = await context.with(spanContext, close);
     span.setAttributes({ 'hourglass.status': closed.status, 'hourglass.events': closed.events });
+    closeContexts.set(closed, spanContext);
     return closed;
   } catch (err) {
     failed(span, err);

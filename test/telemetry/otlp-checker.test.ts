@@ -63,10 +63,11 @@ describe('checker process: metrics and spans arrive at an OTLP collector', () =>
       assert.equal(close.status, 0, 'not an error');
       assert.equal(close.attributes['hourglass.status'], 'complete');
       assert.equal(close.attributes['hourglass.events'], mine.reduce((n, p) => n + Number(p.attributes['hourglass.count']), 0), 'events: all the window\'s messages');
-      assert.ok(
-        checker.lines.some((l) => l.event === 'window_closed' && l.type === 'track_played' && l.window === close.attributes['hourglass.window.start']),
-        'the checker logged that window as closed',
-      );
+      const closedLine = checker.lines.find((l) => l.event === 'window_closed' && l.type === 'track_played' && l.window === close.attributes['hourglass.window.start']);
+      assert.ok(closedLine, 'the checker logged that window as closed');
+      // The log line joins the close's trace (Cloud Logging's trace fields).
+      assert.equal(closedLine['logging.googleapis.com/trace'], `projects/${stack.pubsub.projectId}/traces/${close.traceId}`, 'the window_closed line carries the close span\'s trace');
+      assert.equal(closedLine['logging.googleapis.com/spanId'], close.spanId);
       // The close joins the trace of one of the window's publish spans and links to each.
       const parent = mine.find((p) => p.spanId === close.parentSpanId);
       assert.ok(parent, `the close span's parent (${close.parentSpanId}) is a publish span of the window (${mine.map((p) => p.spanId).join(', ')})`);
