@@ -11,8 +11,8 @@ import { EXAMPLE_ENV, MODULES, address, attr, loadModule, locals, nested, resour
 const modules = [MODULES.hourglass, MODULES.eventTypes, MODULES.cloudRunService, EXAMPLE_ENV].map(loadModule);
 const hourglass = modules[0]!;
 
-/** Who a grant is for. */
-type Principal = 'gateway' | 'worker' | 'checker' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
+/** Who a grant is for. 'services': each of gateway, worker and checker, as its own account (for_each over local.service_accounts). */
+type Principal = 'gateway' | 'worker' | 'checker' | 'services' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
 
 interface Allowed {
   readonly principal: Principal;
@@ -30,6 +30,8 @@ interface Allowed {
 }
 
 const BUCKET = /^google_storage_bucket\.events\.name$/;
+/** The grants of the telemetry sidecar exist only with it, once per service. */
+const EACH_SERVICE_WITH_SIDECAR = 'var.telemetry_sidecar ? local.service_accounts : {}';
 
 /** The allow-list: anything not here is wider than some service's job. */
 export const ALLOWED: readonly Allowed[] = [
@@ -44,6 +46,12 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.control\.(name|id)$/, why: 'publish probes, to know how far the control topic has been read' },
   { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.closed_windows\.(name|id)$/, why: 'announce closed windows' },
   { principal: 'checker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: BUCKET, why: 'read staging, write closed hours and late/, delete staging' },
+
+  // The OpenTelemetry Collector beside each service runs as the service: it reads its config, and writes the
+  // service's metrics and spans. The two writer roles exist only at project level, and write without reading.
+  { principal: 'services', kind: 'google_secret_manager_secret_iam_member', role: 'roles/secretmanager.secretAccessor', scope: /^google_secret_manager_secret\.collector_config\[0\]\.(secret_id|id)$/, forEach: EACH_SERVICE_WITH_SIDECAR, why: 'its collector reads its config' },
+  { principal: 'services', kind: 'google_project_iam_member', role: 'roles/monitoring.metricWriter', scope: /^var\.project_id$/, forEach: EACH_SERVICE_WITH_SIDECAR, why: 'its collector writes its metrics (Managed Service for Prometheus)' },
+  { principal: 'services', kind: 'google_project_iam_member', role: 'roles/cloudtrace.agent', scope: /^var\.project_id$/, forEach: EACH_SERVICE_WITH_SIDECAR, why: 'its collector writes its spans (Cloud Trace)' },
 
   { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.dead\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'forward to the dead-letter topics' },
   { principal: 'pubsub-agent', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.worker\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'ack what it dead-lettered' },
@@ -64,6 +72,8 @@ const SCOPE_ATTR: Readonly<Record<string, string>> = {
   google_secret_manager_secret_iam_member: 'secret_id',
   google_bigquery_dataset_iam_member: 'dataset_id',
   google_kms_crypto_key_iam_member: 'crypto_key_id',
+  // Only the allow-listed telemetry writers pass: any other project-level role has no entry.
+  google_project_iam_member: 'project',
 };
 
 interface Grant {
@@ -99,6 +109,8 @@ function principalOf(g: Grant, mod: Module): Principal | undefined {
     return def === '"serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"' ? 'pubsub-agent' : undefined;
   }
   if (g.member === 'data.google_storage_project_service_account.gcs_agent[0].member') return 'gcs-agent';
+  // Each service's own account: local.service_accounts maps every service to its account (checked below).
+  if (g.member === '"serviceAccount:${each.value}"' && g.forEach !== undefined && /^(var\.\w+ \? )?local\.service_accounts( : \{\})?$/.test(g.forEach)) return 'services';
   if (g.member === 'each.key' && g.forEach === 'toset(var.analyst_members)') return 'analysts';
   if (g.member === 'each.key' && g.forEach === 'toset(var.closed_window_subscribers)') return 'closed-window-subscribers';
   return undefined;
@@ -251,6 +263,11 @@ describe('infra: least privilege', () => {
       ['gateway publishes to dead-letter topics', mutate('google_pubsub_topic_iam_member.gateway_publish_type', (r) => withAttr(r, 'topic', 'google_pubsub_topic.dead[each.key].name'))],
       ['worker subscribes to heartbeats', mutate('google_pubsub_subscription_iam_member.worker_subscribe', (r) => withAttr(withAttr(r, 'subscription', 'google_pubsub_subscription.control_checker.name'), 'for_each', 'local.types'))],
       ['checker granted as the worker', mutate('google_storage_bucket_iam_member.checker_objects', (r) => withAttr(r, 'member', 'google_service_account.worker.member'))],
+      ['a service gets a project-level role other than the telemetry writers', mutate('google_project_iam_member.metric_writer', (r) => withAttr(r, 'role', '"roles/monitoring.viewer"'))],
+      ['the metric writer role granted on another project', mutate('google_project_iam_member.trace_agent', (r) => withAttr(r, 'project', '"some-other-project"'))],
+      ['the telemetry writers granted without the sidecar', mutate('google_project_iam_member.metric_writer', (r) => withAttr(r, 'for_each', 'local.service_accounts'))],
+      ['the collector config readable by anyone', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(withAttr(r, 'member', 'each.key'), 'for_each', 'toset(var.analyst_members)'))],
+      ['the services may read the gateway\'s keys', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(r, 'secret_id', 'google_secret_manager_secret.gateway_keys.secret_id'))],
       [
         'a project-level editor',
         withExtra({ ...hourglass.blocks[0]!, type: 'resource', labels: ['google_project_iam_member', 'x'], blocks: [], attributes: new Map([['role', { name: 'role', expr: '"roles/editor"', line: 1 }], ['member', { name: 'member', expr: 'google_service_account.checker.member', line: 1 }]]) }),

@@ -41,5 +41,6 @@ module "hourglass" {
   bigquery_tables        = var.bigquery_tables
   analyst_members        = var.analyst_members
   notification_channels  = var.notification_channels
+  telemetry_sidecar      = var.telemetry_sidecar
   protect_data           = var.protect_data
 }

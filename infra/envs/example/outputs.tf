@@ -62,3 +62,8 @@ output "types" {
   description = "Event types found in schemas/."
   value       = module.hourglass.types
 }
+
+output "dashboard" {
+  description = "The deployment's Cloud Monitoring dashboard."
+  value       = module.hourglass.dashboard
+}

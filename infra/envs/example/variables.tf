@@ -86,6 +86,12 @@ variable "notification_channels" {
   default     = []
 }
 
+variable "telemetry_sidecar" {
+  description = "An OpenTelemetry Collector beside every service (metrics to Managed Service for Prometheus, spans to Cloud Trace), read by the metric alerts and the dashboard."
+  type        = bool
+  default     = true
+}
+
 variable "protect_data" {
   description = "Refuse to destroy the bucket and the services."
   type        = bool

@@ -1,6 +1,8 @@
 # One hourglass service on Cloud Run: the shared image, run as `node services/<service>/main.ts`
 # under its own service account. Worker and checker pull from Pub/Sub, so they keep CPU between
-# requests (cpu_idle = false) and never scale below min_instances.
+# requests (cpu_idle = false) and never scale below min_instances. With telemetry_sidecar, an
+# OpenTelemetry Collector runs beside it (a second container): the service sends OTLP/HTTP to
+# localhost:4318 and starts only once the collector's health check passes.
 
 terraform {
   required_version = ">= 1.9"
@@ -110,6 +112,19 @@ variable "probe_port" {
   default     = null
 }
 
+variable "telemetry_sidecar" {
+  description = "An OpenTelemetry Collector container beside the service, which receives OTLP/HTTP on localhost:4318 (the service gets OTEL_EXPORTER_OTLP_ENDPOINT and starts after the collector's health check on port 13133 passes): image, the Secret Manager secret and version holding its config.yaml (mounted at /etc/otelcol-google/), its CPU and memory limits, and the services' metric export interval. null: no sidecar, no OTLP export."
+  type = object({
+    image                     = string
+    config_secret             = string
+    config_version            = string
+    cpu                       = optional(string, "1")
+    memory                    = optional(string, "512Mi")
+    metric_export_interval_ms = optional(number, 60000)
+  })
+  default = null
+}
+
 variable "deletion_protection" {
   description = "Refuse to delete the service."
   type        = bool
@@ -120,6 +135,31 @@ variable "labels" {
   description = "Labels of the service."
   type        = map(string)
   default     = {}
+}
+
+locals {
+  # The service's port (Cloud Run passes it as PORT). With a sidecar, Cloud Run needs the ingress
+  # container to name its port, and only that container may have one.
+  port = 8080
+
+  # The collector: its OTLP/HTTP receiver and health check (the config the hourglass module renders
+  # listens there), the container's name (the service's depends_on), and where its config is mounted.
+  collector = {
+    name        = "otel-collector"
+    otlp_http   = "http://localhost:4318"
+    health_port = 13133
+    volume      = "otel-collector-config"
+    config_dir  = "/etc/otelcol-google"
+  }
+
+  # OTEL_* first, so that var.env can override them.
+  env = merge(
+    var.telemetry_sidecar == null ? {} : {
+      OTEL_EXPORTER_OTLP_ENDPOINT = local.collector.otlp_http
+      OTEL_METRIC_EXPORT_INTERVAL = tostring(var.telemetry_sidecar.metric_export_interval_ms)
+    },
+    var.env,
+  )
 }
 
 resource "google_cloud_run_v2_service" "this" {
@@ -149,14 +189,37 @@ resource "google_cloud_run_v2_service" "this" {
       }
     }
 
+    # The collector's config.yaml, at the version the hourglass module wrote (a new config is a new
+    # version, hence a new revision: the collector reads its config once, at start).
+    dynamic "volumes" {
+      for_each = var.telemetry_sidecar == null ? [] : [var.telemetry_sidecar]
+      content {
+        name = local.collector.volume
+        secret {
+          secret = volumes.value.config_secret
+          items {
+            version = volumes.value.config_version
+            path    = "config.yaml"
+          }
+        }
+      }
+    }
+
     scaling {
       min_instance_count = var.min_instances
       max_instance_count = var.max_instances
     }
 
+    # The service: the ingress container (the one with a port).
     containers {
-      image = var.image
-      args  = ["services/${var.service}/main.ts"]
+      name       = var.service
+      image      = var.image
+      args       = ["services/${var.service}/main.ts"]
+      depends_on = var.telemetry_sidecar == null ? null : [local.collector.name]
+
+      ports {
+        container_port = local.port
+      }
 
       resources {
         limits = {
@@ -197,7 +260,7 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       dynamic "env" {
-        for_each = var.env
+        for_each = local.env
         content {
           name  = env.key
           value = env.value
@@ -214,6 +277,50 @@ resource "google_cloud_run_v2_service" "this" {
               version = "latest"
             }
           }
+        }
+      }
+    }
+
+    # The OpenTelemetry Collector (Google's build): OTLP/HTTP in on localhost:4318, metrics out to
+    # Managed Service for Prometheus and spans to Cloud Trace, as the service's account. No port:
+    # it takes no traffic from outside the instance. Its health check (the config's health_check
+    # extension) gates the service's start and restarts it when it hangs.
+    dynamic "containers" {
+      for_each = var.telemetry_sidecar == null ? [] : [var.telemetry_sidecar]
+      content {
+        name  = local.collector.name
+        image = containers.value.image
+        args  = ["--config=${local.collector.config_dir}/config.yaml"]
+
+        resources {
+          limits = {
+            cpu    = containers.value.cpu
+            memory = containers.value.memory
+          }
+          cpu_idle = !var.cpu_always # exports run on timers, between requests too
+        }
+
+        startup_probe {
+          http_get {
+            path = "/"
+            port = local.collector.health_port
+          }
+          period_seconds    = 2
+          failure_threshold = 30
+        }
+
+        liveness_probe {
+          http_get {
+            path = "/"
+            port = local.collector.health_port
+          }
+          period_seconds    = 10
+          failure_threshold = 3
+        }
+
+        volume_mounts {
+          name       = local.collector.volume
+          mount_path = local.collector.config_dir
         }
       }
     }

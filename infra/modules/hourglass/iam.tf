@@ -1,12 +1,14 @@
 # Who may do what: one service account per service, each granted only what its job needs, on the
-# narrowest resource that holds it. No project-level roles. test/infra/iam.test.ts holds the
-# allow-list this file must stay within; widen a grant here and that test fails.
+# narrowest resource that holds it. No project-level roles but the two that only write telemetry
+# (they exist at project level only). test/infra/iam.test.ts holds the allow-list this file must stay
+# within; widen a grant here and that test fails.
 #
 #   gateway  publish to the type topics and the control topic; read its token secret
 #   worker   consume the worker subscriptions; create objects under staging/ and deadletter/ only
 #   checker  consume the control subscription, publish its probes to the control topic and closed-window
 #            events to the closed-windows topic; read, write and
 #            delete objects in the bucket
+#   all      with telemetry_sidecar: read the collector's config secret; write metrics and spans
 #
 # Object-prefix conditions name objects as projects/_/buckets/<bucket>/objects/<key>.
 
@@ -130,6 +132,36 @@ resource "google_storage_bucket_iam_member" "checker_objects" {
   bucket = google_storage_bucket.events.name
   role   = "roles/storage.objectUser"
   member = google_service_account.checker.member
+}
+
+# --- every service: its telemetry sidecar (telemetry_sidecar; telemetry.tf) ------------------------
+
+# The collector beside each service runs as the service's account: it reads its config, writes the
+# service's metrics (Managed Service for Prometheus) and spans (Cloud Trace). Both writer roles exist
+# only at project level; they write time series and spans, and read nothing.
+resource "google_secret_manager_secret_iam_member" "collector_config" {
+  for_each = var.telemetry_sidecar ? local.service_accounts : {}
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.collector_config[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${each.value}"
+}
+
+resource "google_project_iam_member" "metric_writer" {
+  for_each = var.telemetry_sidecar ? local.service_accounts : {}
+
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
+  member  = "serviceAccount:${each.value}"
+}
+
+resource "google_project_iam_member" "trace_agent" {
+  for_each = var.telemetry_sidecar ? local.service_accounts : {}
+
+  project = var.project_id
+  role    = "roles/cloudtrace.agent"
+  member  = "serviceAccount:${each.value}"
 }
 
 # --- Pub/Sub's service agent: dead-lettering and the dead-letter archive -------------------------

@@ -1,5 +1,9 @@
 # Alerts: a backlog on any subscription, a window not closed within its tier's target, staging older
-# than its type's max wait (nothing deletes unproven staging by age), and any lost event. The window and loss alerts read the line the checker logs for every window it closes
+# than its type's max wait (nothing deletes unproven staging by age), and any lost event; with
+# telemetry_sidecar also late events, the worker's dead letters, and a type whose windows stopped
+# closing while its events arrive. Those, the close delay and the lost events read the services'
+# OpenTelemetry metrics (telemetry.tf: local.otel_filter; naming rule there). Without the sidecar the
+# close-delay and loss conditions read the line the checker logs for every window it closes
 # (Cloud Run turns a JSON line on stdout into jsonPayload; the fields are the closed manifest's):
 #   {"severity":"INFO","code":"HG_WINDOW_CLOSED","type":"track_played","window":…,"status":"complete",
 #    "closeDelayMs":4200,"lostEvents":0,…}
@@ -23,6 +27,15 @@ locals {
   stale_staging_metric = "logging.googleapis.com/user/${google_logging_metric.stale_staging.name}"
 
   severity = { high = "CRITICAL", normal = "ERROR", low = "WARNING" }
+
+  # Lost events: the checker's counter with the sidecar, else its log lines with lostEvents > 0.
+  events_lost_filter = var.telemetry_sidecar ? local.otel_filter.events_lost : "metric.type = \"${local.events_lost_metric}\" AND resource.type = \"cloud_run_revision\""
+
+  # A window closes by its type's max wait after its end at the latest (incomplete if it must): one
+  # still open a window length, the max wait and the margin after its start is stuck.
+  stalled_window_age_s = { for t, c in local.types : t => var.window_s + c.maxWaitS + var.staging_age_margin_s }
+  # "Events arrive": some were staged within the last window length (at least a minute).
+  arrival_period_s = max(60, var.window_s)
 }
 
 resource "google_logging_metric" "window_close_delay" {
@@ -272,16 +285,40 @@ resource "google_monitoring_alert_policy" "window_close" {
   notification_channels = var.notification_channels
   user_labels           = { app = var.name, event_type = each.key, tier = each.value.tier }
 
-  conditions {
-    display_name = "${each.key}: a window closed more than ${var.tiers[each.value.tier].close_target_s} s after its end"
-    condition_threshold {
-      filter          = "metric.type = \"${local.close_delay_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.tiers[each.value.tier].close_target_s * 1000 # the metric is in ms
-      duration        = "0s"
-      aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
+  # The close delay against the tier's target: the checker's histogram hourglass.checker.close.delay
+  # (s) with the sidecar, else the log-based metric (ms).
+  dynamic "conditions" {
+    for_each = var.telemetry_sidecar ? [1] : []
+    content {
+      display_name = "${each.key}: a window closed more than ${var.tiers[each.value.tier].close_target_s} s after its end (p99 of hourglass.checker.close.delay)"
+      condition_threshold {
+        filter          = "${local.otel_filter.close_delay} AND metric.labels.type = \"${each.key}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = var.tiers[each.value.tier].close_target_s # the metric is in s
+        duration        = "0s"
+        aggregations {
+          alignment_period     = "300s"
+          per_series_aligner   = "ALIGN_DELTA"
+          cross_series_reducer = "REDUCE_PERCENTILE_99"
+          group_by_fields      = ["metric.label.type"]
+        }
+      }
+    }
+  }
+
+  dynamic "conditions" {
+    for_each = var.telemetry_sidecar ? [] : [1]
+    content {
+      display_name = "${each.key}: a window closed more than ${var.tiers[each.value.tier].close_target_s} s after its end"
+      condition_threshold {
+        filter          = "metric.type = \"${local.close_delay_metric}\" AND resource.type = \"cloud_run_revision\" AND metric.labels.type = \"${each.key}\""
+        comparison      = "COMPARISON_GT"
+        threshold_value = var.tiers[each.value.tier].close_target_s * 1000 # the metric is in ms
+        duration        = "0s"
+        aggregations {
+          alignment_period   = "300s"
+          per_series_aligner = "ALIGN_PERCENTILE_99"
+        }
       }
     }
   }
@@ -325,13 +362,13 @@ resource "google_monitoring_alert_policy" "events_lost" {
   conditions {
     display_name = "the checker reported acknowledged events missing from a closed window"
     condition_threshold {
-      filter          = "metric.type = \"${local.events_lost_metric}\" AND resource.type = \"cloud_run_revision\""
+      filter          = local.events_lost_filter
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
       aggregations {
         alignment_period     = "60s"
-        per_series_aligner   = "ALIGN_SUM"
+        per_series_aligner   = "ALIGN_DELTA"
         cross_series_reducer = "REDUCE_SUM"
         group_by_fields      = ["metric.label.type"]
       }
@@ -348,6 +385,150 @@ resource "google_monitoring_alert_policy" "events_lost" {
       Events that Pub/Sub acknowledged to their producer are missing from a closed window: a broken promise.
       The window's `_MANIFEST.json` under `gs://${local.bucket_name}/<type>/dt=…/hour=…/` lists the missing ranges per publisher;
       the checker's log line (code ${var.checker_closed_log_code}, lostEvents > 0) names the type and window.
+    EOT
+  }
+}
+
+# --- On the services' OpenTelemetry metrics (telemetry_sidecar) ------------------------------------
+
+# Per type: its windows stopped closing while its events arrive. The checker's gauge
+# hourglass.checker.oldest_open_window.age (s, from the window's start) past a window length, the
+# type's max wait and the margin, while the worker staged events of the type within the last window
+# length (hourglass.worker.events_staged).
+resource "google_monitoring_alert_policy" "windows_stalled" {
+  for_each = var.telemetry_sidecar ? local.types : {}
+
+  project               = var.project_id
+  display_name          = "hourglass ${each.key}: windows stopped closing"
+  combiner              = "AND"
+  severity              = local.severity[each.value.tier]
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name, event_type = each.key, tier = each.value.tier }
+
+  conditions {
+    display_name = "${each.key}: a window still open ${local.stalled_window_age_s[each.key]} s after its start"
+    condition_threshold {
+      filter          = "${local.otel_filter.oldest_open_window_age} AND metric.labels.type = \"${each.key}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = local.stalled_window_age_s[each.key]
+      duration        = "300s"
+      aggregations {
+        alignment_period     = "60s"
+        per_series_aligner   = "ALIGN_MIN"
+        cross_series_reducer = "REDUCE_MIN" # the checker replicas agree once any of them closed it
+        group_by_fields      = ["metric.label.type"]
+      }
+    }
+  }
+
+  conditions {
+    display_name = "${each.key}: events staged within the last ${local.arrival_period_s} s"
+    condition_threshold {
+      filter          = "${local.otel_filter.events_staged} AND metric.labels.type = \"${each.key}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "${local.arrival_period_s}s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.type"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Events of `${each.key}` (tier ${each.value.tier}) keep arriving, but a window of theirs has been open for more than ${local.stalled_window_age_s[each.key]} s:
+      a window length (${var.window_s} s), the type's maxWaitS (${each.value.maxWaitS} s) and ${var.staging_age_margin_s} s. By then it must have closed, incomplete if need be.
+      The `${var.name}-checker` logs say why (`checker_round_failed`: a storage error, an unreadable staging manifest); `gs://${local.bucket_name}/staging/${each.key}/` holds what waits.
+      See docs/deploy.md, "Where to look".
+    EOT
+  }
+}
+
+# Events that arrived after their window closed: kept under late/, missing from the closed hour.
+resource "google_monitoring_alert_policy" "late_events" {
+  count = var.telemetry_sidecar ? 1 : 0
+
+  project               = var.project_id
+  display_name          = "hourglass: late events"
+  combiner              = "OR"
+  severity              = "WARNING"
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name }
+
+  conditions {
+    display_name = "more than ${var.late_events_threshold} events of a type arrived after their window closed, within an hour (hourglass.checker.events.late)"
+    condition_threshold {
+      filter          = local.otel_filter.events_late
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.late_events_threshold
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "3600s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.type"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Events came after their window had closed: the checker moved them to `gs://${local.bucket_name}/late/<type>/…`, and readers of the closed hours (BigQuery) do not see them.
+      A producer whose clock or retries run far behind, or windows closing before their publishers' heartbeats (a publisher that stopped sending them).
+    EOT
+  }
+}
+
+# Messages the worker wrote to the dead-letter area itself (not a type's events, or not decodable),
+# by type and reason. Pub/Sub's own dead-lettering (after max_delivery_attempts) is in "delivery".
+resource "google_monitoring_alert_policy" "worker_dead_letters" {
+  count = var.telemetry_sidecar ? 1 : 0
+
+  project               = var.project_id
+  display_name          = "hourglass: worker dead letters"
+  combiner              = "OR"
+  severity              = "ERROR"
+  notification_channels = var.notification_channels
+  user_labels           = { app = var.name }
+
+  conditions {
+    display_name = "the worker dead-lettered messages (hourglass.worker.messages_dead_lettered)"
+    condition_threshold {
+      filter          = local.otel_filter.messages_dead_lettered
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.type", "metric.label.reason"]
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "86400s"
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      The worker wrote messages to `gs://${local.bucket_name}/deadletter/<type>/` instead of staging them (the incident names the type and the reason).
+      They were acknowledged to their producer: events to look at and redrive, kept until removed by hand. See docs/deploy.md, "Where to look".
     EOT
   }
 }

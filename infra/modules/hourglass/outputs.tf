@@ -77,3 +77,8 @@ output "gateway_keys_secret" {
   description = "Secret Manager secret holding the gateway's keys document (clients, keys, types, quotas; JSON)."
   value       = google_secret_manager_secret.gateway_keys.secret_id
 }
+
+output "dashboard" {
+  description = "The Cloud Monitoring dashboard of this deployment (projects/<number>/dashboards/<id>): timeliness per tier, loss, throughput, backlog, dead letters."
+  value       = google_monitoring_dashboard.hourglass.id
+}

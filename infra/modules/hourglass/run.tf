@@ -91,6 +91,14 @@ module "service" {
   probe_port          = each.key == "gateway" ? local.gateway_ops_port : null
   deletion_protection = var.protect_data
   labels              = local.labels
+  # OTLP to an OpenTelemetry Collector beside the service (telemetry.tf).
+  telemetry_sidecar = var.telemetry_sidecar ? {
+    image          = var.collector.image
+    config_secret  = google_secret_manager_secret.collector_config[0].secret_id
+    config_version = google_secret_manager_secret_version.collector_config[0].version
+    cpu            = var.collector.cpu
+    memory         = var.collector.memory
+  } : null
 
   # The services need their grants (and the gateway its secret) before their first revision starts.
   depends_on = [
@@ -102,5 +110,8 @@ module "service" {
     google_pubsub_subscription_iam_member.checker_subscribe,
     google_pubsub_topic_iam_member.checker_publish_probes,
     google_storage_bucket_iam_member.checker_objects,
+    google_secret_manager_secret_iam_member.collector_config,
+    google_project_iam_member.metric_writer,
+    google_project_iam_member.trace_agent,
   ]
 }

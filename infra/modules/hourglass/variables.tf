@@ -194,6 +194,33 @@ variable "checker_staging_age_log_code" {
   default     = "HG_STAGING_AGE"
 }
 
+variable "late_events_threshold" {
+  description = "Late events (arrived after their window closed; kept under late/, not in the closed hour) of one type in an hour above which the \"late events\" alert fires. Needs telemetry_sidecar."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.late_events_threshold >= 0
+    error_message = "late_events_threshold must be >= 0."
+  }
+}
+
+variable "telemetry_sidecar" {
+  description = "Run an OpenTelemetry Collector (collector) beside every service: their OTLP metrics go to Managed Service for Prometheus and their spans to Cloud Trace. The metric alerts (close delay, lost and late events, worker dead letters, stalled windows) and the dashboard's timeliness, loss and throughput charts read those metrics. false: no sidecar and no OTLP export; the close-delay and lost-events alerts read the checker's log lines instead, and the metric-only alerts are not created."
+  type        = bool
+  default     = true
+}
+
+variable "collector" {
+  description = "The OpenTelemetry Collector sidecar of every service (with telemetry_sidecar): image (Google's build, pinned), and the CPU and memory limits of its container, added to each instance's (1 vCPU and 512Mi as in Google's Cloud Run sample; instances keep their CPU, so this is billed all the time)."
+  type = object({
+    image  = optional(string, "us-docker.pkg.dev/cloud-ops-agents-artifacts/google-cloud-opentelemetry-collector/otelcol-google:0.160.0")
+    cpu    = optional(string, "1")
+    memory = optional(string, "512Mi")
+  })
+  default = {}
+}
+
 variable "notification_channels" {
   description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
   type        = list(string)

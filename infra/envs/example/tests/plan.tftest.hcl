@@ -107,3 +107,16 @@ run "dead_letters_expire_only_when_asked" {
   }
 }
 
+
+run "telemetry_sidecar_off_plans_too" {
+  command = plan
+
+  variables {
+    telemetry_sidecar = false
+  }
+
+  assert {
+    condition     = keys(output.service_urls) == ["checker", "gateway", "worker"]
+    error_message = "Without the sidecar the three services are planned as before (the alerts fall back to the checker's log lines)."
+  }
+}
