@@ -87,7 +87,9 @@ describe('ops endpoints: the probe paths Cloud Run calls, and their aliases', ()
   it('Terraform: the startup and liveness probes of every service call /health/live, no path ending in "z"', async () => {
     const tf = await readFile(MODULE_TF, 'utf8');
     const probes = [...tf.matchAll(/(startup_probe|liveness_probe|readiness_probe)\s*\{[^}]*?http_get\s*\{[^}]*?path\s*=\s*"([^"]*)"/g)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(probes, [['startup_probe', '/health/live'], ['liveness_probe', '/health/live']]);
+    // The service container's probes, then the collector sidecar's (its own health check on "/"; which
+    // container holds which is checked by test/infra/cloud-run-probes.test.ts).
+    assert.deepEqual(probes, [['startup_probe', '/health/live'], ['liveness_probe', '/health/live'], ['startup_probe', '/'], ['liveness_probe', '/']]);
     for (const [, path] of [...tf.matchAll(/\bpath\s*=\s*"([^"]*)"/g)]) assert.ok(!path!.endsWith('z'), `no probe path ending in z: ${path}`);
   });
 });
