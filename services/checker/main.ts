@@ -16,6 +16,7 @@
 // finished, what was abandoned and how long it took. Exit 0 when every step finished in time, 1 when one was
 // abandoned, or on a second signal.
 import { PubSub } from '@google-cloud/pubsub';
+import { Deadline, shutdownReserveMs, type StepOutcome } from '../concurrency/deadline.ts';
 import { Registry } from '../registry/registry.ts';
 import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
@@ -96,8 +97,8 @@ try {
     ready = false;
     const startedMs = performance.now();
     const budgetMs = options.shutdownTimeoutMs;
-    const reserveMs = Math.min(1000, Math.floor(budgetMs / 6));
-    const deadline = { checker: startedMs + budgetMs - 2 * reserveMs, announcements: startedMs + budgetMs - reserveMs, exit: startedMs + budgetMs };
+    const reserveMs = shutdownReserveMs(budgetMs);
+    const deadline = { checker: new Deadline(startedMs + budgetMs - 2 * reserveMs), announcements: new Deadline(startedMs + budgetMs - reserveMs), exit: new Deadline(startedMs + budgetMs) };
     // Every step below is bounded; this is the last resort, should something unbounded hold the process past its budget.
     setTimeout(() => {
       log.error('shutdown_deadline_passed', { signal, budgetMs });
@@ -106,12 +107,12 @@ try {
     log.info('checker_stopping', { signal, budgetMs, checkerByMs: budgetMs - 2 * reserveMs, announcementsByMs: budgetMs - reserveMs });
     clearInterval(errorTimer);
     clearInterval(stagingAgeTimer);
-    const outcomes: Array<[string, StepOutcome]> = [];
+    const outcomes: Array<[string, StepOutcome<unknown>]> = [];
     // 1. The round in progress ends (or is abandoned mid-way: safe, see above), the last snapshot is saved, the subscription closed.
-    outcomes.push(['checker', await by(deadline.checker, checker.stop())]);
+    outcomes.push(['checker', await deadline.checker.race(checker.stop())]);
     reportErrors();
     // 2. Announcements still batched go out before the client closes.
-    if (closedTopic) outcomes.push(['announcements', await by(deadline.announcements, closedTopic.close())]);
+    if (closedTopic) outcomes.push(['announcements', await deadline.announcements.race(closedTopic.close())]);
     // 3. The process's own clients, at once.
     const teardown: Array<[string, Promise<unknown>]> = [
       ['telemetry', telemetry.shutdown()],
@@ -119,9 +120,9 @@ try {
       ['storage', storage.close()],
       ...(ops ? [['ops_server', ops.close()] as [string, Promise<unknown>]] : []),
     ];
-    outcomes.push(...(await Promise.all(teardown.map(async ([name, step]) => [name, await by(deadline.exit, step)] as [string, StepOutcome]))));
+    outcomes.push(...(await Promise.all(teardown.map(async ([name, step]) => [name, await deadline.exit.race(step)] as [string, StepOutcome<unknown>]))));
     const abandoned = outcomes.filter(([, o]) => o.status !== 'done').map(([name]) => name);
-    const errors = Object.fromEntries(outcomes.flatMap(([name, o]) => (o.status === 'failed' ? [[name, o.error]] : [])));
+    const errors = Object.fromEntries(outcomes.flatMap(([name, o]) => (o.status === 'failed' ? [[name, (o.error as Error)?.message ?? String(o.error)]] : [])));
     log.log(abandoned.length === 0 ? 'info' : 'warn', 'shutdown_finished', {
       signal,
       budgetMs,
@@ -142,23 +143,4 @@ try {
 } catch (err) {
   log.error('checker_start_failed', { error: (err as Error).message });
   process.exit(1);
-}
-
-type StepOutcome = { readonly status: 'done' } | { readonly status: 'failed'; readonly error: string } | { readonly status: 'timed_out' };
-
-/** Whether `step` settled by `deadlineMs` (performance.now()); one that did not keeps running, unobserved, until the exit. */
-async function by(deadlineMs: number, step: Promise<unknown>): Promise<StepOutcome> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<StepOutcome>((resolve) => {
-    timer = setTimeout(() => resolve({ status: 'timed_out' }), Math.max(0, deadlineMs - performance.now()));
-  });
-  const settled = step.then(
-    (): StepOutcome => ({ status: 'done' }),
-    (err: unknown): StepOutcome => ({ status: 'failed', error: (err as Error)?.message ?? String(err) }),
-  );
-  try {
-    return await Promise.race([settled, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -38,3 +38,11 @@ export class Deadline {
 }
 
 export type StepOutcome<T> = { readonly status: 'done'; readonly value: T } | { readonly status: 'failed'; readonly error: unknown } | { readonly status: 'timed_out' };
+
+/**
+ * The part of a shutdown budget kept back at the end of each step before the last: min(1 s, budget / 6). A service's
+ * stop then has deadlines at budget − 2·reserve, budget − reserve and budget (worker, checker, gateway alike).
+ */
+export function shutdownReserveMs(budgetMs: number): number {
+  return Math.min(1000, Math.floor(budgetMs / 6));
+}

@@ -5,7 +5,7 @@
 // Exit codes: 0 after a clean shutdown (every request answered, final heartbeat sent), 1 when the
 // shutdown ran out of time or start-up failed, 2 for invalid configuration.
 import { PubSub } from '@google-cloud/pubsub';
-import { Deadline } from '../concurrency/deadline.ts';
+import { Deadline, shutdownReserveMs } from '../concurrency/deadline.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import { Registry } from '../registry/registry.ts';
 import { Publisher } from '../sdk/index.ts';
@@ -73,7 +73,7 @@ async function main(): Promise<number> {
       publisher,
       registry,
       // The drain gets the budget less a reserve for closing the clients afterwards.
-      options: { ...options, shutdownTimeoutMs: options.shutdownTimeoutMs - teardownReserveMs(options.shutdownTimeoutMs) },
+      options: { ...options, shutdownTimeoutMs: options.shutdownTimeoutMs - shutdownReserveMs(options.shutdownTimeoutMs) },
       logger,
       metricsHandler: telemetry.metricsHandler,
       quotas,
@@ -132,11 +132,6 @@ main().then(
     exit(1);
   },
 );
-
-/** Time kept for closing the clients after the drain: min(1 s, budget / 6), as the worker and checker keep. */
-function teardownReserveMs(budgetMs: number): number {
-  return Math.min(1000, Math.floor(budgetMs / 6));
-}
 
 /** Exits once the event loop is empty, or 250 ms later at most if some client library still holds a handle (inside Cloud Run's 10 s). */
 function exit(code: number): void {

@@ -1,6 +1,7 @@
 // Listens with the gateway's public app and its ops app (probes, metrics) on their own ports, and shuts down gracefully: stop accepting, drain in-flight requests, close the publisher (final heartbeat).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Deadline } from '../concurrency/deadline.ts';
 import { HourglassError } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { createOpsApp, createGatewayApp, metricsView, type GatewayPublisher, type MetricsHandler } from './app.ts';
@@ -82,22 +83,18 @@ export async function startGateway(params: StartGatewayParams): Promise<RunningG
   let closing: Promise<ShutdownReport> | undefined;
   const close = (): Promise<ShutdownReport> => {
     closing ??= (async () => {
-      const deadline = Date.now() + options.shutdownTimeoutMs;
+      const deadline = Deadline.after(options.shutdownTimeoutMs);
       lifecycle.startDraining();
       const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       logger.info('gateway_draining', { inFlightRequests: lifecycle.inFlight, publisher: publisher.id });
       // Requests in flight wait for their batches; send the open ones now rather than at the end of their linger.
       void publisher.flush().catch(() => undefined);
-      const drained = await lifecycle.whenIdle(Math.max(0, deadline - Date.now()));
+      const drained = await lifecycle.whenIdle(deadline.remainingMs());
       const abandonedRequests = lifecycle.inFlight;
-      const publisherClosed = await withinMs(publisher.close(), Math.max(0, deadline - Date.now())).then(
-        (done) => done,
-        (err: unknown) => {
-          logger.error('publisher_close_failed', { error: err });
-          return false;
-        },
-      );
+      const publisherClose = await deadline.race(publisher.close());
+      if (publisherClose.status === 'failed') logger.error('publisher_close_failed', { error: publisherClose.error });
+      const publisherClosed = publisherClose.status === 'done';
       server.closeAllConnections();
       await serverClosed;
       // The ops listener last: /readyz said 503 for the whole drain.
@@ -131,13 +128,4 @@ function listen(server: http.Server, host: string, port: number, what: string): 
 function baseUrl(host: string, port: number): string {
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   return `http://${urlHost}:${port}`;
-}
-
-/** True when `promise` resolved within `ms`; false when the time ran out first (it keeps running). */
-function withinMs(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  return Promise.race([promise.then(() => true), timeout]).finally(() => clearTimeout(timer));
 }

@@ -9,7 +9,7 @@
 // applied to each step in turn, which would add up). What a step has not finished by its deadline is
 // abandoned, never acked: see Worker.stop().
 
-import { Deadline } from '../concurrency/deadline.ts';
+import { Deadline, shutdownReserveMs } from '../concurrency/deadline.ts';
 
 export { Deadline, type StepOutcome } from '../concurrency/deadline.ts';
 
@@ -29,7 +29,7 @@ export interface ShutdownPlan {
 
 /** The offsets (ms after the start) of each deadline of a budget. */
 export function shutdownOffsets(budgetMs: number): { writesMs: number; releaseMs: number; exitMs: number } {
-  const reserve = Math.min(1000, Math.floor(budgetMs / 6));
+  const reserve = shutdownReserveMs(budgetMs);
   return { writesMs: budgetMs - 2 * reserve, releaseMs: budgetMs - reserve, exitMs: budgetMs };
 }
 
