@@ -17,14 +17,15 @@ export class CheckerMetrics {
 
   constructor(view: { windowStates(): WindowState[]; unclosedStaging(): Array<{ type: string; ageS: number }>; publishersAlive(): number; nowMs(): number }) {
     const meter = metrics.getMeter('hourglass-checker');
-    const counter = (name: string, description: string) => meter.createCounter(`hourglass.checker.${name}`, { description });
-    this.#closedEvents = counter('events.closed', 'Events written into closed windows, by type and window status');
-    this.#closedWindows = counter('windows.closed', 'Windows closed by this checker, by status (complete, incomplete)');
-    this.#duplicates = counter('events.duplicates', 'Duplicate events dropped at close, by kind (redelivered, client_retry)');
-    this.#late = counter('events.late', 'Events moved to the late area');
-    this.#lost = counter('events.lost', 'Acknowledged events missing from a window closed as incomplete: data loss');
-    this.#abandoned = counter('events.abandoned', 'Events never acknowledged to their publisher and missing at close');
-    this.#segments = counter('segments', 'Segments compacted while windows were open');
+    // Units: UCUM, a count's thing in braces ({event}), as the OpenTelemetry semantic conventions write them.
+    const counter = (name: string, description: string, unit: string) => meter.createCounter(`hourglass.checker.${name}`, { description, unit });
+    this.#closedEvents = counter('events.closed', 'Events written into closed windows, by type and window status', '{event}');
+    this.#closedWindows = counter('windows.closed', 'Windows closed by this checker, by status (complete, incomplete)', '{window}');
+    this.#duplicates = counter('events.duplicates', 'Duplicate events dropped at close, by kind (redelivered, client_retry)', '{event}');
+    this.#late = counter('events.late', 'Events moved to the late area', '{event}');
+    this.#lost = counter('events.lost', 'Acknowledged events missing from a window closed as incomplete: data loss', '{event}');
+    this.#abandoned = counter('events.abandoned', 'Events never acknowledged to their publisher and missing at close', '{event}');
+    this.#segments = counter('segments', 'Segments compacted while windows were open', '{segment}');
     this.#closeDelay = meter.createHistogram('hourglass.checker.close.delay', {
       description: 'From a window end to its manifest',
       unit: 's',

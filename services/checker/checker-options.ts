@@ -1,116 +1,113 @@
-// Every option of the checker, with units and defaults, resolved once from explicit values, then the environment.
-import { HourglassError } from '../errors/catalogue.ts';
-import { isCodecName, type CodecName } from '../wire/codecs.ts';
-import { DEFAULT_TOPIC_PREFIX } from '../wire/topics.ts';
-import { assertWindowLength } from '../wire/window.ts';
+// The checker's configuration schema: every option with its environment variable, unit, default and range (services/config), resolved and checked once at start-up.
+//
+// Precedence, written once (services/config/settings.ts): an explicit value, then the environment, then the
+// default. Nothing else in the checker reads process.env.
+import { faultSettings } from '../config/fault-settings.ts';
+import { flag, integer, oneOf, text } from '../config/setting-kinds.ts';
+import { resolveSettings, setting, settings, type Resolved } from '../config/settings.ts';
+import { bucket, gcsEndpoint, opsSettings, project, pubsubEmulatorHost, schemasDir, shutdownTimeoutMs, telemetrySettings, topicPrefix, windowS } from '../config/shared-settings.ts';
+import { CODEC_NAMES, type CodecName } from '../wire/codecs.ts';
 
-export interface CheckerOptions {
-  /** Storage location: file:///path or gs://bucket/prefix. Env HOURGLASS_BUCKET. Default: file://./.hourglass-data */
-  readonly location: string;
-  /** fake-gcs-server endpoint for gs:// locations. Env HOURGLASS_GCS_ENDPOINT. */
-  readonly gcsEndpoint?: string;
-  /** Window length (s). Env HOURGLASS_WINDOW_S. Default: 3600. */
-  readonly windowS: number;
-  /** Env HOURGLASS_TOPIC_PREFIX. Default: "hourglass-". */
-  readonly topicPrefix: string;
-  /** Id of this checker replica (for its state files and manifests). Default: random. */
-  readonly checkerId: string;
-  /** Interval between close rounds (ms). Env HOURGLASS_CHECKER_TICK_MS. Default: 500. */
-  readonly tickMs: number;
-  /** Largest part file (bytes); a big window is several parts. Env HOURGLASS_MAX_PART_BYTES. Default: 256 MiB. */
-  readonly maxPartBytes: number;
-  /** Compact an open window once this many staged bytes are not yet in a segment (bytes). Env HOURGLASS_SEGMENT_BYTES. Default: 64 MiB. */
-  readonly segmentBytes: number;
-  /** Or once this many staged files are not yet in a segment (a small type stages few bytes but a file per second). Env HOURGLASS_SEGMENT_FILES. Default: 64. */
-  readonly segmentFiles: number;
-  /** Two records of a window with the same client event id are duplicates when received at most this far apart (s): the dedup state is bounded by it. Env HOURGLASS_CLIENT_ID_HORIZON_S. Default: 600. */
-  readonly clientIdHorizonS: number;
-  /** Codec of the closed windows' part files. Env HOURGLASS_OUTPUT_CODEC. Default: deflate. */
-  readonly codec: CodecName;
-  /**
-   * A window closes only once the control topic has been read this far past its end (ms): covers Pub/Sub
-   * delivering a new publisher's first heartbeat after messages published a little later, and a publisher's
-   * clock running behind Pub/Sub's. Env HOURGLASS_DISCOVERY_MARGIN_MS. Default: 1000.
-   */
-  readonly discoveryMarginMs: number;
-  /**
-   * A staging file with no manifest is debris of a worker that died (or gave up) between writing the file
-   * and its manifest: its messages were never acked and are staged again under another name. Once its
-   * window is closed and it is this old, it is removed (ms). It must exceed the longest a worker can take
-   * from the file to its manifest (its write deadline plus one storage request), or a manifest could land
-   * naming a removed file. Env HOURGLASS_ORPHAN_AGE_S. Default: 600 s (the worker's deadline is 30 s).
-   */
-  readonly orphanAgeMs: number;
-  /** How long a silent publisher is remembered (ms). Default: 2 days. */
-  readonly publisherRetentionMs: number;
-  /** Overrides every type's liveness timeout (ms), e.g. for tests. Env HOURGLASS_LIVENESS_MS. */
-  readonly livenessTimeoutMs?: number;
-  /** Overrides every type's max wait (ms). Env HOURGLASS_MAX_WAIT_MS. */
-  readonly maxWaitMs?: number;
-  /** Announce each closed window on the topic <prefix>closed-windows. Env HOURGLASS_ANNOUNCE_CLOSED ("true"/"false"). Default: true. */
-  readonly announceClosed: boolean;
-  /**
-   * Budget of the whole SIGTERM path of the process (ms): the round in progress, the last heartbeat
-   * snapshot, the announcements, the clients, the exit (main.ts splits it: with 9000, the checker's stop
-   * until 7 s, the announcements until 8 s, exit by 9 s). What is unfinished then is abandoned, safely: a
-   * close is create-only up to its manifest (the commit point) and idempotent after it, so the next round
-   * of any replica finishes or redoes it; heartbeats not saved were not acked, so Pub/Sub delivers them
-   * again. Cloud Run sends SIGKILL 10 s after SIGTERM: keep it below 10000 there.
-   * Env HOURGLASS_SHUTDOWN_TIMEOUT_MS (a whole number, 1..3600000). Default: 9000.
-   */
-  readonly shutdownTimeoutMs: number;
-}
+export { DEFAULT_SHUTDOWN_TIMEOUT_MS } from '../config/shared-settings.ts';
 
-/** Default of shutdownTimeoutMs: Cloud Run kills 10 s after SIGTERM; a second is left for the process to end. */
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 9000;
-/** The largest shutdownTimeoutMs accepted (ms). */
-const MAX_SHUTDOWN_TIMEOUT_MS = 3_600_000;
+const MiB = 1024 * 1024;
+const DAY_MS = 24 * 3600 * 1000;
 
-export function resolveCheckerOptions(env: NodeJS.ProcessEnv, overrides: Partial<CheckerOptions> = {}): CheckerOptions {
-  const num = (name: string, fallback: number): number => {
-    const raw = env[name];
-    if (raw === undefined || raw === '') return fallback;
-    const v = Number(raw);
-    if (!Number.isFinite(v) || v <= 0) throw new HourglassError('HG_CONFIG_INVALID', `${name} must be a positive number, got ${JSON.stringify(raw)}`);
-    return v;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const raw = env[name]?.trim().toLowerCase();
-    if (raw === undefined || raw === '') return fallback;
-    if (raw === 'true' || raw === '1') return true;
-    if (raw === 'false' || raw === '0') return false;
-    throw new HourglassError('HG_CONFIG_INVALID', `${name} must be true or false, got ${JSON.stringify(env[name])}`);
-  };
-  const optionalNum = (name: string): number | undefined => (env[name] ? num(name, 0) : undefined);
-  const o: CheckerOptions = {
-    location: overrides.location ?? env.HOURGLASS_BUCKET ?? 'file://./.hourglass-data',
-    gcsEndpoint: overrides.gcsEndpoint ?? env.HOURGLASS_GCS_ENDPOINT,
-    windowS: overrides.windowS ?? num('HOURGLASS_WINDOW_S', 3600),
-    topicPrefix: overrides.topicPrefix ?? env.HOURGLASS_TOPIC_PREFIX ?? DEFAULT_TOPIC_PREFIX,
-    checkerId: overrides.checkerId ?? env.HOURGLASS_CHECKER_ID ?? `checker-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    tickMs: overrides.tickMs ?? num('HOURGLASS_CHECKER_TICK_MS', 500),
-    maxPartBytes: overrides.maxPartBytes ?? num('HOURGLASS_MAX_PART_BYTES', 256 * 1024 * 1024),
-    segmentBytes: overrides.segmentBytes ?? num('HOURGLASS_SEGMENT_BYTES', 64 * 1024 * 1024),
-    segmentFiles: overrides.segmentFiles ?? num('HOURGLASS_SEGMENT_FILES', 64),
-    clientIdHorizonS: overrides.clientIdHorizonS ?? num('HOURGLASS_CLIENT_ID_HORIZON_S', 600),
-    codec: overrides.codec ?? ((env.HOURGLASS_OUTPUT_CODEC as CodecName | undefined) ?? 'deflate'),
-    discoveryMarginMs: overrides.discoveryMarginMs ?? num('HOURGLASS_DISCOVERY_MARGIN_MS', 1000),
-    orphanAgeMs: overrides.orphanAgeMs ?? num('HOURGLASS_ORPHAN_AGE_S', 600) * 1000,
-    publisherRetentionMs: overrides.publisherRetentionMs ?? 2 * 24 * 3600 * 1000,
-    livenessTimeoutMs: overrides.livenessTimeoutMs ?? optionalNum('HOURGLASS_LIVENESS_MS'),
-    maxWaitMs: overrides.maxWaitMs ?? optionalNum('HOURGLASS_MAX_WAIT_MS'),
-    announceClosed: overrides.announceClosed ?? bool('HOURGLASS_ANNOUNCE_CLOSED', true),
-    shutdownTimeoutMs: overrides.shutdownTimeoutMs ?? num('HOURGLASS_SHUTDOWN_TIMEOUT_MS', DEFAULT_SHUTDOWN_TIMEOUT_MS),
-  };
-  try {
-    assertWindowLength(o.windowS);
-  } catch (err) {
-    throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_WINDOW_S: ${(err as Error).message}`);
-  }
-  if (!isCodecName(o.codec)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_OUTPUT_CODEC: unknown codec ${JSON.stringify(o.codec)}`);
-  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(o.checkerId)) throw new HourglassError('HG_CONFIG_INVALID', 'checker id must match [A-Za-z0-9_.-]{1,100}');
-  if (!Number.isInteger(o.shutdownTimeoutMs) || o.shutdownTimeoutMs < 1 || o.shutdownTimeoutMs > MAX_SHUTDOWN_TIMEOUT_MS) {
-    throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_SHUTDOWN_TIMEOUT_MS must be a whole number of ms in 1..${MAX_SHUTDOWN_TIMEOUT_MS}, got ${o.shutdownTimeoutMs}`);
-  }
-  return o;
+export const CHECKER_SETTINGS = settings({
+  location: bucket,
+  gcsEndpoint,
+  pubsubEmulatorHost,
+  projectId: project,
+  windowS,
+  schemasDir,
+  topicPrefix,
+  checkerId: setting<string>({
+    doc: 'Id of this checker replica: it names its state files and the closes it makes.',
+    kind: text(/^[A-Za-z0-9_.-]{1,100}$/, '1 to 100 of A-Z a-z 0-9 _ . -'),
+    env: ['HOURGLASS_CHECKER_ID'],
+    default: () => `checker-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    defaultText: 'checker-<pid>-<random>',
+  }),
+  tickMs: setting<number>({
+    doc: 'Interval between close rounds.',
+    kind: integer(10, 600_000, 'ms'),
+    env: ['HOURGLASS_CHECKER_TICK_MS'],
+    default: 500,
+  }),
+  maxPartBytes: setting<number>({
+    doc: 'Largest part file of a closed window; a big window is several parts.',
+    kind: integer(1, 16 * 1024 * MiB, 'bytes'),
+    env: ['HOURGLASS_MAX_PART_BYTES'],
+    default: 256 * MiB,
+  }),
+  segmentBytes: setting<number>({
+    doc: 'Compact an open window once this many staged bytes are not yet in a segment.',
+    kind: integer(1, 16 * 1024 * MiB, 'bytes'),
+    env: ['HOURGLASS_SEGMENT_BYTES'],
+    default: 64 * MiB,
+  }),
+  segmentFiles: setting<number>({
+    doc: 'Or once this many staged files are not yet in a segment (a small type stages few bytes but a file per second).',
+    kind: integer(1, Number.MAX_SAFE_INTEGER),
+    env: ['HOURGLASS_SEGMENT_FILES'],
+    default: 64,
+  }),
+  clientIdHorizonS: setting<number>({
+    doc: 'Two records of a window with the same client event id are duplicates when received at most this far apart; the dedup state is bounded by it.',
+    kind: integer(1, 86_400, 's'),
+    env: ['HOURGLASS_CLIENT_ID_HORIZON_S'],
+    default: 600,
+  }),
+  codec: setting<CodecName>({
+    doc: "Codec of the closed windows' part files.",
+    kind: oneOf(CODEC_NAMES as readonly [CodecName, ...CodecName[]]),
+    env: ['HOURGLASS_OUTPUT_CODEC'],
+    default: 'deflate',
+  }),
+  discoveryMarginMs: setting<number>({
+    doc: "A window closes only once the control topic has been read this far past its end: covers a new publisher's first heartbeat delivered after its first messages, and clocks running behind Pub/Sub's.",
+    kind: integer(0, 600_000, 'ms'),
+    env: ['HOURGLASS_DISCOVERY_MARGIN_MS'],
+    default: 1000,
+  }),
+  orphanAgeS: setting<number>({
+    doc: "A staging file no manifest names (debris of a worker that died between the two) is removed once its window is closed and it is this old; it must exceed a worker's write deadline plus one request (30 s).",
+    kind: integer(60, 30 * 86_400, 's'),
+    env: ['HOURGLASS_ORPHAN_AGE_S'],
+    default: 600,
+  }),
+  publisherRetentionMs: setting<number>({
+    doc: 'How long a silent publisher is remembered.',
+    kind: integer(60_000, 365 * DAY_MS, 'ms'),
+    default: 2 * DAY_MS,
+  }),
+  livenessTimeoutMs: setting<number | undefined>({
+    doc: "Overrides every type's liveness timeout (tests, drills).",
+    kind: integer(1, 7 * DAY_MS, 'ms'),
+    env: ['HOURGLASS_LIVENESS_MS'],
+    defaultText: "each type's own",
+  }),
+  maxWaitMs: setting<number | undefined>({
+    doc: "Overrides every type's max wait (tests, drills).",
+    kind: integer(1, 7 * DAY_MS, 'ms'),
+    env: ['HOURGLASS_MAX_WAIT_MS'],
+    defaultText: "each type's own",
+  }),
+  announceClosed: setting<boolean>({
+    doc: 'Announce each closed window on the topic <prefix>closed-windows.',
+    kind: flag(),
+    env: ['HOURGLASS_ANNOUNCE_CLOSED'],
+    default: true,
+  }),
+  shutdownTimeoutMs,
+  ...opsSettings,
+  ...telemetrySettings,
+  ...faultSettings,
+});
+
+export type CheckerOptions = Resolved<typeof CHECKER_SETTINGS>;
+
+/** Resolves options from explicit values, then `env`, then defaults; throws HG_CONFIG_INVALID listing every problem. */
+export function resolveCheckerOptions(env: Readonly<Record<string, string | undefined>>, overrides: Partial<CheckerOptions> = {}): CheckerOptions {
+  return resolveSettings('checker', CHECKER_SETTINGS, { env, overrides });
 }

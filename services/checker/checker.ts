@@ -432,7 +432,7 @@ export class Checker {
       const caches = new Set([...staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))), ...attempts]);
       await mapLimit([...caches], 16, (k) => storage.delete(k));
       // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
-      const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeMs);
+      const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeS * 1000);
       await mapLimit(debris, 16, (o) => storage.delete(o.key));
       // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
       if (caches.size > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);

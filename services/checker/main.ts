@@ -18,7 +18,10 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { Deadline, shutdownReserveMs, type StepOutcome } from '../concurrency/deadline.ts';
 import { Registry } from '../registry/registry.ts';
-import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
+import { configOrExit } from '../config/config-or-exit.ts';
+import { telemetryOptionsOf } from '../config/shared-settings.ts';
+import { emulatorClient } from '../local-stack/local-stack.ts';
+import { faultOptionsFrom } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startOpsServer } from '../telemetry/ops-server.ts';
@@ -29,19 +32,19 @@ import { stagingAgeLines } from './staging-age-report.ts';
 import { topicSink } from './window-announcer.ts';
 import { topicNames } from '../wire/topics.ts';
 
-const log = createLogger('checker');
+const options = configOrExit(() => resolveCheckerOptions(process.env), (event, fields) => createLogger('checker').error(event, fields));
+const log = createLogger('checker', { project: options.projectId });
 /** How often the age of each type's oldest unclosed staging is logged (ms). */
 const STAGING_AGE_LOG_INTERVAL_MS = 60_000;
 /** How long past its budget a shutdown that did not end is cut short (ms). */
 const BACKSTOP_MS = 250;
-const telemetry = startTelemetry({ service: 'checker', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
+const telemetry = startTelemetry({ service: 'checker', ...telemetryOptionsOf(options) });
 
 try {
-  const options = resolveCheckerOptions(process.env);
-  const registry = await Registry.load(process.env.HOURGLASS_SCHEMAS_DIR || undefined);
-  const faults = faultOptionsFromEnv(process.env);
-  const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: process.env.HOURGLASS_PROJECT, faults });
-  const pubsub = new PubSub({ projectId: process.env.HOURGLASS_PROJECT ?? process.env.GOOGLE_CLOUD_PROJECT ?? 'hourglass-local' });
+  const registry = await Registry.load(options.schemasDir);
+  const faults = faultOptionsFrom(options);
+  const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined, faults });
+  const pubsub = options.pubsubEmulatorHost ? emulatorClient(options.pubsubEmulatorHost, options.projectId) : new PubSub({ projectId: options.projectId });
   const closedTopic = options.announceClosed ? topicSink(pubsub, topicNames(options.topicPrefix).closedWindowsTopic) : undefined;
   const checker = new Checker({
     registry,
@@ -71,9 +74,8 @@ try {
   });
   checker.start();
   // Cloud Run gives PORT; locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
-  const opsPort = process.env.HOURGLASS_OPS_PORT ?? process.env.PORT;
   let ready = true;
-  const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => ready });
+  const ops = options.opsPort === undefined ? undefined : await startOpsServer({ port: options.opsPort, host: options.opsHost, telemetry, ready: () => ready });
   log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) });
   let reported = 0;
   const reportErrors = () => {

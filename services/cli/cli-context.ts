@@ -50,7 +50,7 @@ export class CliContext {
   pubsub(): Promise<PubSub> {
     // Loaded on first use: the commands that only read the bucket should not pay for the Pub/Sub client.
     this.#pubsub ??= import('@google-cloud/pubsub').then(({ PubSub }) => {
-      const emulator = this.io.env.PUBSUB_EMULATOR_HOST;
+      const emulator = this.options.pubsubEmulatorHost;
       return emulator
         ? new PubSub({ projectId: this.options.project, apiEndpoint: emulator, emulatorMode: true })
         : new PubSub({ projectId: this.options.project });

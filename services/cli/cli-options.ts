@@ -1,43 +1,30 @@
-// The CLI's global settings, resolved once: the flag, then the environment, then the default.
-import { assertWindowLength } from '../wire/window.ts';
+// The CLI's configuration schema (services/config): its global settings, each from a flag, then the environment, then the default.
+import { hasCode } from '../errors/catalogue.ts';
+import { resolveSettings, settings, type Resolved } from '../config/settings.ts';
+import { bucket, gcsEndpoint, project, pubsubEmulatorHost, schemasDir, topicPrefix, windowS } from '../config/shared-settings.ts';
 import type { OptionValues } from './args.ts';
 import { UsageError } from './cli-error.ts';
 
-export interface CliOptions {
-  /** The bucket: file:///path, a plain path, or gs://bucket/prefix. Flag --location/-l, env HOURGLASS_BUCKET. Default: file://./.hourglass-data */
-  readonly location: string;
-  /** GCS API endpoint (fake-gcs-server). Flag --gcs-endpoint, env HOURGLASS_GCS_ENDPOINT. */
-  readonly gcsEndpoint: string | undefined;
-  /** Window length (s), to find a window from <hour>. Flag --window-s, env HOURGLASS_WINDOW_S. Default: 3600. */
-  readonly windowS: number;
-  /** Schemas folder of the registry. Env HOURGLASS_SCHEMAS_DIR (`schemas check --dir` overrides). Default: the shipped schemas/. */
-  readonly schemasDir: string | undefined;
-  /** Google Cloud project for publish and redrive. Flag --project, env HOURGLASS_PROJECT or GOOGLE_CLOUD_PROJECT. Default: hourglass-local. */
-  readonly project: string;
-  /** Topic prefix for publish and redrive. Flag --topic-prefix, env HOURGLASS_TOPIC_PREFIX. Default: hourglass-. */
-  readonly topicPrefix: string | undefined;
-}
+export const CLI_SETTINGS = settings({
+  location: { ...bucket, flag: 'location' },
+  gcsEndpoint: { ...gcsEndpoint, flag: 'gcs-endpoint' },
+  windowS: { ...windowS, flag: 'window-s', doc: 'Window length, to find a window from <hour>.' },
+  schemasDir: { ...schemasDir, doc: 'Schemas folder of the registry (`schemas check --dir` overrides).' },
+  project: { ...project, flag: 'project', doc: 'Google Cloud project for publish and redrive.' },
+  topicPrefix: { ...topicPrefix, flag: 'topic-prefix', doc: 'Topic prefix for publish and redrive.' },
+  pubsubEmulatorHost: { ...pubsubEmulatorHost, doc: 'Pub/Sub emulator host:port for publish and redrive. Unset: the real Pub/Sub.' },
+});
 
-export const DEFAULT_LOCATION = 'file://./.hourglass-data';
+export type CliOptions = Resolved<typeof CLI_SETTINGS>;
 
+export const DEFAULT_LOCATION = bucket.default as string;
+
+/** The CLI's settings from `flags` and `env`; a refused value is a UsageError (exit 2) naming the flag or variable, the value and the range. */
 export function resolveCliOptions(flags: OptionValues, env: NodeJS.ProcessEnv): CliOptions {
-  const rawWindow = flags['window-s'] ?? (env.HOURGLASS_WINDOW_S || undefined);
-  let windowS = 3600;
-  if (rawWindow !== undefined) {
-    windowS = Number(rawWindow);
-    try {
-      if (!/^\d+$/.test(rawWindow)) throw new Error(`window length ${JSON.stringify(rawWindow)} is not a whole number of seconds`);
-      assertWindowLength(windowS);
-    } catch (err) {
-      throw new UsageError(`--window-s: ${(err as Error).message}`);
-    }
+  try {
+    return resolveSettings('cli', CLI_SETTINGS, { env, flags });
+  } catch (err) {
+    if (hasCode(err, 'HG_CONFIG_INVALID')) throw new UsageError(err.message.replace(/^cli configuration: /, ''));
+    throw err;
   }
-  return {
-    location: flags.location ?? (env.HOURGLASS_BUCKET || DEFAULT_LOCATION),
-    gcsEndpoint: flags['gcs-endpoint'] ?? (env.HOURGLASS_GCS_ENDPOINT || undefined),
-    windowS,
-    schemasDir: env.HOURGLASS_SCHEMAS_DIR || undefined,
-    project: flags.project ?? (env.HOURGLASS_PROJECT || env.GOOGLE_CLOUD_PROJECT || 'hourglass-local'),
-    topicPrefix: flags['topic-prefix'] ?? (env.HOURGLASS_TOPIC_PREFIX || undefined),
-  };
 }

@@ -11,7 +11,9 @@
 // "payload" and "event_id", and payload fields may not use the identity names).
 // The probes and /metrics are on the ops listener only: the public port serves nothing but the API.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { context } from '@opentelemetry/api';
+import { getRPCMetadata, RPCType } from '@opentelemetry/core';
+import express, { type ErrorRequestHandler, type Express, type Request, type RequestHandler } from 'express';
 import { HourglassError, hasCode } from '../errors/catalogue.ts';
 import type { Registry, SchemaVersion } from '../registry/registry.ts';
 import type { InvalidEvent, Publisher } from '../sdk/index.ts';
@@ -108,19 +110,18 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
   });
 
   // The API's own description, no token needed (services/gateway/openapi.yaml).
-  app.get('/openapi.json', (_req, res) => {
+  app.get('/openapi.json', nameRoute, (_req, res) => {
     res.json(loadOpenApiDocument());
   });
 
   const track: RequestHandler = (_req, res, next) => {
     const leave = lifecycle.enter();
-    const started = performance.now();
     res.once('close', () => {
       leave();
       const state = res.locals as EventRequestState;
       // An answer that never finished went to a client that hung up: counted as nginx does, 499.
       const status = res.writableFinished ? res.statusCode : 499;
-      metrics.recordAnswer(status, state.errorCode ?? '', (performance.now() - started) / 1000);
+      metrics.recordAnswer(status, state.errorCode ?? '');
     });
     if (lifecycle.draining) return next(new HourglassError('HG_SHUTTING_DOWN', 'the gateway is shutting down'));
     next();
@@ -201,9 +202,9 @@ export function createGatewayApp(deps: GatewayAppDeps): Express {
     res.json({ accepted: items.length });
   };
 
-  app.post('/v1/events/:type', track, authenticate, prepare, authorizeType, shedLoad, readBody, publish);
-  app.all('/v1/events/:type', methodNotAllowed('POST'));
-  app.all('/openapi.json', methodNotAllowed('GET, HEAD'));
+  app.post('/v1/events/:type', nameRoute, track, authenticate, prepare, authorizeType, shedLoad, readBody, publish);
+  app.all('/v1/events/:type', nameRoute, methodNotAllowed('POST'));
+  app.all('/openapi.json', nameRoute, methodNotAllowed('GET, HEAD'));
   app.use((req, _res, next) => {
     next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)}: events go to POST /v1/events/<type>`));
   });
@@ -239,19 +240,19 @@ export function createOpsApp(deps: OpsAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.get(['/health/live', '/healthz'], (_req, res) => {
+  app.get(['/health/live', '/healthz'], nameRoute, (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get(['/health/ready', '/readyz'], (_req, res) => {
+  app.get(['/health/ready', '/readyz'], nameRoute, (_req, res) => {
     const reason = lifecycle.draining ? 'shutting down' : publisher.isHealthy() ? undefined : 'Pub/Sub has been failing';
     if (reason) res.status(503).setHeader('Retry-After', String(options.retryAfterS)).json({ status: 'unavailable', reason });
     else res.json({ status: 'ready' });
   });
-  app.get('/metrics', (req, res, next) => {
+  app.get('/metrics', nameRoute, (req, res, next) => {
     if (metricsHandler) metricsHandler(req, res);
     else next(new HourglassError('HG_NO_ROUTE', 'no metrics here: this gateway was started without telemetry'));
   });
-  app.all(['/health/live', '/health/ready', '/healthz', '/readyz', '/metrics'], methodNotAllowed('GET, HEAD'));
+  app.all(['/health/live', '/health/ready', '/healthz', '/readyz', '/metrics'], nameRoute, methodNotAllowed('GET, HEAD'));
   app.use((req, _res, next) => {
     next(new HourglassError('HG_NO_ROUTE', `no route ${req.method} ${req.path.slice(0, 200)} on the ops port: /health/live, /health/ready (aliases /healthz, /readyz), /metrics`));
   });
@@ -261,6 +262,32 @@ export function createOpsApp(deps: OpsAppDeps): Express {
   };
   app.use(answerError);
   return app;
+}
+
+/**
+ * First handler of every route: names the route it matched (e.g. "/v1/events/:type") as http.route, which the HTTP
+ * instrumentation (services/telemetry/telemetry.ts) puts on the request's server span and http.server.request.duration.
+ * That instrumentation sees the raw path only (express itself is not instrumented): it reads the route from the
+ * request's RPC metadata when the response closes. Without telemetry there is none, and this does nothing.
+ */
+const nameRoute: RequestHandler = (req, _res, next) => {
+  const rpc = getRPCMetadata(context.active());
+  if (rpc?.type === RPCType.HTTP) {
+    const route = routeOf(req);
+    if (route !== undefined) rpc.route = route;
+  }
+  next();
+};
+
+/** The path of the route `req` matched; of a route with several (literal) paths, the one asked for. */
+function routeOf(req: Request): string | undefined {
+  const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
+  if (typeof path === 'string') return path;
+  if (!Array.isArray(path)) return undefined;
+  // express matches without case and with a trailing slash; the label keeps the route's own spelling.
+  const asked = req.path.replace(/(?<=.)\/$/, '').toLowerCase();
+  const paths = path.filter((p): p is string => typeof p === 'string');
+  return paths.find((p) => p.toLowerCase() === asked) ?? paths[0];
 }
 
 function backpressureError(retryAfterS: number): HourglassError {

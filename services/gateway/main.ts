@@ -4,31 +4,35 @@
 // serves every instrument of the process: the gateway's and its publisher's (meter "hourglass-sdk").
 // Exit codes: 0 after a clean shutdown (every request answered, final heartbeat sent), 1 when the
 // shutdown ran out of time or start-up failed, 2 for invalid configuration.
+// Configuration: the settings of gateway-options.ts, from the environment; nothing else here reads process.env.
 import { PubSub } from '@google-cloud/pubsub';
 import { Deadline, shutdownReserveMs } from '../concurrency/deadline.ts';
+import { configOrExit } from '../config/config-or-exit.ts';
+import { telemetryOptionsOf } from '../config/shared-settings.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import { Registry } from '../registry/registry.ts';
 import { Publisher } from '../sdk/index.ts';
 import { startTelemetry } from '../telemetry/telemetry.ts';
 import { ClientQuotas } from './client-quotas.ts';
-import { resolveGatewayOptions, type GatewayOptions } from './gateway-options.ts';
+import { resolveGatewayOptions } from './gateway-options.ts';
 import { KeyFileSource } from './key-file-source.ts';
 import { gatewayLogger } from './log.ts';
 import { startGateway } from './server.ts';
 
-const logger = gatewayLogger();
+// Before anything starts: a refused configuration is one gateway_config_invalid line (every problem) and exit 2.
+const options = configOrExit(
+  () => resolveGatewayOptions(process.env),
+  (_event, { message, problems }) => {
+    gatewayLogger().error('gateway_config_invalid', { code: 'HG_CONFIG_INVALID', error: message, problems });
+    // The gateway's documented exit code for invalid configuration (configOrExit's own is 1); nothing started yet.
+    process.exit(2);
+  },
+);
+const logger = gatewayLogger({ project: options.projectId });
 // First: instruments made before a meter provider is registered (the publisher's) would stay no-ops.
-const telemetry = startTelemetry({ service: 'gateway', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
+const telemetry = startTelemetry({ service: 'gateway', ...telemetryOptionsOf(options) });
 
 async function main(): Promise<number> {
-  let options: GatewayOptions;
-  try {
-    options = resolveGatewayOptions(process.env);
-  } catch (err) {
-    if (!hasCode(err, 'HG_CONFIG_INVALID')) throw err;
-    logger.error('gateway_config_invalid', { code: err.code, error: err.message });
-    return 2;
-  }
   const registry = await Registry.load(options.schemasDir);
   let keySource: KeyFileSource | undefined;
   const quotas = new ClientQuotas();

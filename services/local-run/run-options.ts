@@ -1,64 +1,52 @@
-// Flags (and environment) of the local run command, parsed and validated once.
+// The local run command's configuration schema (services/config): its flags (and the few variables it shares with the services), parsed and checked once.
 import { parseArgs } from 'node:util';
-
-export interface RunOptions {
-  /** Storage location. Flag --location, env HOURGLASS_BUCKET. Default: file://./.hourglass-data (or gs://hourglass-local with --gcs). */
-  readonly location: string;
-  /** Run fake-gcs-server and use it as the bucket. Flag --gcs. */
-  readonly gcs: boolean;
-  /** Window length (s). Flag --window-s, env HOURGLASS_WINDOW_S. Default: 3600, or 10 with --demo. */
-  readonly windowS: number;
-  /** Gateway port on 127.0.0.1. Flag --port, env HOURGLASS_PORT. Default: 8080; 0: a free port, picked at start. */
-  readonly port: number;
-  /** Status page port on 127.0.0.1. Flag --console-port. Default: 8081; 0: a free port, picked at start. */
-  readonly consolePort: number;
-  /** First ops port (/metrics, /healthz, /readyz) on 127.0.0.1: worker i on opsPort + i, the checker on opsPort + 100, the gateway on opsPort + 200. Flag --ops-port. Default: 9100; 0: free ports, picked at start. */
-  readonly opsPort: number;
-  /** Number of worker processes. Flag --workers. Default: 1. */
-  readonly workers: number;
-  /** Generate realistic load for the shipped types (SDK and gateway) and print each window as it closes. Flag --demo. */
-  readonly demo: boolean;
-  /** Demo load (events/s over all types). Flag --rate. Default: 2000. */
-  readonly rate: number;
-}
+import { flag, integer } from '../config/setting-kinds.ts';
+import { resolveSettings, setting, settings, type Resolved } from '../config/settings.ts';
+import { bucket, windowS } from '../config/shared-settings.ts';
 
 export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--ops-port N] [--location file:///path | --gcs] [--rate N]`;
 
+export const RUN_SETTINGS = settings({
+  demo: setting<boolean>({ doc: 'Generate realistic load for the shipped types (SDK and gateway) and print each window as it closes.', kind: flag(), flag: 'demo', default: false }),
+  gcs: setting<boolean>({ doc: 'Run fake-gcs-server and use it as the bucket.', kind: flag(), flag: 'gcs', default: false }),
+  location: setting<string>({ ...bucket, flag: 'location', default: (r) => (r.gcs ? 'gs://hourglass-local' : (bucket.default as string)), defaultText: 'file://./.hourglass-data, or gs://hourglass-local with --gcs' }),
+  windowS: setting<number>({ ...windowS, flag: 'window-s', default: (r) => (r.demo ? 10 : 3600), defaultText: '3600, or 10 with --demo' }),
+  port: setting<number>({ doc: 'Gateway port on 127.0.0.1; 0 picks a free one.', kind: integer(0, 65_535), flag: 'port', env: ['HOURGLASS_PORT'], default: 8080 }),
+  consolePort: setting<number>({ doc: 'Status page port on 127.0.0.1; 0 picks a free one.', kind: integer(0, 65_535), flag: 'console-port', default: 8081 }),
+  opsPort: setting<number>({
+    doc: 'First ops port (/metrics, /health/live, /health/ready) on 127.0.0.1: worker i on it + i, the checker on it + 100, the gateway on it + 200; 0 picks free ones.',
+    kind: integer(0, 65_535 - 200),
+    flag: 'ops-port',
+    default: 9100,
+  }),
+  workers: setting<number>({ doc: 'Number of worker processes.', kind: integer(1, 16), flag: 'workers', default: 1 }),
+  rate: setting<number>({ doc: 'Demo load, events/s over all types.', kind: integer(1, 1_000_000, 'events/s'), flag: 'rate', default: 2000 }),
+});
+
+export type RunOptions = Resolved<typeof RUN_SETTINGS>;
+
+/** Parses the command line (and environment); throws an Error whose message is every problem and the usage. */
 export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
       location: { type: 'string' },
-      gcs: { type: 'boolean', default: false },
+      gcs: { type: 'boolean' },
       'window-s': { type: 'string' },
       port: { type: 'string' },
       'console-port': { type: 'string' },
       'ops-port': { type: 'string' },
       workers: { type: 'string' },
-      demo: { type: 'boolean', default: false },
+      demo: { type: 'boolean' },
       rate: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
   });
   if (values.help) throw new Error(USAGE);
-  const int = (name: string, raw: string | undefined, fallback: number, min: number, max: number): number => {
-    if (raw === undefined) return fallback;
-    const v = Number(raw);
-    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}\n${USAGE}`);
-    return v;
-  };
-  const demo = values.demo ?? false;
-  const gcs = values.gcs ?? false;
-  return {
-    location: values.location ?? env.HOURGLASS_BUCKET ?? (gcs ? 'gs://hourglass-local' : 'file://./.hourglass-data'),
-    gcs,
-    windowS: int('window-s', values['window-s'] ?? env.HOURGLASS_WINDOW_S, demo ? 10 : 3600, 1, 86_400),
-    port: int('port', values.port ?? env.HOURGLASS_PORT, 8080, 0, 65_535),
-    consolePort: int('console-port', values['console-port'], 8081, 0, 65_535),
-    opsPort: int('ops-port', values['ops-port'], 9100, 0, 65_535 - 200),
-    workers: int('workers', values.workers, 1, 1, 16),
-    demo,
-    rate: int('rate', values.rate, 2000, 1, 1_000_000),
-  };
+  try {
+    return resolveSettings('npm start', RUN_SETTINGS, { env, flags: values });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
+  }
 }

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { freePort } from './free-port.ts';
 import { startGroup } from './process-group.ts';
 import { waitUntil } from './wait-until.ts';
+import { resolveLocalStackOptions } from './local-stack-options.ts';
 
 export const FAKE_GCS_MODULE = 'github.com/fsouza/fake-gcs-server@v1.56.1';
 const CACHE_BIN = fileURLToPath(new URL('../../.cache/bin/', import.meta.url));
@@ -23,7 +24,8 @@ export interface FakeGcsServer {
 
 /** Path to a fake-gcs-server binary: $FAKE_GCS_SERVER, the cached build, or a fresh `go install` into the cache. */
 export async function ensureFakeGcsBinary(): Promise<string> {
-  if (process.env.FAKE_GCS_SERVER) return process.env.FAKE_GCS_SERVER;
+  const configured = resolveLocalStackOptions().fakeGcsServer;
+  if (configured) return configured;
   const cached = path.join(CACHE_BIN, 'fake-gcs-server');
   try {
     await access(cached);

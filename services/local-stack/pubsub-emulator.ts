@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { freePort } from './free-port.ts';
 import { startGroup } from './process-group.ts';
 import { waitUntil } from './wait-until.ts';
+import { resolveLocalStackOptions } from './local-stack-options.ts';
 
 const run = promisify(execFile);
 const MAIN_CLASS = 'com.google.cloud.pubsub.testing.v1.Main';
@@ -95,10 +96,7 @@ export async function startPubsubEmulator(options: PubsubEmulatorOptions = {}): 
 }
 
 function flavorFromEnv(): EmulatorFlavor {
-  const raw = process.env.HOURGLASS_PUBSUB_EMULATOR;
-  if (raw === undefined || raw === '' || raw === 'fixed') return 'fixed';
-  if (raw === 'stock') return 'stock';
-  throw new Error(`HOURGLASS_PUBSUB_EMULATOR must be fixed or stock, got ${JSON.stringify(raw)}`);
+  return resolveLocalStackOptions().pubsubEmulator;
 }
 
 /** The emulator's jar in the Google Cloud CLI. */

@@ -11,13 +11,13 @@ export class PublisherMetrics {
 
   constructor(publisherId: string, buffered: () => { bytes: number; events: number }) {
     const meter = metrics.getMeter('hourglass-sdk');
-    this.#accepted = meter.createCounter('hourglass.sdk.events.accepted', { description: 'Events accepted by publish() (validated, stamped, sequenced)' });
-    this.#acknowledged = meter.createCounter('hourglass.sdk.events.acknowledged', { description: 'Events whose message Pub/Sub acknowledged' });
-    this.#failed = meter.createCounter('hourglass.sdk.events.failed', { description: 'Events whose publish failed for good (their promises rejected)' });
+    this.#accepted = meter.createCounter('hourglass.sdk.events.accepted', { description: 'Events accepted by publish() (validated, stamped, sequenced)', unit: '{event}' });
+    this.#acknowledged = meter.createCounter('hourglass.sdk.events.acknowledged', { description: 'Events whose message Pub/Sub acknowledged', unit: '{event}' });
+    this.#failed = meter.createCounter('hourglass.sdk.events.failed', { description: 'Events whose publish failed for good (their promises rejected)', unit: '{event}' });
     this.#latency = meter.createHistogram('hourglass.sdk.publish.latency', {
       description: 'From a batch opening to Pub/Sub acknowledging it: the longest any of its events waited',
-      unit: 'ms',
-      advice: { explicitBucketBoundaries: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000] },
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] },
     });
     this.#gauge = meter.createObservableGauge('hourglass.sdk.buffered.bytes', { description: 'Bytes accepted and not yet acknowledged', unit: 'By' });
     this.#observe = (r) => r.observe(buffered().bytes, { publisher: publisherId });
@@ -35,6 +35,6 @@ export class PublisherMetrics {
 
   settled(type: string, n: number, ok: boolean, latencyMs: number): void {
     (ok ? this.#acknowledged : this.#failed).add(n, { type });
-    if (ok) this.#latency.record(latencyMs, { type });
+    if (ok) this.#latency.record(latencyMs / 1000, { type });
   }
 }

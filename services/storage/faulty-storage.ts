@@ -1,6 +1,6 @@
 // Fault injection for chaos runs: a storage whose writes fail at a given rate, before the write lands or after it (the write is durable but the caller is told it failed).
 //
-// Off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set (0 < rate ≤ 1). HOURGLASS_FAULTS_STORAGE_FAIL_MODE is
+// Off unless HOURGLASS_FAULTS_STORAGE_FAIL_RATE is set (0 < rate ≤ 1; services/config/fault-settings.ts). HOURGLASS_FAULTS_STORAGE_FAIL_MODE is
 // "before", "after" or "mixed" (the default: each failure picks one). HOURGLASS_FAULTS_STORAGE_SEED (an
 // integer) makes the draws replay exactly; without it they are unseeded. A failure after the write is the
 // hard case for callers, as a request whose response was lost: a create-only write that landed and
@@ -20,19 +20,18 @@ export interface FaultOptions {
   readonly random?: () => number;
 }
 
-/** The fault options the environment asks for, or undefined when fault injection is off. */
-export function faultOptionsFromEnv(env: NodeJS.ProcessEnv): FaultOptions | undefined {
-  const raw = env.HOURGLASS_FAULTS_STORAGE_FAIL_RATE;
-  if (raw === undefined || raw === '' || raw === '0') return undefined;
-  const rate = Number(raw);
-  if (!(rate > 0 && rate <= 1)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_RATE must be a number in (0, 1], got ${JSON.stringify(raw)}`);
-  const mode = (env.HOURGLASS_FAULTS_STORAGE_FAIL_MODE || 'mixed') as FaultMode;
-  if (!['before', 'after', 'mixed'].includes(mode)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_FAIL_MODE must be before, after or mixed, got ${JSON.stringify(mode)}`);
-  const seedRaw = env.HOURGLASS_FAULTS_STORAGE_SEED;
-  if (seedRaw === undefined || seedRaw === '') return { rate, mode };
-  const seed = Number(seedRaw);
-  if (!Number.isSafeInteger(seed)) throw new HourglassError('HG_CONFIG_INVALID', `HOURGLASS_FAULTS_STORAGE_SEED must be an integer, got ${JSON.stringify(seedRaw)}`);
-  return { rate, mode, random: seededRandom(seed) };
+/** The fault settings of a service's configuration (services/config/fault-settings.ts). */
+export interface FaultSettings {
+  readonly faultStorageFailRate: number | undefined;
+  readonly faultStorageFailMode: FaultMode;
+  readonly faultStorageSeed: number | undefined;
+}
+
+/** The fault options the configuration asks for, or undefined when fault injection is off. */
+export function faultOptionsFrom(s: FaultSettings): FaultOptions | undefined {
+  if (!s.faultStorageFailRate) return undefined;
+  const base = { rate: s.faultStorageFailRate, mode: s.faultStorageFailMode };
+  return s.faultStorageSeed === undefined ? base : { ...base, random: seededRandom(s.faultStorageSeed) };
 }
 
 export class FaultyStorage extends ForwardingStorage {

@@ -21,7 +21,7 @@ export interface LoggerOptions {
   level?: Level;
   /** Takes each line (JSON and a newline) synchronously instead of stdout (tests). */
   write?: (line: string) => void;
-  /** Google Cloud project for `logging.googleapis.com/trace`. Default env HOURGLASS_PROJECT, then GOOGLE_CLOUD_PROJECT. */
+  /** Google Cloud project for `logging.googleapis.com/trace` (a service passes its configured project). Default: none, the bare trace id. */
   project?: string;
 }
 
@@ -45,7 +45,7 @@ const ENVELOPE = new Set(['severity', 'level', 'time', 'service', 'event', 'mess
  * so a process that exits right after logging loses none.
  */
 export function createLogger(service: string, options: LoggerOptions = {}): Logger {
-  const project = options.project ?? (process.env.HOURGLASS_PROJECT || process.env.GOOGLE_CLOUD_PROJECT || undefined);
+  const project = options.project;
   const write = options.write;
   const destination: DestinationStream = write ? { write: (line: string) => write(line) } : stdout();
   const out = pino(
@@ -61,7 +61,7 @@ export function createLogger(service: string, options: LoggerOptions = {}): Logg
     },
     destination,
   );
-  const failures = () => metrics.getMeter('hourglass').createCounter('hourglass.failures', { description: 'Warnings and errors, by service and event name' });
+  const failures = () => metrics.getMeter('hourglass').createCounter('hourglass.failures', { description: 'Warnings and errors, by service and event name', unit: '{failure}' });
   const log = (level: Level, event: string, fields: Record<string, unknown> = {}) => {
     if (level === 'warn' || level === 'error') failures().add(1, { service, event, level });
     if (!out.isLevelEnabled(level)) return;

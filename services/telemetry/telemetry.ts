@@ -1,22 +1,21 @@
 // Turns on the OpenTelemetry SDK for a service: metrics in Prometheus format for /metrics, the Node runtime's metrics,
-// and, when an OTLP endpoint is configured, metrics and traces over OTLP/HTTP.
+// every HTTP server's http.server.request.duration, and, when an OTLP endpoint is configured, metrics and traces over OTLP/HTTP.
 //
 // Every part records through @opentelemetry/api (no-op until this runs), so libraries and tests can
 // use the instruments and spans without caring whether anything exports them. Spans (tracing.ts) are
 // recorded only when an OTLP endpoint is set: without one no tracer provider is registered.
 //
-// Environment honoured (the OpenTelemetry SDK's names; options given in code win):
-//   OTEL_METRIC_EXPORT_INTERVAL   OTLP metric export interval (ms). Default: 10000.
-//   OTEL_METRIC_EXPORT_TIMEOUT    OTLP metric export timeout (ms), at most the interval. Default: 30000 (clamped).
-//   OTEL_BSP_SCHEDULE_DELAY       delay between two span exports (ms). Default: 5000.
-// The endpoint itself (OTEL_EXPORTER_OTLP_ENDPOINT) is read by each main.ts and passed as otlpEndpoint.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// It reads no environment: each service's configuration schema declares the OpenTelemetry variables
+// (services/config/shared-settings.ts, telemetrySettings) and passes their values here.
+import { Server, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
@@ -25,16 +24,48 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 export interface TelemetryOptions {
   /** Service name, e.g. "worker"; exported as service.name hourglass-<service>. */
   readonly service: string;
-  /** OTLP/HTTP endpoint base (e.g. http://collector:4318). Env OTEL_EXPORTER_OTLP_ENDPOINT. Default: none (Prometheus only, no spans). */
+  /** OTLP/HTTP endpoint base (e.g. http://collector:4318). Default: none (Prometheus only, no spans). A service's configuration reads it from OTEL_EXPORTER_OTLP_ENDPOINT (services/config/shared-settings.ts), as the next three. */
   readonly otlpEndpoint?: string;
-  /** OTLP metric export interval (ms). Env OTEL_METRIC_EXPORT_INTERVAL. Default: 10000. */
+  /** OTLP metric export interval (ms). Default: 10000. */
   readonly exportIntervalMs?: number;
-  /** Delay between two span exports (ms). Env OTEL_BSP_SCHEDULE_DELAY. Default: 5000. */
+  /** Time limit of one OTLP metric export (ms), at most the interval. Default: 30000. */
+  readonly exportTimeoutMs?: number;
+  /** Delay between two span exports (ms). Default: 5000. */
   readonly spanExportDelayMs?: number;
   /** Node runtime metrics (event loop, heap, GC). Default: true. */
   readonly runtimeMetrics?: boolean;
-  /** Where the OTEL_* settings are read. Default: process.env. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * The HTTP instrumentation of the process: one, whatever the number of startTelemetry calls (a test may make several).
+ * Its require hook fires once per process (require-in-the-middle caches the module it patched), so a second instance
+ * would never see node:http; this one patches again on enable().
+ */
+let httpInstrumentation: HttpInstrumentation | undefined;
+
+/**
+ * Measures every HTTP server of the process: http.server.request.duration (s; http.request.method,
+ * http.response.status_code, url.scheme, and http.route where the app names it: services/gateway/app.ts), and a
+ * server span per request when a tracer provider is registered. Outgoing requests (Google's clients, the OTLP
+ * exporters) are not instrumented: no client spans. The instrumentation (0.300) emits the stable HTTP semantic
+ * conventions only (no opt-in variable any more).
+ */
+function instrumentHttpServers(meterProvider: MeterProvider, tracerProvider: TracerProvider | undefined): HttpInstrumentation {
+  httpInstrumentation ??= new HttpInstrumentation({ enabled: false, disableOutgoingRequestInstrumentation: true });
+  const instrumentation = httpInstrumentation;
+  instrumentation.setMeterProvider(meterProvider);
+  instrumentation.setTracerProvider(tracerProvider ?? trace.getTracerProvider());
+  instrumentation.enable();
+  // The services import node:http statically (ESM), before this runs: the hook patches http.Server.prototype.emit
+  // when the module is next required, so require it (and https) now. Servers made before are patched too (the prototype).
+  const require = createRequire(import.meta.url);
+  require('node:http');
+  require('node:https');
+  // shimmer marks what it wrapped; a server that is not measured should not go unnoticed.
+  if ((Server.prototype.emit as { __wrapped?: boolean }).__wrapped !== true) {
+    process.emitWarning('the HTTP instrumentation did not patch node:http: no http.server.request.duration', 'TelemetryWarning');
+  }
+  return instrumentation;
 }
 
 export interface Telemetry {
@@ -44,29 +75,18 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-/** A positive integer setting (ms) from the environment, or undefined when unset; a malformed one is ignored with a warning, as the SDK's own settings are. */
-function envMs(env: Readonly<Record<string, string | undefined>>, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const n = Number(raw);
-  if (Number.isSafeInteger(n) && n > 0) return n;
-  process.emitWarning(`${name} must be a positive integer (ms), got ${JSON.stringify(raw)}: ignored`, 'TelemetryWarning');
-  return undefined;
-}
-
 export function startTelemetry(o: TelemetryOptions): Telemetry {
-  const env = o.env ?? process.env;
   const resource = resourceFromAttributes({ 'service.name': `hourglass-${o.service}` });
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: IMetricReader[] = [prometheus];
   const base = o.otlpEndpoint?.replace(/\/$/, '');
   if (base) {
-    const exportIntervalMillis = o.exportIntervalMs ?? envMs(env, 'OTEL_METRIC_EXPORT_INTERVAL') ?? 10_000;
+    const exportIntervalMillis = o.exportIntervalMs ?? 10_000;
     readers.push(
       new PeriodicExportingMetricReader({
         exporter: new OTLPMetricExporter({ url: `${base}/v1/metrics` }),
         exportIntervalMillis,
-        exportTimeoutMillis: Math.min(envMs(env, 'OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000, exportIntervalMillis),
+        exportTimeoutMillis: Math.min(o.exportTimeoutMs ?? 30_000, exportIntervalMillis),
       }),
     );
   }
@@ -79,14 +99,17 @@ export function startTelemetry(o: TelemetryOptions): Telemetry {
     tracerProvider = new TracerProvider({
       resource,
       spanProcessors: [
-        new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${base}/v1/traces` }), scheduledDelayMillis: o.spanExportDelayMs ?? envMs(env, 'OTEL_BSP_SCHEDULE_DELAY') ?? 5000 }),
+        new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: `${base}/v1/traces` }), scheduledDelayMillis: o.spanExportDelayMs ?? 5000 }),
       ],
     });
     trace.setGlobalTracerProvider(tracerProvider);
     propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-    // The active span follows async work, so a log line written inside a traced step carries its trace (logger.ts).
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   }
+  // The active context follows async work: a log line written inside a traced step carries its trace (logger.ts), and
+  // an HTTP request's route, named by the app while it handles the request, reaches its duration (with or without OTLP).
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+
+  const http = instrumentHttpServers(provider, tracerProvider);
 
   // nodejs.eventloop.*, v8js.* (semantic conventions): on the provider above, so on /metrics and OTLP alike.
   const runtime = o.runtimeMetrics === false ? undefined : new RuntimeNodeInstrumentation({ enabled: false });
@@ -101,12 +124,14 @@ export function startTelemetry(o: TelemetryOptions): Telemetry {
     shutdown: () => {
       stopping ??= (async () => {
         runtime?.disable();
+        http.disable();
         // The last spans and metrics flush together (each exporter bounded by its own timeout).
         const results = await Promise.allSettled([tracerProvider?.shutdown(), provider.shutdown()]);
         if (tracerProvider) {
           trace.disable();
           propagation.disable();
         }
+        context.disable();
         metrics.disable();
         const failed = results.find((r) => r.status === 'rejected');
         if (failed) throw failed.reason;

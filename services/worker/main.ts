@@ -1,6 +1,6 @@
 // Process entry of the worker: options from the environment, metrics and health endpoints, then run until SIGTERM/SIGINT, which stop it within one budget.
 //
-// Run: node services/worker/main.ts   (env: see worker-options.ts, WORKER_ENV; HOURGLASS_OPS_PORT or PORT for /metrics, /health/live, /health/ready)
+// Run: node services/worker/main.ts   (env: the settings of worker-options.ts, tabled in docs/configuration.md; HOURGLASS_OPS_PORT or PORT for /metrics, /health/live, /health/ready)
 // Logs one JSON object per line on stdout (createLogger, service "worker"); {"event":"worker_started",…} says it is pulling.
 //
 // SIGTERM (Cloud Run sends SIGKILL 10 s later): the whole path, from the signal to the exit, runs inside
@@ -11,7 +11,9 @@
 import { PubSub } from '@google-cloud/pubsub';
 import { emulatorClient } from '../local-stack/local-stack.ts';
 import { Registry } from '../registry/registry.ts';
-import { faultOptionsFromEnv } from '../storage/faulty-storage.ts';
+import { configOrExit } from '../config/config-or-exit.ts';
+import { telemetryOptionsOf } from '../config/shared-settings.ts';
+import { faultOptionsFrom } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { startOpsServer } from '../telemetry/ops-server.ts';
@@ -26,20 +28,19 @@ const STATS_INTERVAL_MS = 30_000;
 /** How long past its budget a shutdown that did not end is cut short (ms). */
 const BACKSTOP_MS = 250;
 
-const logger = createLogger('worker');
+const options = configOrExit(() => resolveWorkerOptions(process.env), (event, fields) => createLogger('worker').error(event, fields));
+const logger = createLogger('worker', { project: options.projectId });
 // First: instruments made before a meter provider is registered (the worker's counters) would stay no-ops.
-const telemetry = startTelemetry({ service: 'worker', otlpEndpoint: process.env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined });
+const telemetry = startTelemetry({ service: 'worker', ...telemetryOptionsOf(options) });
 
 async function main(): Promise<void> {
-  const options = resolveWorkerOptions(process.env);
-  const registry = await Registry.load();
-  const faults = faultOptionsFromEnv(process.env);
+  const registry = await Registry.load(options.schemasDir);
+  const faults = faultOptionsFrom(options);
   const storage = await openStorage(options.storageLocation, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined, faults });
   const pubsub = options.pubsubEmulatorHost ? emulatorClient(options.pubsubEmulatorHost, options.projectId) : new PubSub({ projectId: options.projectId });
   let ready = false;
   // Cloud Run gives PORT (and routes to it only once something listens there); locally HOURGLASS_OPS_PORT (0 picks a free one). Without either, no ops server.
-  const opsPort = process.env.HOURGLASS_OPS_PORT ?? process.env.PORT;
-  const ops = opsPort === undefined ? undefined : await startOpsServer({ port: Number(opsPort), host: process.env.HOURGLASS_OPS_HOST ?? (process.env.PORT ? '0.0.0.0' : '127.0.0.1'), telemetry, ready: () => ready });
+  const ops = options.opsPort === undefined ? undefined : await startOpsServer({ port: options.opsPort, host: options.opsHost, telemetry, ready: () => ready });
   const log = ({ level, event, ...fields }: WorkerLogEvent) =>
     // The worker's own start line also carries what only this process knows, so one line tells where it writes and where it is scraped.
     logger.log(level, event, event === 'worker_started' ? { ...fields, storage: storage.location, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) } : fields);

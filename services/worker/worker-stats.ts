@@ -58,18 +58,19 @@ export class WorkerCounters {
 
   constructor() {
     const meter = metrics.getMeter('hourglass-worker');
-    const counter = (name: string, description: string, unit = '1') => meter.createCounter(`hourglass.worker.${name}`, { description, unit });
+    // Units: UCUM, a count's thing in braces ({message}), as the OpenTelemetry semantic conventions write them.
+    const counter = (name: string, description: string, unit: string) => meter.createCounter(`hourglass.worker.${name}`, { description, unit });
     this.#otel = {
-      received: counter('messages_received', 'Pub/Sub deliveries received'),
+      received: counter('messages_received', 'Pub/Sub deliveries received', '{message}'),
       receivedBytes: counter('bytes_received', 'Bytes of message data received', 'By'),
-      stagedEvents: counter('events_staged', 'Events written to durable staging files'),
-      stagedFiles: counter('files_staged', 'Staging files made durable (file and manifest)'),
+      stagedEvents: counter('events_staged', 'Events written to durable staging files', '{event}'),
+      stagedFiles: counter('files_staged', 'Staging files made durable (file and manifest)', '{file}'),
       stagedBytes: counter('bytes_staged', 'Bytes of staging files made durable', 'By'),
-      deadLettered: counter('messages_dead_lettered', 'Messages written to the dead-letter area, by reason and type ("_unknown" when not a type this worker pulls)'),
-      writeRetries: counter('write_retries', 'Storage writes retried'),
-      writeFailures: counter('write_failures', 'Storage writes given up on (their messages were nacked)'),
-      acks: counter('acks', 'Messages acknowledged'),
-      nacks: counter('nacks', 'Messages handed back for redelivery'),
+      deadLettered: counter('messages_dead_lettered', 'Messages written to the dead-letter area, by reason and type ("_unknown" when not a type this worker pulls)', '{message}'),
+      writeRetries: counter('write_retries', 'Storage writes retried', '{write}'),
+      writeFailures: counter('write_failures', 'Storage writes given up on (their messages were nacked)', '{write}'),
+      acks: counter('acks', 'Messages acknowledged', '{message}'),
+      nacks: counter('nacks', 'Messages handed back for redelivery', '{message}'),
     };
     const buffered = meter.createObservableGauge('hourglass.worker.buffered_bytes', { description: 'Bytes held in open and in-flight staging files', unit: 'By' });
     buffered.addCallback((result) => result.observe(this.#s.bufferedBytes));

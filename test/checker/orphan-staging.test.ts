@@ -25,13 +25,14 @@ describe('orphaned staging files', () => {
     await storage.createOnly(young, 'bytes of a file whose manifest may still come');
     // The checker's clock: past the window's max wait, so it closes (incomplete: nobody heartbeats here).
     const nowMs = windowEndUs(ref.index, ref.lengthS) / 1000 + 120_000;
-    const orphanAgeMs = 60_000;
+    const orphanAgeS = 60;
+    const orphanAgeMs = orphanAgeS * 1000;
     await utimes(path.join(storage.root, ...old.split('/')), (nowMs - 2 * orphanAgeMs) / 1000, (nowMs - 2 * orphanAgeMs) / 1000);
     await utimes(path.join(storage.root, ...young.split('/')), (nowMs - orphanAgeMs / 2) / 1000, (nowMs - orphanAgeMs / 2) / 1000);
     const checker = new Checker({
       registry,
       storage,
-      options: resolveCheckerOptions({}, { location: storage.location, windowS: STAGED_WINDOW_S, checkerId: 'test', maxWaitMs: 60_000, orphanAgeMs }),
+      options: resolveCheckerOptions({}, { location: storage.location, windowS: STAGED_WINDOW_S, checkerId: 'test', maxWaitMs: 60_000, orphanAgeS }),
       clock: { nowUs: () => nowMs * 1000 },
     });
     await checker.tick(); // closes the window

@@ -321,7 +321,7 @@ describe('hourglass-events with bad arguments', () => {
     { name: 'ls of a type with no closed windows', args: () => ['-l', emptyBucket, 'ls', 'ui_interaction'], code: 1, stderr: /no closed windows of "ui_interaction" at file:\/\// },
     { name: 'a window that never closed', args: () => ['cat', 'track_played', '2020-01-01T00:00:00Z'], code: 1, stderr: /no closed window track_played 2020-01-01T00:00:00Z at file:\/\/.*\/track_played\/dt=2020-01-01\/hour=00\/minute=00\/second=00\// },
     { name: 'the default hour-long windows on a 2-second bucket', args: () => ['manifest', 'track_played', m().windowStart.slice(0, 13)], env: { HOURGLASS_WINDOW_S: '' }, code: 1, stderr: /the windows under it are 2 s long: pass --window-s 2/ },
-    { name: 'a window length that does not divide a day', args: () => ['--window-s', '7', 'status'], code: 2, stderr: /--window-s: window length 7s must be a whole number of seconds that divides a day/ },
+    { name: 'a window length that does not divide a day', args: () => ['--window-s', '7', 'status'], code: 2, stderr: /--window-s="7" is refused: must be a whole number of seconds from 1 to 86400 that divides a day/ },
     { name: 'a bucket that does not exist', args: () => ['-l', '/nonexistent/hourglass-bucket', 'ls', 'track_played'], code: 1, stderr: /no bucket at \/nonexistent\/hourglass-bucket/ },
     { name: 'an unsupported location', args: () => ['-l', 'ftp://example/bucket', 'ls', 'track_played'], code: 2, stderr: /unsupported storage location/ },
     { name: 'schemas without check', args: () => ['schemas', 'list'], code: 2, stderr: /unknown subcommand "schemas list"/ },

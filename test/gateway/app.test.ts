@@ -11,7 +11,7 @@ import { startGateway, type RunningGateway } from '../../services/gateway/server
 import { Registry } from '../../services/registry/registry.ts';
 import { startTelemetry, type Telemetry } from '../../services/telemetry/telemetry.ts';
 import { trackPlayed } from '../helpers/sample-events.ts';
-import { hasSample, sampleSum } from '../telemetry/prometheus-text.ts';
+import { hasSample, parseSamples, sampleSum } from '../telemetry/prometheus-text.ts';
 import { assertError, assertNoLeak, eventually, postEvents, request, stubPublisher } from './gateway-kit.ts';
 
 const TOKEN = 'app_test_token_0123456789';
@@ -175,7 +175,7 @@ describe('gateway app (stand-in publisher)', () => {
     assert.equal((await postEvents(gw.url, 'track_played', events(1), { authorization: `Bearer ${TOKEN}` })).status, 200);
   });
 
-  it('/metrics counts answers by status and code, events accepted and rejected by type and code, and request durations', async () => {
+  it('/metrics counts answers by status and code, events accepted and rejected by type and code, and request durations by route (http.server.request.duration)', async () => {
     const gw = await start(stubPublisher());
     // The instruments are the process's: other tests' gateways count there too, so compare before and after.
     const scrape = async () => {
@@ -190,7 +190,11 @@ describe('gateway app (stand-in publisher)', () => {
         unknownType: sampleSum(text, 'hourglass_gateway_requests_total', { status: '404', code: 'HG_UNKNOWN_TYPE' }),
         accepted: sampleSum(text, 'hourglass_gateway_events_accepted_total', { type: 'track_played' }),
         rejected: sampleSum(text, 'hourglass_gateway_events_rejected_total', { type: 'track_played', code: 'HG_INVALID_EVENT' }),
-        durations: sampleSum(text, 'hourglass_gateway_request_duration_count'),
+        // The HTTP instrumentation's histogram (telemetry.ts), by the route app.ts names.
+        durations: sampleSum(text, 'http_server_request_duration_count', { http_route: '/v1/events/:type', http_request_method: 'POST' }),
+        unrouted: parseSamples(text)
+          .filter((s) => s.name === 'http_server_request_duration_count' && s.labels.http_request_method === 'GET' && s.labels.http_response_status_code === '404' && s.labels.http_route === undefined)
+          .reduce((sum, s) => sum + s.value, 0),
       };
     };
     const before = await scrape();
@@ -198,6 +202,7 @@ describe('gateway app (stand-in publisher)', () => {
     await postEvents(gw.url, 'track_played', 'not json');
     await postEvents(gw.url, 'track_played', [{ payload: trackPlayed(1) }, 'not an event', { payload: trackPlayed(2) }]);
     await postEvents(gw.url, 'no_such_type', events(1));
+    assert.equal((await request(`${gw.url}/no/such/path`)).status, 404);
     const after = await scrape();
     assert.deepEqual(
       { ok: after.ok - before.ok, badRequest: after.badRequest - before.badRequest, unknownType: after.unknownType - before.unknownType },
@@ -206,7 +211,11 @@ describe('gateway app (stand-in publisher)', () => {
     assert.equal(after.accepted - before.accepted, 4);
     assert.equal(after.rejected - before.rejected, 3, 'every event of a refused request is counted as rejected');
     assert.equal(after.durations - before.durations, 4);
-    assert.ok(hasSample(after.text, 'hourglass_gateway_request_duration_bucket', { status: '200', le: '+Inf' }));
+    assert.ok(hasSample(after.text, 'http_server_request_duration_bucket', { http_route: '/v1/events/:type', http_response_status_code: '200', url_scheme: 'http', le: '+Inf' }));
+    assert.ok(hasSample(after.text, 'http_server_request_duration_bucket', { http_route: '/v1/events/:type', http_response_status_code: '404', le: '+Inf' }), 'an unknown type is still the route, never its path');
+    assert.equal(after.unrouted - before.unrouted, 1, 'a path no route matched is measured, without http.route (never its path)');
+    assert.ok(hasSample(after.text, 'http_server_request_duration_count', { http_route: '/metrics', http_response_status_code: '200' }), 'the ops app names its routes too');
+    assert.ok(!after.text.includes('hourglass_gateway_request_duration'), 'the hand-made histogram is gone');
     assert.ok(!after.text.includes('no_such_type'), 'a type the registry does not know never becomes a label value');
     for (const gauge of ['hourglass_gateway_in_flight_requests', 'hourglass_gateway_draining', 'hourglass_gateway_publisher_healthy', 'hourglass_gateway_publisher_buffered_events']) {
       assert.ok(hasSample(after.text, gauge), `${gauge} is exported`);

@@ -114,8 +114,12 @@ describe('resolveGatewayOptions', () => {
     for (const name of ['HOURGLASS_MODE', 'HOURGLASS_PORT', 'HOURGLASS_MAX_BODY_BYTES', 'HOURGLASS_MAX_EVENTS_PER_REQUEST', 'HOURGLASS_RETRY_AFTER_S', 'HOURGLASS_GATEWAY_AUTH']) {
       assert.match(all, new RegExp(name), `${name} is named`);
     }
-    assert.match(all, /window length 7s/);
-    assert.match(all, /"5MB"/);
+    assert.match(all, /HOURGLASS_MODE="prod" is refused: must be one of local, cloud/);
+    assert.match(all, /HOURGLASS_PORT="70000" is refused: must be an integer from 0 to 65535/);
+    assert.match(all, /HOURGLASS_MAX_BODY_BYTES="5MB" is refused: must be an integer from 1024 to 268435456 \(bytes\) \(not a whole number\)/);
+    assert.match(all, /HOURGLASS_GATEWAY_AUTH="maybe" is refused: must be true or false \(also 1\/0, on\/off, yes\/no\)/);
+    assert.match(all, /HOURGLASS_WINDOW_S="7" is refused: .*\(does not divide a day\)/);
+    assert.equal(problems.length, 7);
   });
 
   it('rejects weak or malformed tokens by position, without echoing them', () => {
@@ -144,8 +148,8 @@ describe('resolveGatewayOptions', () => {
 
   it('validates overrides too', () => {
     const { message } = configError(() => resolveGatewayOptions({ HOURGLASS_MODE: 'local' }, { maxBodyBytes: 10, retryAfterS: 0.5 }));
-    assert.match(message, /maxBodyBytes must be an integer from 1024/);
-    assert.match(message, /retryAfterS must be an integer from 1/);
+    assert.match(message, /option maxBodyBytes=10 is refused: must be an integer from 1024 to 268435456 \(bytes\)/);
+    assert.match(message, /option retryAfterS=0\.5 is refused: must be an integer from 1 to 3600 \(s\)/);
   });
 
   it('parseTokenList drops blanks and surrounding space', () => {
@@ -162,10 +166,11 @@ describe('gateway process with an invalid configuration', () => {
     assert.equal(result.status, 2, `${result.stdout}${result.stderr}`);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines.length, 1, result.stdout);
-    const entry = JSON.parse(lines[0]!) as { severity: string; level: string; service: string; event: string; code: string; error: string };
+    const entry = JSON.parse(lines[0]!) as { severity: string; level: string; service: string; event: string; code: string; error: string; problems: string[] };
     assert.deepEqual([entry.severity, entry.level, entry.service, entry.event], ['ERROR', 'error', 'gateway', 'gateway_config_invalid']);
     assert.equal(entry.code, 'HG_CONFIG_INVALID');
-    assert.match(entry.error, /HOURGLASS_MAX_BODY_BYTES must be an integer/);
-    assert.match(entry.error, /cloud mode needs HOURGLASS_GATEWAY_KEYS_FILE/);
+    assert.match(entry.error, /^gateway configuration: HOURGLASS_MAX_BODY_BYTES="lots" is refused: must be an integer from 1024/);
+    // The cross-setting rules (here: cloud mode needs a keys file) run once every setting parses.
+    assert.deepEqual(entry.problems.length, 1, entry.error);
   });
 });

@@ -17,6 +17,8 @@ import { describe, it } from 'node:test';
 import type { HclBlock } from './hcl.ts';
 import { LIVE_PATHS } from '../../services/telemetry/ops-server.ts';
 import { attr, locals, loadModule, MODULES, nested, REPO, resources, type Module } from './terraform-config.ts';
+import { resolveCheckerOptions } from '../../services/checker/checker-options.ts';
+import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
 
 const cloudRun = loadModule(MODULES.cloudRunService);
 const hourglass = loadModule(MODULES.hourglass);
@@ -113,10 +115,11 @@ describe('infra: Cloud Run probes and the telemetry sidecar', () => {
 
   it('probes paths the services serve: worker and checker on PORT, the gateway on its ops listener', () => {
     assert.ok(LIVE_PATHS.includes('/health/live'), 'services/telemetry/ops-server.ts serves /health/live');
-    for (const s of ['worker', 'checker']) {
+    // Cloud Run gives PORT: the worker's and the checker's configuration put the ops listener there, on every interface.
+    for (const [s, o] of [['worker', resolveWorkerOptions({ PORT: '8080' })], ['checker', resolveCheckerOptions({ PORT: '8080' })]] as const) {
+      assert.deepEqual([o.opsPort, o.opsHost], [8080, '0.0.0.0'], `${s} serves its ops endpoints on PORT on Cloud Run`);
       const main = readFileSync(join(REPO, 'services', s, 'main.ts'), 'utf8');
-      assert.match(main, /process\.env\.HOURGLASS_OPS_PORT \?\? process\.env\.PORT/, `${s} serves its ops endpoints on PORT on Cloud Run`);
-      assert.match(main, /startOpsServer\(/, `${s} starts the ops server`);
+      assert.match(main, /startOpsServer\(\{ port: options\.opsPort, host: options\.opsHost/, `${s} starts the ops server where its configuration says`);
     }
     assert.match(readFileSync(join(REPO, 'services', 'gateway', 'app.ts'), 'utf8'), /export function createOpsApp[\s\S]*app\.get\(\['\/health\/live'/, 'the gateway\'s ops app serves /health/live');
     assert.equal(locals(hourglass).get('gateway_ops_port'), '8081');

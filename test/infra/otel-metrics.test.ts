@@ -229,7 +229,9 @@ describe('infra: the services\' metrics, as Cloud Monitoring names them', () => 
     const closeDelay = by.get('checker')!.find((i) => i.name === 'hourglass.checker.close.delay')!;
     assert.deepEqual([closeDelay.kind, closeDelay.unit], ['histogram', 's']);
     assert.deepEqual(by.get('worker')!.find((i) => i.name === 'hourglass.worker.bytes_staged')!.unit, 'By', 'a helper\'s unit argument');
-    assert.deepEqual(by.get('worker')!.find((i) => i.name === 'hourglass.worker.events_staged')!.unit, '1', 'a helper\'s default unit');
+    assert.deepEqual(by.get('worker')!.find((i) => i.name === 'hourglass.worker.events_staged')!.unit, '{event}', 'a helper\'s unit argument, a count\'s annotation');
+    assert.deepEqual(by.get('gateway')!.find((i) => i.name === 'hourglass.sdk.publish.latency')!.unit, 's', 'publish latency in seconds');
+    assert.deepEqual(instrumentsIn("const c = (name: string, unit = '{event}') => meter.createCounter(`x.${name}`, { unit });\nc('a');\nc('b', 'By');\n", 'f.ts').map((i) => [i.name, i.unit]), [['x.a', '{event}'], ['x.b', 'By']], 'a helper\'s default unit');
   });
 
   it('names them as the googlemanagedprometheus exporter does', () => {
@@ -239,7 +241,10 @@ describe('infra: the services\' metrics, as Cloud Monitoring names them', () => 
     assert.equal(t('hourglass.worker.messages_dead_lettered', '1', 'counter'), 'prometheus.googleapis.com/hourglass_worker_messages_dead_lettered_total/counter');
     assert.equal(t('hourglass.checker.oldest_open_window.age', 's', 'gauge'), 'prometheus.googleapis.com/hourglass_checker_oldest_open_window_age_seconds/gauge');
     assert.equal(t('hourglass.checker.windows', '1', 'gauge'), 'prometheus.googleapis.com/hourglass_checker_windows_ratio/gauge');
+    assert.equal(t('hourglass.sdk.publish.latency', 's', 'histogram'), 'prometheus.googleapis.com/hourglass_sdk_publish_latency_seconds/histogram');
     assert.equal(t('hourglass.sdk.publish.latency', 'ms', 'histogram'), 'prometheus.googleapis.com/hourglass_sdk_publish_latency_milliseconds/histogram');
+    assert.equal(t('hourglass.checker.events.lost', '{event}', 'counter'), 'prometheus.googleapis.com/hourglass_checker_events_lost_total/counter', 'a count\'s annotation adds nothing');
+    assert.equal(t('http.server.request.duration', 's', 'histogram'), 'prometheus.googleapis.com/http_server_request_duration_seconds/histogram');
     assert.equal(t('hourglass.worker.bytes_staged', 'By', 'counter'), 'prometheus.googleapis.com/hourglass_worker_bytes_staged_total/counter', 'a unit word already in the name is not added again');
     assert.equal(t('hourglass.worker.memory.heap_total', 'By', 'gauge'), 'prometheus.googleapis.com/hourglass_worker_memory_heap_total_bytes/gauge', 'a gauge keeps "total"');
     assert.equal(t('requests.total.count', '', 'counter'), 'prometheus.googleapis.com/requests_count_total/counter', 'a counter\'s "total" moves to the end');

@@ -3,7 +3,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hasCode } from '../../services/errors/catalogue.ts';
-import { faultOptionsFromEnv, FaultyStorage } from '../../services/storage/faulty-storage.ts';
+import { faultSettings } from '../../services/config/fault-settings.ts';
+import { resolveSettings } from '../../services/config/settings.ts';
+import { faultOptionsFrom, FaultyStorage } from '../../services/storage/faulty-storage.ts';
+
+/** The fault options a service given `env` would run with. */
+const faultOptionsFromEnv = (env: Record<string, string>) => faultOptionsFrom(resolveSettings('test', faultSettings, { env }));
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -31,9 +36,9 @@ describe('faulty storage (chaos hook)', () => {
     assert.equal(faultOptionsFromEnv({}), undefined);
     assert.equal(faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0' }), undefined);
     assert.deepEqual(faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.02' }), { rate: 0.02, mode: 'mixed' });
-    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '2' }), /must be a number in \(0, 1\], got "2"/);
-    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'sometimes' }), /must be before, after or mixed/);
-    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_SEED: 'abc' }), /SEED must be an integer/);
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '2' }), /HOURGLASS_FAULTS_STORAGE_FAIL_RATE="2" is refused: must be a number from 0 to 1/);
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_FAIL_MODE: 'sometimes' }), /HOURGLASS_FAULTS_STORAGE_FAIL_MODE="sometimes" is refused: must be one of before, after, mixed/);
+    assert.throws(() => faultOptionsFromEnv({ HOURGLASS_FAULTS_STORAGE_FAIL_RATE: '0.1', HOURGLASS_FAULTS_STORAGE_SEED: 'abc' }), /HOURGLASS_FAULTS_STORAGE_SEED="abc" is refused: must be an integer/);
   });
 
   it('with HOURGLASS_FAULTS_STORAGE_SEED, the same seed fails the same writes (a chaos run replays)', async () => {

@@ -63,8 +63,16 @@ describe('metrics of a real run', () => {
       assert.ok(sample(text, 'hourglass_worker_messages_dead_lettered_total') >= 1, 'the malformed message was dead-lettered and counted');
       assert.equal(sample(text, 'hourglass_failures_total', { event: 'something_failed' }), 1, 'a logged failure is also counted');
       assert.match(text, /hourglass_checker_windows\{[^}]*state="closed"/);
+      // The ops server (a plain node:http one, as the worker's and the checker's) is measured by the HTTP instrumentation.
+      const measured = (t: string, status: string) => sample(t, 'http_server_request_duration_count', { http_request_method: 'GET', http_response_status_code: status });
+      const before = await (await fetch(`${ops.url}/metrics`)).text();
       for (const path of ['/health/live', '/healthz', '/health/ready', '/readyz']) assert.equal((await fetch(`${ops.url}${path}`)).status, 200, path);
       assert.equal((await fetch(`${ops.url}/nope`)).status, 404);
+      const after = await (await fetch(`${ops.url}/metrics`)).text();
+      assert.ok(measured(after, '200') - measured(before, '200') >= 4, 'http.server.request.duration of the probes');
+      assert.equal(measured(after, '404') - measured(before, '404'), 1);
+      assert.match(after, /^# UNIT http_server_request_duration s$/m);
+      assert.match(after, /^# UNIT hourglass_sdk_publish_latency s$/m, 'publish latency in seconds');
     } finally {
       await ops.close();
       await kit.stop();

@@ -1,4 +1,5 @@
 // The gateway process exports over OTLP/HTTP to a real OpenTelemetry Collector (test/telemetry/otel-collector.ts): its own request counter,
+// the HTTP instrumentation's http.server.request.duration (stable semantic conventions, seconds, with the express route),
 // the Node runtime's metrics, and a hourglass.publish span per batch message its publisher sends, named by the batch's identity.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -20,7 +21,7 @@ describe('gateway process: metrics and spans arrive at an OTLP collector', () =>
     await Promise.all([stack?.stop(), collector?.stop()]);
   });
 
-  it('exports hourglass.gateway.requests, nodejs.eventloop.utilization and a hourglass.publish span with the batch identity', async () => {
+  it('exports hourglass.gateway.requests, http.server.request.duration, nodejs.eventloop.utilization and a hourglass.publish span with the batch identity', async () => {
     const gateway = startService('services/gateway/main.ts', {
       PUBSUB_EMULATOR_HOST: stack.pubsub.host,
       HOURGLASS_PROJECT: stack.pubsub.projectId,
@@ -44,6 +45,21 @@ describe('gateway process: metrics and spans arrive at an OTLP collector', () =>
       requests.points.map((p) => [p.attributes.status, p.attributes.code, p.value]),
       [['200', '', 1]],
       'one request answered 200',
+    );
+    assert.equal(requests.unit, '{request}');
+    // How long it took: the HTTP instrumentation's histogram, by the stable semantic conventions' names and unit.
+    const duration = await collector.waitForMetric(
+      'http.server.request.duration from the gateway, for its POST',
+      (m) => m.service === 'hourglass-gateway' && m.name === 'http.server.request.duration' && m.points.some((p) => p.attributes['http.request.method'] === 'POST'),
+    );
+    assert.equal(duration.kind, 'histogram');
+    assert.equal(duration.unit, 's');
+    assert.equal(duration.scope, '@opentelemetry/instrumentation-http');
+    const post = duration.points.filter((p) => p.attributes['http.request.method'] === 'POST');
+    assert.deepEqual(
+      post.map((p) => [p.attributes['http.route'], p.attributes['http.response.status_code'], p.attributes['url.scheme'], p.value]),
+      [['/v1/events/:type', 200, 'http', 1]],
+      'one POST, named by its express route (not its path), answered 200',
     );
     const elu = await collector.waitForMetric('the runtime metric nodejs.eventloop.utilization', (m) => m.service === 'hourglass-gateway' && m.name === 'nodejs.eventloop.utilization');
     assert.equal(elu.unit, '1');

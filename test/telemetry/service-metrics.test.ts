@@ -2,6 +2,7 @@
 //
 // The gateway's /metrics holds its own instruments and its publisher's (accepted and acknowledged per
 // type, publish latency); the worker's, on its ops port, events staged per type, its backlog and memory.
+// Both measure their HTTP servers: http.server.request.duration (the HTTP instrumentation's).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startLocalStack, type LocalStack } from '../../services/local-stack/local-stack.ts';
@@ -74,7 +75,8 @@ describe('gateway and worker processes: /metrics and JSON logs', () => {
     assert.equal(sampleSum(g, 'hourglass_gateway_requests_total', { status: '200', code: '' }), 3);
     assert.equal(sampleSum(g, 'hourglass_gateway_requests_total', { status: '400', code: 'HG_BAD_REQUEST' }), 1);
     assert.equal(sampleSum(g, 'hourglass_gateway_requests_total', { status: '404', code: 'HG_UNKNOWN_TYPE' }), 1);
-    assert.equal(sampleSum(g, 'hourglass_gateway_request_duration_count'), 5);
+    assert.equal(sampleSum(g, 'http_server_request_duration_count', { http_request_method: 'POST', http_route: '/v1/events/:type' }), 5, 'every POST, by its route');
+    assert.equal(sampleSum(g, 'http_server_request_duration_count', { http_request_method: 'POST', http_route: '/v1/events/:type', http_response_status_code: '404' }), 1);
     assert.equal(sampleSum(g, 'hourglass_gateway_in_flight_requests'), 0);
     assert.equal(sampleSum(g, 'hourglass_gateway_publisher_healthy'), 1);
     assert.ok(hasSample(g, 'target_info', { service_name: 'hourglass-gateway' }));
@@ -94,6 +96,7 @@ describe('gateway and worker processes: /metrics and JSON logs', () => {
     for (const gauge of ['hourglass_worker_held_messages', 'hourglass_worker_buffered_bytes', 'hourglass_worker_writes_in_flight']) assert.ok(hasSample(w, gauge), `${gauge} is exported`);
     assert.ok(sampleSum(w, 'hourglass_worker_memory_rss') > 0, 'RSS');
     assert.ok(sampleSum(w, 'hourglass_worker_memory_heap_used') > 0, 'heap used');
+    assert.ok(sampleSum(w, 'http_server_request_duration_count', { http_request_method: 'GET', http_response_status_code: '200' }) >= 4, 'the worker\'s ops server measures its requests (the probes above)');
     assert.ok(hasSample(w, 'target_info', { service_name: 'hourglass-worker' }));
 
     assert.equal(await gateway.stop(), 0, gateway.stderr());
