@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { HourglassError } from '../errors/catalogue.ts';
 import { isValidTypeName } from '../registry/type-name.ts';
 import { windowIndexOfId } from '../storage/layout.ts';
+import { LIVE_PATHS } from '../telemetry/ops-server.ts';
 import type { BucketStatusReader } from './status-reader.ts';
 
 /** The page may only talk to this server; its script and style are inline. */
@@ -20,7 +21,9 @@ export function createConsoleApp(reader: BucketStatusReader, pageHtml: string): 
     res.set('content-security-policy', PAGE_CSP).type('html').send(pageHtml);
   });
 
-  app.get('/healthz', (_req, res) => {
+  // Liveness: Cloud Run's startup and liveness probes call /health/live (it reserves some paths ending
+  // in "z"); /healthz stays for local tooling. The bucket is not touched: a slow bucket is no dead process.
+  app.get([...LIVE_PATHS], (_req, res) => {
     res.json({ ok: true });
   });
 

@@ -11,8 +11,11 @@ import { EXAMPLE_ENV, MODULES, address, attr, loadModule, locals, nested, resour
 const modules = [MODULES.hourglass, MODULES.eventTypes, MODULES.cloudRunService, EXAMPLE_ENV].map(loadModule);
 const hourglass = modules[0]!;
 
-/** Who a grant is for. 'services': each of gateway, worker and checker, as its own account (for_each over local.service_accounts). */
-type Principal = 'gateway' | 'worker' | 'checker' | 'services' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
+/**
+ * Who a grant is for. 'services': each of gateway, worker and checker, as its own account (for_each over local.service_accounts).
+ * 'console': the status console's account; 'iap-agent': IAP's service agent; 'console-members': var.console.members.
+ */
+type Principal = 'gateway' | 'worker' | 'checker' | 'services' | 'console' | 'iap-agent' | 'console-members' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
 
 interface Allowed {
   readonly principal: Principal;
@@ -30,6 +33,11 @@ interface Allowed {
 }
 
 const BUCKET = /^google_storage_bucket\.events\.name$/;
+/** The console's service, deployed with console.enabled and an image; its name as its IAM resources give it. */
+const CONSOLE_SERVICE = /^module\.console\[0\]\.name$/;
+/** The console's members: IAP access behind IAP, Cloud Run invoker (internal ingress) without it. */
+export const CONSOLE_MEMBERS_IAP = 'local.console_deployed && var.console.iap ? toset(var.console.members) : toset([])';
+export const CONSOLE_MEMBERS_INTERNAL = 'local.console_deployed && !var.console.iap ? toset(var.console.members) : toset([])';
 /** The grants of the telemetry sidecar exist only with it, once per service. */
 const EACH_SERVICE_WITH_SIDECAR = 'var.telemetry_sidecar ? local.service_accounts : {}';
 
@@ -53,6 +61,13 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'services', kind: 'google_project_iam_member', role: 'roles/monitoring.metricWriter', scope: /^var\.project_id$/, forEach: EACH_SERVICE_WITH_SIDECAR, why: 'its collector writes its metrics (Managed Service for Prometheus)' },
   { principal: 'services', kind: 'google_project_iam_member', role: 'roles/cloudtrace.agent', scope: /^var\.project_id$/, forEach: EACH_SERVICE_WITH_SIDECAR, why: 'its collector writes its spans (Cloud Trace)' },
 
+  // The status console (console.tf): reads the bucket's objects, nothing else. Behind IAP, its members pass IAP and
+  // IAP's service agent invokes it; without IAP (internal ingress), its members invoke it. Never the public.
+  { principal: 'console', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectViewer', scope: BUCKET, why: 'the status page lists and reads objects' },
+  { principal: 'console-members', kind: 'google_iap_web_cloud_run_service_iam_member', role: 'roles/iap.httpsResourceAccessor', scope: CONSOLE_SERVICE, forEach: CONSOLE_MEMBERS_IAP, why: 'open the console through IAP' },
+  { principal: 'iap-agent', kind: 'google_cloud_run_v2_service_iam_member', role: 'roles/run.invoker', scope: CONSOLE_SERVICE, why: 'IAP calls the console once a member passed it' },
+  { principal: 'console-members', kind: 'google_cloud_run_v2_service_iam_member', role: 'roles/run.invoker', scope: CONSOLE_SERVICE, forEach: CONSOLE_MEMBERS_INTERNAL, why: 'call the internal console without IAP' },
+
   { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.dead\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'forward to the dead-letter topics' },
   { principal: 'pubsub-agent', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.worker\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'ack what it dead-lettered' },
   { principal: 'pubsub-agent', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['deadletter/'], bucketClause: true, why: 'archive dead letters' },
@@ -72,6 +87,8 @@ const SCOPE_ATTR: Readonly<Record<string, string>> = {
   google_secret_manager_secret_iam_member: 'secret_id',
   google_bigquery_dataset_iam_member: 'dataset_id',
   google_kms_crypto_key_iam_member: 'crypto_key_id',
+  google_cloud_run_v2_service_iam_member: 'name',
+  google_iap_web_cloud_run_service_iam_member: 'cloud_run_service_name',
   // Only the allow-listed telemetry writers pass: any other project-level role has no entry.
   google_project_iam_member: 'project',
 };
@@ -109,6 +126,12 @@ function principalOf(g: Grant, mod: Module): Principal | undefined {
     return def === '"serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"' ? 'pubsub-agent' : undefined;
   }
   if (g.member === 'data.google_storage_project_service_account.gcs_agent[0].member') return 'gcs-agent';
+  if (g.member === 'google_service_account.console[0].member') return 'console';
+  if (g.member === 'local.iap_agent') {
+    const def = locals(mod).get('iap_agent');
+    return def === '"serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"' ? 'iap-agent' : undefined;
+  }
+  if (g.member === 'each.key' && (g.forEach === CONSOLE_MEMBERS_IAP || g.forEach === CONSOLE_MEMBERS_INTERNAL)) return 'console-members';
   // Each service's own account: local.service_accounts maps every service to its account (checked below).
   if (g.member === '"serviceAccount:${each.value}"' && g.forEach !== undefined && /^(var\.\w+ \? )?local\.service_accounts( : \{\})?$/.test(g.forEach)) return 'services';
   if (g.member === 'each.key' && g.forEach === 'toset(var.analyst_members)') return 'analysts';
@@ -225,7 +248,9 @@ describe('infra: least privilege', () => {
   });
 
   it('has one service account per service, and each service runs as its own', () => {
-    assert.deepEqual(resources(hourglass, 'google_service_account').map((r) => r.labels[1]).sort(), ['checker', 'gateway', 'worker']);
+    assert.deepEqual(resources(hourglass, 'google_service_account').map((r) => r.labels[1]).sort(), ['checker', 'console', 'gateway', 'worker']);
+    const consoleCall = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'console');
+    assert.equal(consoleCall && attr(consoleCall, 'service_account_email'), 'google_service_account.console[0].email');
     const accounts = locals(hourglass).get('service_accounts') ?? '';
     for (const s of ['gateway', 'worker', 'checker']) assert.match(accounts, new RegExp(`\\b${s}\\s*=\\s*google_service_account\\.${s}\\.email\\b`));
     const call = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'service');
@@ -233,12 +258,16 @@ describe('infra: least privilege', () => {
     assert.equal(call && attr(call, 'service_account_email'), 'each.value');
   });
 
-  it('exposes only the gateway to the internet, behind its own token check', () => {
+  it('exposes only the gateway (behind its own token check) and the console behind IAP to the internet', () => {
     const call = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'service');
     assert.equal(call && attr(call, 'public'), 'each.key == "gateway"');
+    const consoleCall = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'console');
+    assert.equal(consoleCall && attr(consoleCall, 'public'), undefined, 'the console is never public');
+    assert.equal(consoleCall && attr(consoleCall, 'iap'), 'var.console.iap');
     const run = resources(modules[2]!, 'google_cloud_run_v2_service')[0];
-    assert.equal(run && attr(run, 'ingress'), 'var.public ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"');
+    assert.equal(run && attr(run, 'ingress'), 'var.public || var.iap ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"');
     assert.equal(run && attr(run, 'invoker_iam_disabled'), 'var.public');
+    assert.equal(run && attr(run, 'iap_enabled'), 'var.iap');
     for (const mod of modules) {
       for (const b of resources(mod)) {
         const text = JSON.stringify([...b.attributes.values()]);
@@ -268,6 +297,12 @@ describe('infra: least privilege', () => {
       ['the telemetry writers granted without the sidecar', mutate('google_project_iam_member.metric_writer', (r) => withAttr(r, 'for_each', 'local.service_accounts'))],
       ['the collector config readable by anyone', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(withAttr(r, 'member', 'each.key'), 'for_each', 'toset(var.analyst_members)'))],
       ['the services may read the gateway\'s keys', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(r, 'secret_id', 'google_secret_manager_secret.gateway_keys.secret_id'))],
+      ['the console may write the bucket', mutate('google_storage_bucket_iam_member.console_read', (r) => withAttr(r, 'role', '"roles/storage.objectUser"'))],
+      ['IAP access for anyone', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'member', '"allUsers"'))],
+      ['IAP access on another service', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'cloud_run_service_name', 'module.service["checker"].name'))],
+      ['IAP access for the members without IAP', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'for_each', 'local.console_deployed ? toset(var.console.members) : toset([])'))],
+      ['IAP\'s agent may invoke the checker', mutate('google_cloud_run_v2_service_iam_member.console_iap_invoker', (r) => withAttr(r, 'name', 'module.service["checker"].name'))],
+      ['the console\'s members may invoke it behind IAP too (bypassing IAP)', mutate('google_cloud_run_v2_service_iam_member.console_members_invoker', (r) => withAttr(r, 'for_each', 'local.console_deployed ? toset(var.console.members) : toset([])'))],
       [
         'a project-level editor',
         withExtra({ ...hourglass.blocks[0]!, type: 'resource', labels: ['google_project_iam_member', 'x'], blocks: [], attributes: new Map([['role', { name: 'role', expr: '"roles/editor"', line: 1 }], ['member', { name: 'member', expr: 'google_service_account.checker.member', line: 1 }]]) }),

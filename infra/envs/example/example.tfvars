@@ -22,3 +22,10 @@ analyst_members = ["group:event-analysts@acme.example"]
 notification_channels = []
 
 # kms_key_name = "projects/acme-kms/locations/europe-west1/keyRings/hourglass/cryptoKeys/events"
+
+# The status console behind Identity-Aware Proxy (docs/deploy.md, "The status console"): who may
+# open it. Its URL is the output console_url.
+# console = {
+#   enabled = true
+#   members = ["group:event-ops@acme.example"]
+# }

@@ -42,5 +42,6 @@ module "hourglass" {
   analyst_members        = var.analyst_members
   notification_channels  = var.notification_channels
   telemetry_sidecar      = var.telemetry_sidecar
+  console                = var.console
   protect_data           = var.protect_data
 }

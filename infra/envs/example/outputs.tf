@@ -43,6 +43,11 @@ output "gateway_url" {
   value       = module.hourglass.gateway_url
 }
 
+output "console_url" {
+  description = "The status console's URL (null unless console.enabled); behind IAP, open it signed in as one of console.members."
+  value       = module.hourglass.console_url
+}
+
 output "service_urls" {
   description = "URL of every Cloud Run service."
   value       = module.hourglass.service_urls

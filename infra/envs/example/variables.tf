@@ -92,6 +92,17 @@ variable "telemetry_sidecar" {
   default     = true
 }
 
+variable "console" {
+  description = "The status console as a Cloud Run service: enabled, behind IAP (iap) for members, or internal-only (see the module's variable of the same name)."
+  type = object({
+    enabled       = optional(bool, false)
+    iap           = optional(bool, true)
+    members       = optional(list(string), [])
+    max_instances = optional(number, 1)
+  })
+  default = {}
+}
+
 variable "protect_data" {
   description = "Refuse to destroy the bucket and the services."
   type        = bool

@@ -1,6 +1,7 @@
 # One hourglass service on Cloud Run: the shared image, run as `node services/<service>/main.ts`
 # under its own service account. Worker and checker pull from Pub/Sub, so they keep CPU between
-# requests (cpu_idle = false) and never scale below min_instances. With telemetry_sidecar, an
+# requests (cpu_idle = false) and never scale below min_instances. With iap, Identity-Aware Proxy
+# stands in front of the service (the status console). With telemetry_sidecar, an
 # OpenTelemetry Collector runs beside it (a second container): the service sends OTLP/HTTP to
 # localhost:4318 and starts only once the collector's health check passes.
 
@@ -31,12 +32,12 @@ variable "name" {
 }
 
 variable "service" {
-  description = "Which hourglass service the container runs: gateway, worker or checker."
+  description = "Which hourglass service the container runs: gateway, worker, checker or console."
   type        = string
 
   validation {
-    condition     = contains(["gateway", "worker", "checker"], var.service)
-    error_message = "service must be gateway, worker or checker."
+    condition     = contains(["gateway", "worker", "checker", "console"], var.service)
+    error_message = "service must be gateway, worker, checker or console."
   }
 }
 
@@ -54,6 +55,17 @@ variable "public" {
   description = "Reachable from the internet with no IAM check on invocation (the app checks its own bearer tokens). false: internal ingress and IAM-checked invocation, granted to nobody."
   type        = bool
   default     = false
+}
+
+variable "iap" {
+  description = "Identity-Aware Proxy in front of the service (Cloud Run's own integration, iap_enabled): all ingress, but a request reaches the service only once IAP let its user in (the caller grants roles/iap.httpsResourceAccessor) and then as IAP's service agent (the caller grants it roles/run.invoker on the service). Not with public."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !(var.iap && var.public)
+    error_message = "iap and public exclude each other: a public service has no IAM check for IAP's service agent to pass."
+  }
 }
 
 variable "cpu_always" {
@@ -168,8 +180,11 @@ resource "google_cloud_run_v2_service" "this" {
   name     = var.name
   labels   = merge(var.labels, { service = var.service })
 
-  ingress              = var.public ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  # From the internet: the public gateway, or a service behind IAP (IAP checks the user, then Cloud
+  # Run's IAM check the IAP service agent). Anything else takes internal traffic only.
+  ingress              = var.public || var.iap ? "INGRESS_TRAFFIC_ALL" : "INGRESS_TRAFFIC_INTERNAL_ONLY"
   invoker_iam_disabled = var.public
+  iap_enabled          = var.iap
   deletion_protection  = var.deletion_protection
 
   template {
@@ -231,7 +246,7 @@ resource "google_cloud_run_v2_service" "this" {
       }
 
       # Cloud Run sets PORT; every service listens on it (the gateway for events, worker and
-      # checker for health). Probes: HTTP /health/live on probe_port (the gateway's ops listener) or PORT.
+      # checker for health, the console for its page). Probes: HTTP /health/live on probe_port (the gateway's ops listener) or PORT.
       # Not /healthz: Cloud Run reserves some paths ending in "z" and recommends avoiding them.
       startup_probe {
         http_get {

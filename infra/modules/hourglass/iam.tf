@@ -9,6 +9,7 @@
 #            events to the closed-windows topic; read, write and
 #            delete objects in the bucket
 #   all      with telemetry_sidecar: read the collector's config secret; write metrics and spans
+#   console  (optional; its grants and IAP's are in console.tf) read objects in the bucket
 #
 # Object-prefix conditions name objects as projects/_/buckets/<bucket>/objects/<key>.
 

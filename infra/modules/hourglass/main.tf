@@ -29,7 +29,7 @@ locals {
 
   labels = merge({ app = var.name }, var.labels)
 
-  apis = [
+  apis = concat([
     "artifactregistry.googleapis.com",
     "bigquery.googleapis.com",
     "cloudbuild.googleapis.com",
@@ -41,7 +41,10 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ]
+    ],
+    # Identity-Aware Proxy in front of the status console (console.tf).
+    var.console.enabled && var.console.iap ? ["iap.googleapis.com"] : [],
+  )
 }
 
 resource "google_project_service" "api" {

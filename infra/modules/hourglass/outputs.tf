@@ -64,13 +64,18 @@ output "gateway_url" {
 }
 
 output "service_urls" {
-  description = "URL of every deployed Cloud Run service (worker and checker answer only from inside the project)."
-  value       = { for s, m in module.service : s => m.uri }
+  description = "URL of every deployed Cloud Run service (worker and checker answer only from inside the project; the console, when deployed, as console_url says)."
+  value       = merge({ for s, m in module.service : s => m.uri }, { for m in module.console : "console" => m.uri })
 }
 
 output "service_accounts" {
-  description = "Runtime service account per service."
-  value       = local.service_accounts
+  description = "Runtime service account per service (the console's with console.enabled)."
+  value       = merge(local.service_accounts, { for a in google_service_account.console : "console" => a.email })
+}
+
+output "console_url" {
+  description = "The status console's URL (null until console.enabled and image_tag are set). Behind IAP (console.iap), open it in a browser signed in as one of console.members; with console.iap = false it answers only from inside the project's network, to console.members' identity tokens."
+  value       = try(module.console[0].uri, null)
 }
 
 output "gateway_keys_secret" {

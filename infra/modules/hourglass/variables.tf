@@ -257,6 +257,26 @@ variable "services" {
   }
 }
 
+variable "console" {
+  description = "The status console (services/console: a read-only page of the bucket's windows) as a Cloud Run service, deployed once image_tag is set, running as its own service account with roles/storage.objectViewer on the bucket and nothing else. enabled: off by default (it is for people, who must be named in members, and granting them access through IAP needs roles/iap.admin for whoever applies). iap (default true): Identity-Aware Proxy in front of its URL, members (\"group:ops@example.com\") get roles/iap.httpsResourceAccessor on it; false: internal traffic only, members get roles/run.invoker (an identity token, from inside the project's network). max_instances: it scales to zero between visits."
+  type = object({
+    enabled       = optional(bool, false)
+    iap           = optional(bool, true)
+    members       = optional(list(string), [])
+    max_instances = optional(number, 1)
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for m in var.console.members : can(regex("^(user|group|domain|serviceAccount):[^\\s]+$|^principal(Set)?://[^\\s]+$", m))])
+    error_message = "console.members must be IAM principals (user:, group:, domain:, serviceAccount:, principal://, principalSet://); never allUsers or allAuthenticatedUsers: the console shows every type's windows and losses."
+  }
+  validation {
+    condition     = var.console.max_instances >= 1
+    error_message = "console.max_instances must be at least 1."
+  }
+}
+
 variable "bigquery_dataset_id" {
   description = "BigQuery dataset of the external tables (one table per type, over its closed hours)."
   type        = string
@@ -282,7 +302,7 @@ variable "enable_apis" {
 }
 
 variable "protect_data" {
-  description = "Refuse to delete the bucket and the Cloud Run services on destroy (the BigQuery tables are external tables over the bucket and carry no deletion protection: dropping one loses nothing)."
+  description = "Refuse to delete the bucket and the pipeline's Cloud Run services (gateway, worker, checker) on destroy (the status console holds nothing and is not protected; the BigQuery tables are external tables over the bucket and carry no deletion protection: dropping one loses nothing)."
   type        = bool
   default     = true
 }

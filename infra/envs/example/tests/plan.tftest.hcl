@@ -120,3 +120,183 @@ run "telemetry_sidecar_off_plans_too" {
     error_message = "Without the sidecar the three services are planned as before (the alerts fall back to the checker's log lines)."
   }
 }
+
+run "console_behind_iap" {
+  command = plan
+
+  variables {
+    console = { enabled = true, members = ["group:event-ops@example.com"] }
+  }
+
+  override_resource {
+    target          = module.hourglass.google_service_account.console
+    override_during = plan
+    values          = { email = "hourglass-console@hourglass-test.iam.gserviceaccount.com", member = "serviceAccount:hourglass-console@hourglass-test.iam.gserviceaccount.com" }
+  }
+
+  assert {
+    condition     = output.service_accounts["console"] == "hourglass-console@hourglass-test.iam.gserviceaccount.com" && contains(keys(output.service_urls), "console")
+    error_message = "console.enabled deploys the console as its own service account, among the service URLs."
+  }
+}
+
+run "console_is_off_by_default" {
+  command = plan
+
+  assert {
+    condition     = output.console_url == null && !contains(keys(output.service_accounts), "console")
+    error_message = "The console is opt-in: no service account and no service unless console.enabled."
+  }
+}
+
+# The hourglass module itself, so that the console's grants can be read (an environment sees only outputs).
+run "console_grants" {
+  command = plan
+
+  module {
+    source = "../../modules/hourglass"
+  }
+
+  variables {
+    region      = "europe-west1"
+    schemas_dir = "../../../schemas"
+    console     = { enabled = true, members = ["group:event-ops@example.com", "user:jane@example.com"] }
+  }
+
+  override_resource {
+    target          = google_service_account.console
+    override_during = plan
+    values          = { email = "hourglass-console@hourglass-test.iam.gserviceaccount.com", member = "serviceAccount:hourglass-console@hourglass-test.iam.gserviceaccount.com" }
+  }
+
+  assert {
+    condition     = length(google_storage_bucket_iam_member.console_read) == 1 && google_storage_bucket_iam_member.console_read[0].role == "roles/storage.objectViewer" && google_storage_bucket_iam_member.console_read[0].member == "serviceAccount:hourglass-console@hourglass-test.iam.gserviceaccount.com"
+    error_message = "The console's account reads the bucket's objects (objectViewer), nothing more."
+  }
+  assert {
+    condition     = toset(keys(google_iap_web_cloud_run_service_iam_member.console_members)) == toset(["group:event-ops@example.com", "user:jane@example.com"]) && alltrue([for m in google_iap_web_cloud_run_service_iam_member.console_members : m.role == "roles/iap.httpsResourceAccessor" && m.cloud_run_service_name == "hourglass-console"])
+    error_message = "Behind IAP, every console member gets roles/iap.httpsResourceAccessor on the console."
+  }
+  assert {
+    condition     = length(google_cloud_run_v2_service_iam_member.console_iap_invoker) == 1 && google_cloud_run_v2_service_iam_member.console_iap_invoker[0].member == "serviceAccount:service-123456789012@gcp-sa-iap.iam.gserviceaccount.com" && google_cloud_run_v2_service_iam_member.console_iap_invoker[0].role == "roles/run.invoker" && length(google_cloud_run_v2_service_iam_member.console_members_invoker) == 0
+    error_message = "Behind IAP, only IAP's service agent may invoke the console."
+  }
+  assert {
+    condition     = contains(keys(google_project_service.api), "iap.googleapis.com")
+    error_message = "The IAP API is enabled with the console behind IAP."
+  }
+}
+
+run "console_internal_without_iap" {
+  command = plan
+
+  module {
+    source = "../../modules/hourglass"
+  }
+
+  variables {
+    region      = "europe-west1"
+    schemas_dir = "../../../schemas"
+    console     = { enabled = true, iap = false, members = ["group:event-ops@example.com"] }
+  }
+
+  assert {
+    condition     = length(google_iap_web_cloud_run_service_iam_member.console_members) == 0 && length(google_cloud_run_v2_service_iam_member.console_iap_invoker) == 0 && keys(google_cloud_run_v2_service_iam_member.console_members_invoker) == ["group:event-ops@example.com"]
+    error_message = "Without IAP, no IAP grant: the members invoke the (internal) console themselves."
+  }
+  assert {
+    condition     = !contains(keys(google_project_service.api), "iap.googleapis.com")
+    error_message = "No IAP API without IAP."
+  }
+}
+
+run "console_members_are_never_public" {
+  command = plan
+
+  module {
+    source = "../../modules/hourglass"
+  }
+
+  variables {
+    region      = "europe-west1"
+    schemas_dir = "../../../schemas"
+    console     = { enabled = true, members = ["group:event-ops@example.com", "allUsers"] }
+  }
+
+  expect_failures = [var.console]
+}
+
+# The Cloud Run module on its own: what iap and public do to the service.
+run "cloud_run_service_behind_iap" {
+  command = plan
+
+  module {
+    source = "../../modules/cloud-run-service"
+  }
+
+  variables {
+    region                = "europe-west1"
+    name                  = "hourglass-console"
+    service               = "console"
+    image                 = "europe-west1-docker.pkg.dev/hourglass-test/hourglass/hourglass:test"
+    service_account_email = "hourglass-console@hourglass-test.iam.gserviceaccount.com"
+    iap                   = true
+    cpu_always            = false
+    min_instances         = 0
+    max_instances         = 1
+  }
+
+  assert {
+    condition     = google_cloud_run_v2_service.this.iap_enabled == true && google_cloud_run_v2_service.this.ingress == "INGRESS_TRAFFIC_ALL" && google_cloud_run_v2_service.this.invoker_iam_disabled == false
+    error_message = "Behind IAP: all ingress, IAP on, and Cloud Run's IAM check kept (IAP's agent passes it)."
+  }
+  assert {
+    condition     = one(google_cloud_run_v2_service.this.template[0].containers[0].args) == "services/console/main.ts" && google_cloud_run_v2_service.this.template[0].containers[0].startup_probe[0].http_get[0].path == "/health/live" && google_cloud_run_v2_service.this.template[0].containers[0].liveness_probe[0].http_get[0].path == "/health/live"
+    error_message = "The console runs services/console/main.ts and is probed on /health/live."
+  }
+}
+
+run "cloud_run_service_without_iap_is_internal" {
+  command = plan
+
+  module {
+    source = "../../modules/cloud-run-service"
+  }
+
+  variables {
+    region                = "europe-west1"
+    name                  = "hourglass-console"
+    service               = "console"
+    image                 = "europe-west1-docker.pkg.dev/hourglass-test/hourglass/hourglass:test"
+    service_account_email = "hourglass-console@hourglass-test.iam.gserviceaccount.com"
+    min_instances         = 0
+    max_instances         = 1
+  }
+
+  assert {
+    condition     = google_cloud_run_v2_service.this.iap_enabled == false && google_cloud_run_v2_service.this.ingress == "INGRESS_TRAFFIC_INTERNAL_ONLY" && google_cloud_run_v2_service.this.invoker_iam_disabled == false
+    error_message = "Without IAP (and not public): internal traffic only, IAM-checked invocation."
+  }
+}
+
+run "cloud_run_service_iap_is_not_public" {
+  command = plan
+
+  module {
+    source = "../../modules/cloud-run-service"
+  }
+
+  variables {
+    region                = "europe-west1"
+    name                  = "hourglass-console"
+    service               = "console"
+    image                 = "europe-west1-docker.pkg.dev/hourglass-test/hourglass/hourglass:test"
+    service_account_email = "hourglass-console@hourglass-test.iam.gserviceaccount.com"
+    iap                   = true
+    public                = true
+    min_instances         = 0
+    max_instances         = 1
+  }
+
+  expect_failures = [var.iap]
+}
