@@ -93,6 +93,12 @@ export const CHECKER_SETTINGS = settings({
     env: ['HOURGLASS_MAX_WAIT_MS'],
     defaultText: "each type's own",
   }),
+  shareTypes: setting<boolean>({
+    doc: "Share the types with the other live replicas (each closes its own share; a dead replica's share moves within 5 s and one round). Off: every replica closes every type, as a lone checker does. Opt-in for now: the chaos suite still runs its checkers unshared.",
+    kind: flag(),
+    env: ['HOURGLASS_CHECKER_SHARE_TYPES'],
+    default: false,
+  }),
   announceClosed: setting<boolean>({
     doc: 'Announce each closed window on the topic <prefix>closed-windows.',
     kind: flag(),

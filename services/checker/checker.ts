@@ -28,6 +28,7 @@ import { WindowAnnouncer, type EventSink } from './window-announcer.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { emptyWindowStaging, StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
 import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
+import { ownedTypes } from './type-owners.ts';
 import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
 /** Windows older than this drop out of the published status. */
@@ -93,6 +94,8 @@ export interface CheckerDeps {
   readonly onOverdue?: (ref: WindowRef, waitingOn: string[]) => void;
   /** Where closed-window events go (the closed-windows topic, see window-announcer.ts); omit to announce nothing. */
   readonly announce?: EventSink;
+  /** Called when the types this replica owns, or the replicas it shares them with, change (and in its first round). */
+  readonly onOwnership?: (o: { owned: string[]; replicas: string[] }) => void;
 }
 
 export class Checker {
@@ -128,6 +131,10 @@ export class Checker {
   #stopped = false;
   /** When owed announcements were last retried (ms); -Infinity: in the first round. */
   #owedRetriedMs = -Infinity;
+  /** The types this replica closes, as of the last round (type-owners.ts); every type when sharing is off. */
+  #owned: ReadonlySet<string> = new Set();
+  /** The replicas sharing the types with this one, as of the last round (itself included). */
+  #replicas: readonly string[] = [];
   /** Segments this replica compacted (for tests and metrics). */
   segmentsMade = 0;
   /** Failures of a round, by message: counted, logged by the caller, retried next round. */
@@ -205,8 +212,9 @@ export class Checker {
     await this.#heartbeats.loadAll(storage);
     this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
     this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
+    const types = this.#shareTypes();
     // Types are independent: a big type compacting or closing must not hold a small type's close back.
-    await mapLimit(this.#d.registry.types(), TYPES_IN_PARALLEL, async (type) => {
+    await mapLimit(types, TYPES_IN_PARALLEL, async (type) => {
       try {
         await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
       } catch (err) {
@@ -216,6 +224,33 @@ export class Checker {
     await this.#retryOwedAnnouncements();
     await this.#pacer.ifDue(statusKey(options.checkerId), () => this.#publishStatus());
     this.#metrics.round((this.#nowMs() - startedMs) / 1000);
+  }
+
+  /**
+   * The registry's types this replica closes this round: its share among the live replicas (type-owners.ts),
+   * or all of them with shareTypes off. A type it stops owning is forgotten here (its states and staging age:
+   * its new owner reports them), so the status page and the alerts read each type from one replica.
+   */
+  #shareTypes(): ReturnType<Registry['types']> {
+    const { options, registry } = this.#d;
+    const all = registry.types();
+    const live = options.shareTypes ? this.#heartbeats.liveReplicas(this.#nowMs()) : [];
+    const replicas = [...new Set([options.checkerId, ...live])].sort();
+    const owned = options.shareTypes ? ownedTypes(all.map((t) => t.name), options.checkerId, live) : new Set(all.map((t) => t.name));
+    const changed = owned.size !== this.#owned.size || [...owned].some((t) => !this.#owned.has(t));
+    if (changed || replicas.join() !== this.#replicas.join()) {
+      for (const key of [...this.#states.keys()]) if (!owned.has(key.slice(0, key.indexOf('/')))) this.#states.delete(key);
+      for (const type of [...this.#oldestStaged.keys()]) if (!owned.has(type)) this.#oldestStaged.delete(type);
+      this.#d.onOwnership?.({ owned: [...owned].sort(), replicas });
+    }
+    this.#owned = owned;
+    this.#replicas = replicas;
+    return all.filter((t) => owned.has(t.name));
+  }
+
+  /** The types this replica closes (as of the last round), and the replicas it shares them with. */
+  ownership(): { owned: string[]; replicas: string[] } {
+    return { owned: [...this.#owned].sort(), replicas: [...this.#replicas] };
   }
 
   /** Writes this replica's view of every window to checker/status/<checker>.json, for the status page and the CLI. */

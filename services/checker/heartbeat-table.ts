@@ -18,8 +18,8 @@ const PREFIX = 'checker/heartbeats/';
 /** Where replica `checkerId` saves its snapshot (rewritten at most once a second: checker.ts paces it). */
 export const heartbeatSnapshotKey = (checkerId: string) => `${PREFIX}${checkerId}.json`;
 
-/** A replica whose snapshot is older than this is not reading the topic any more (it stopped or died). */
-const SNAPSHOT_FRESH_MS = 5000;
+/** A replica whose snapshot is older than this is not reading the topic any more (it stopped or died); its types move to the others (type-owners.ts). */
+export const SNAPSHOT_FRESH_MS = 5000;
 
 interface Snapshot {
   /** When the replica saved it (its clock, ms). */
@@ -55,6 +55,16 @@ export class HeartbeatTable {
       least = Math.min(least ?? r.controlMs, r.controlMs);
     }
     return least;
+  }
+
+  /**
+   * The replicas reading the control topic now (their ids): a snapshot saved within the last few seconds
+   * and not marked stopped. A replica that died drops out once its snapshot is that old.
+   */
+  liveReplicas(nowMs: number): string[] {
+    const live: string[] = [];
+    for (const [key, r] of this.#replicas) if (!r.stopped && nowMs - r.savedMs <= SNAPSHOT_FRESH_MS) live.push(key.slice(PREFIX.length, -'.json'.length));
+    return live;
   }
 
   /** Records a heartbeat received at Pub/Sub publish time `publishMs`; keeps the latest per publisher. */

@@ -68,6 +68,8 @@ try {
         closer: m.closer,
         path: `${storage.location}/${path}`,
       }),
+    // Which types this replica closes, each time its share changes (a replica joined, stopped or died).
+    onOwnership: ({ owned, replicas }) => log.info('types_owned', { checker: options.checkerId, owned: owned.length, types: owned.slice(0, 50), replicas }),
     onOverdue: (ref, waitingOn) =>
       // The "window not closed" alert in infra/ counts these lines.
       log.warn('window_overdue', { code: 'HG_WINDOW_OVERDUE', type: ref.type, window: new Date(ref.index * ref.lengthS * 1000).toISOString(), waitingOn: waitingOn.slice(0, 20) }),

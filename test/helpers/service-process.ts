@@ -21,6 +21,8 @@ export interface ServiceProcess {
   line(event: string): Promise<LogLine>;
   /** SIGTERM; resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing runs after it); resolves once the process is gone. */
+  kill(): Promise<number | null>;
 }
 
 const children = new Set<ChildProcess>();
@@ -68,6 +70,10 @@ export function startService(entry: string, env: Record<string, string>): Servic
     line,
     stop: () => {
       child.kill('SIGTERM');
+      return exited;
+    },
+    kill: () => {
+      child.kill('SIGKILL');
       return exited;
     },
   };

@@ -1,0 +1,178 @@
+// Checker replicas that share the work, as processes on one bucket: 3 replicas, 24 types, 2-second windows. Each closes its share of
+// the types; one is SIGKILLed mid-run and another joins later. Every window still closes, complete by proof, exactly once, with every
+// resolved event in it once (read back with fastavro); the dead replica's share moves to the others within the snapshot freshness
+// bound (type-owners.ts); in the end every type is owned by exactly one replica. On a local directory and on fake-gcs-server (behind a
+// proxy that loses the responses of some writes after they landed, with paged listings).
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { ClosedManifest } from '../../services/checker/closed-manifest.ts';
+import { SNAPSHOT_FRESH_MS } from '../../services/checker/heartbeat-table.ts';
+import { DEFAULT_SCHEMAS_DIR } from '../../services/registry/registry.ts';
+import { Publisher } from '../../services/sdk/index.ts';
+import { layout } from '../../services/storage/layout.ts';
+import { windowEndUs, windowOf } from '../../services/wire/window.ts';
+import { startResetProxy } from '../fixtures/worker-reset-proxy.ts';
+import { readWithFastavro, startPipeline, WINDOW_S, type PipelineBackend } from '../helpers/pipeline-kit.ts';
+import { uiInteraction } from '../helpers/sample-events.ts';
+import { startService, stopAllServices, type LogLine, type ServiceProcess } from '../helpers/service-process.ts';
+
+const TYPES = Array.from({ length: 24 }, (_, i) => `shared_${String(i).padStart(2, '0')}`);
+/** Seconds into the load: the SIGKILL of one replica, the start of a fourth, the end of the load. */
+const KILL_AT_S = 9;
+const JOIN_AT_S = 16;
+const LOAD_S = 24;
+/** Each type gets one event every this many ms. */
+const EVENT_EVERY_MS = 250;
+/**
+ * What the design promises for a dead replica's share (type-owners.ts): the snapshot freshness plus one round of the survivor.
+ * A round on fake-gcs-server behind its fault proxy (lost responses cost a second each, paged listings) takes seconds: measured up to ~6 s.
+ */
+const handoverBoundMs = (backend: PipelineBackend) => SNAPSHOT_FRESH_MS + (backend === 'gcs' ? 10_000 : 3000);
+const CLOSE_WAIT_MS = 120_000;
+
+after(stopAllServices);
+
+/** A schemas folder with TYPES, each a copy of ui_interaction. */
+async function manyTypes(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hg-replica-schemas-'));
+  for (const type of TYPES) {
+    await mkdir(path.join(dir, type));
+    await cp(path.join(DEFAULT_SCHEMAS_DIR, 'ui_interaction'), path.join(dir, type), { recursive: true });
+    // Tight timeouts, so a wrong close would show within the run rather than hide behind an hour's max wait.
+    const config = JSON.parse(await readFile(path.join(dir, type, 'type.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(path.join(dir, type, 'type.json'), JSON.stringify({ ...config, livenessTimeoutS: 3, maxWaitS: 90 }));
+  }
+  return dir;
+}
+
+const ownedLines = (p: ServiceProcess) => p.lines.filter((l) => l.event === 'types_owned') as Array<LogLine & { time: string; types: string[]; owned: number; replicas: string[] }>;
+
+for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBackend[]) {
+  describe(`checker replicas sharing the types (${backend})`, () => {
+    it('3 replicas, 24 types: one SIGKILLed, one joining; every window closes once, complete, nothing lost or twice; the dead share moves within the bound', async (t) => {
+      const schemasDir = await manyTypes();
+      after(() => rm(schemasDir, { recursive: true, force: true }));
+      const kit = await startPipeline({ backend, schemasDir });
+      // Checker processes reach the emulator through a proxy that resets their streams when they die (worker-reset-proxy.ts).
+      const link = await startResetProxy(kit.stack.pubsub.host);
+      after(() => link.close());
+      const env = (id: string): Record<string, string> => ({
+        PUBSUB_EMULATOR_HOST: link.address,
+        HOURGLASS_PROJECT: kit.stack.pubsub.projectId,
+        HOURGLASS_BUCKET: kit.storage.location,
+        ...(kit.proxy ? { HOURGLASS_GCS_ENDPOINT: kit.proxy.endpoint } : {}),
+        HOURGLASS_SCHEMAS_DIR: schemasDir,
+        HOURGLASS_WINDOW_S: String(WINDOW_S),
+        HOURGLASS_CHECKER_ID: id,
+        HOURGLASS_CHECKER_TICK_MS: '200',
+        HOURGLASS_ANNOUNCE_CLOSED: 'false',
+        HOURGLASS_CHECKER_SHARE_TYPES: 'true',
+      });
+      const replicas = new Map<string, ServiceProcess>();
+      const start = (id: string) => replicas.set(id, startService('services/checker/main.ts', env(id))).get(id)!;
+      for (const id of ['c1', 'c2', 'c3']) start(id);
+      // Load starts once the three share: each has said it shares with the other two.
+      await until('three replicas sharing the types', 60_000, () => ['c1', 'c2', 'c3'].every((id) => ownedLines(replicas.get(id)!).at(-1)?.replicas.length === 3));
+      const c2Types = new Set(ownedLines(replicas.get('c2')!).at(-1)!.types);
+      t.diagnostic(`shares before the kill: ${['c1', 'c2', 'c3'].map((id) => `${id} ${ownedLines(replicas.get(id)!).at(-1)!.owned}`).join(', ')}`);
+      assert.ok(c2Types.size > 0 && c2Types.size < TYPES.length, 'c2 owns a share, not everything');
+
+      const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 20, origin: 'replica-test' });
+      const resolved = new Map<string, number>(TYPES.map((type) => [type, 0]));
+      const pending: Promise<void>[] = [];
+      const loadStartUs = Date.now() * 1000;
+      let killedAtMs = 0;
+      for (let tick = 0; tick * EVENT_EVERY_MS < LOAD_S * 1000; tick++) {
+        const atMs = tick * EVENT_EVERY_MS;
+        if (killedAtMs === 0 && atMs >= KILL_AT_S * 1000) {
+          await replicas.get('c2')!.kill();
+          killedAtMs = Date.now();
+        }
+        if (!replicas.has('c4') && atMs >= JOIN_AT_S * 1000) start('c4');
+        for (const type of TYPES) pending.push(publisher.publish(type, uiInteraction(tick)).then(() => void resolved.set(type, resolved.get(type)! + 1)));
+        await new Promise((r) => setTimeout(r, Math.max(0, loadStartUs / 1000 + atMs + EVENT_EVERY_MS - Date.now())));
+      }
+      await Promise.all(pending);
+      await publisher.close(); // the final heartbeat: the last windows close by proof at once
+      const loadEndUs = Date.now() * 1000;
+      const windows = Array.from({ length: windowOf(loadEndUs, WINDOW_S) - windowOf(loadStartUs, WINDOW_S) + 1 }, (_, i) => windowOf(loadStartUs, WINDOW_S) + i);
+
+      // Every window of every type closes.
+      const success = (type: string, w: number) => layout.closed({ type, index: w, lengthS: WINDOW_S }) + layout.successName;
+      await until(`every window of the ${TYPES.length} types closed`, CLOSE_WAIT_MS, async () => {
+        for (const type of TYPES) for (const w of windows) if (!(await kit.storage.stat(success(type, w)))) return false;
+        return true;
+      });
+      const manifests: ClosedManifest[] = [];
+      for (const type of TYPES) {
+        for (const w of windows) {
+          const dir = layout.closed({ type, index: w, lengthS: WINDOW_S });
+          manifests.push(JSON.parse((await kit.storage.get(`${dir}_MANIFEST.json`)).toString('utf8')) as ClosedManifest);
+        }
+      }
+      assert.deepEqual(manifests.filter((m) => m.status !== 'complete').map((m) => `${m.type}/${m.windowStart} ${m.status}`), [], 'every window complete, by proof');
+
+      // Every resolved event exactly once in a closed window, read by an independent reader; nothing left in staging or late.
+      // A seq is per publisher and type: read each type's files on their own.
+      const perType = new Map<string, number>();
+      for (const type of TYPES) {
+        const ofType = manifests.filter((m) => m.type === type);
+        const keys = ofType.flatMap((m) => m.files.map((f) => layout.closed({ type, index: m.window, lengthS: WINDOW_S }) + f.name));
+        const records = await readWithFastavro(await kit.localFiles(keys));
+        const seen = new Set<string>();
+        for (const r of records) {
+          const id = `${r.publisher}/${r.seq}`;
+          assert.ok(!seen.has(id), `${type} ${id} delivered twice`);
+          seen.add(id);
+        }
+        assert.equal(records.length, ofType.reduce((n, m) => n + m.events, 0), `${type}: the manifests count what the files hold`);
+        perType.set(type, records.length);
+      }
+      assert.deepEqual(Object.fromEntries(perType), Object.fromEntries(resolved), 'every resolved event, per type, in a closed window');
+      for (const type of TYPES) assert.deepEqual((await kit.storage.list(`late/${type}/`)).map((o) => o.key), [], `nothing of ${type} late`);
+      // A close removes its staging after _SUCCESS (and a close a killed replica began is cleared by the next): it drains.
+      const staged = async () => (await Promise.all(TYPES.map((type) => kit.storage.list(`staging/${type}/`)))).flat().map((o) => o.key);
+      await until('staging to drain', 60_000, async () => (await staged()).length === 0).catch(async (err: Error) => assert.fail(`${err.message}: ${(await staged()).slice(0, 5).join(', ')}`));
+
+      // The work was shared, and the dead replica's share moved within the bound.
+      const closers = new Map<string, number>();
+      for (const m of manifests) closers.set(m.closer, (closers.get(m.closer) ?? 0) + 1);
+      t.diagnostic(`windows closed per replica: ${JSON.stringify(Object.fromEntries(closers))}`);
+      assert.ok(['c1', 'c3'].every((id) => (closers.get(id) ?? 0) > 0), 'the survivors both closed windows');
+      assert.ok((closers.get('c4') ?? 0) > 0, 'the replica that joined took a share');
+      for (const m of manifests.filter((x) => x.closer === 'c2')) assert.ok(Date.parse(m.closedAt) <= killedAtMs + 1000, `c2 closed ${m.type}/${m.windowStart} at ${m.closedAt}, after it was killed`);
+      const movedAt = ['c1', 'c3']
+        .map((id) => ownedLines(replicas.get(id)!).find((l) => Date.parse(l.time) >= killedAtMs && !l.replicas.includes('c2')))
+        .map((l) => (l ? Date.parse(l.time) - killedAtMs : Infinity));
+      t.diagnostic(`c2's share moved ${movedAt.join(' and ')} ms after its SIGKILL (bound ${handoverBoundMs(backend)} ms)`);
+      for (const ms of movedAt) assert.ok(ms <= handoverBoundMs(backend), `a survivor dropped c2 from its replicas ${ms} ms after the kill`);
+      const handedOver = manifests.filter((m) => c2Types.has(m.type) && windowEndUs(m.window, WINDOW_S) / 1000 > killedAtMs);
+      const delays = (ms: ClosedManifest[]) => ms.map((m) => m.closeDelayMs).sort((a, b) => a - b);
+      const worst = (ms: ClosedManifest[]) => Math.round(delays(ms).at(-1) ?? 0);
+      t.diagnostic(`close delay, worst: windows of c2's share ending after the kill ${worst(handedOver)} ms (${handedOver.length} windows); the others ${worst(manifests.filter((m) => !handedOver.includes(m)))} ms`);
+      assert.ok(handedOver.length > 0);
+      // A handed-over window waits at most the handover bound more than the slowest of the rest (on fake-gcs-server behind its faults,
+      // every close is slow: the rest set the pace, the handover may only add to it).
+      const others = worst(manifests.filter((m) => !handedOver.includes(m)));
+      for (const m of handedOver) assert.ok(m.closeDelayMs <= others + handoverBoundMs(backend), `${m.type}/${m.windowStart} of c2's share closed ${Math.round(m.closeDelayMs)} ms after its end (the rest at worst ${others} ms)`);
+
+      // In the end, every type has exactly one owner among the live replicas.
+      const finalShares = ['c1', 'c3', 'c4'].map((id) => ownedLines(replicas.get(id)!).at(-1)!);
+      for (const l of finalShares) assert.deepEqual([...l.replicas].sort(), ['c1', 'c3', 'c4'], 'each live replica shares with exactly the live ones');
+      assert.deepEqual(finalShares.flatMap((l) => l.types).sort(), [...TYPES].sort(), 'every type owned once');
+
+      for (const [id, p] of replicas) if (id !== 'c2') assert.equal(await p.stop(), 0, `${id} stops cleanly: ${p.stderr().slice(-2000)}`);
+    });
+  });
+}
+
+async function until(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() >= deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
