@@ -86,13 +86,21 @@ export function anyText(what: string): SettingKind<string> {
   return { text: value, value, range: what };
 }
 
+/** The items of a list written with commas or newlines between them, trimmed, blanks dropped. */
+export function splitList(raw: string): string[] {
+  return raw
+    .split(/[,\r\n]+/)
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+}
+
 /** A list separated by commas (and newlines), blanks dropped, at least one item, each item of `item`'s kind. */
 export function listOf(item: SettingKind<string>, what: string): SettingKind<readonly string[]> {
   const value = z.array(item.value).min(1, 'an empty list');
   return {
     text: z
       .string()
-      .transform((s) => s.split(/[,\r\n]+/).map((t) => t.trim()).filter((t) => t !== ''))
+      .transform(splitList)
       .pipe(value as unknown as z.ZodType<readonly string[], string[]>),
     value,
     range: `${what}, separated by commas`,

@@ -158,14 +158,6 @@ export function resolveGatewayOptions(env: Env = {}, overrides: Partial<GatewayO
   return resolveSettings('gateway', GATEWAY_SETTINGS, { env, overrides, check: checkGatewayOptions });
 }
 
-/** Splits a token list on commas and newlines, dropping blanks. */
-export function parseTokenList(raw: string): string[] {
-  return raw
-    .split(/[,\r\n]+/)
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
-}
-
 /** The rules across settings (each setting's own range is its kind's). */
 function checkGatewayOptions(o: GatewayOptions): string[] {
   const problems: string[] = [];

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { hasCode } from '../../services/errors/catalogue.ts';
-import { GATEWAY_DEFAULTS, parseTokenList, resolveGatewayOptions } from '../../services/gateway/gateway-options.ts';
+import { splitList } from '../../services/config/setting-kinds.ts';
+import { GATEWAY_DEFAULTS, resolveGatewayOptions } from '../../services/gateway/gateway-options.ts';
 
 const TOKEN_A = 'tok_aaaaaaaaaaaaaaaaaaaa';
 const TOKEN_B = 'tok_bbbbbbbbbbbbbbbbbbbb';
@@ -152,9 +153,9 @@ describe('resolveGatewayOptions', () => {
     assert.match(message, /option retryAfterS=0\.5 is refused: must be an integer from 1 to 3600 \(s\)/);
   });
 
-  it('parseTokenList drops blanks and surrounding space', () => {
-    assert.deepEqual(parseTokenList(' a ,, b\r\nc\n'), ['a', 'b', 'c']);
-    assert.deepEqual(parseTokenList(''), []);
+  it('a token list (splitList, as HOURGLASS_GATEWAY_TOKENS is read) drops blanks and surrounding space', () => {
+    assert.deepEqual(splitList(' a ,, b\r\nc\n'), ['a', 'b', 'c']);
+    assert.deepEqual(splitList(''), []);
   });
 });
 
