@@ -175,7 +175,16 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
         assert.deepEqual(finalShares.flatMap((l) => l.types).sort(), [...TYPES].sort(), 'every type owned once');
       }
 
-      for (const [id, p] of replicas) if (id !== 'c2') assert.equal(await p.stop(), 0, `${id} stops cleanly: ${p.stderr().slice(-2000)}`);
+      // Exit 0: every shutdown step finished; 1: a step (the round in progress) was abandoned within the budget, which loses
+      // nothing (services/checker/main.ts). On fake-gcs-server under CI load a round can be mid-flight at SIGTERM (seen once): 1 there.
+      for (const [id, p] of replicas) {
+        if (id === 'c2') continue;
+        const code = await p.stop();
+        const finished = p.lines.find((l) => l.event === 'shutdown_finished');
+        assert.ok(finished, `${id} logs its shutdown: ${p.stderr().slice(-2000)}`);
+        if (backend === 'local') assert.equal(code, 0, `${id} stops cleanly: ${p.stderr().slice(-2000)}`);
+        else assert.ok(code === 0 || (code === 1 && (finished.abandoned as string[]).includes('checker')), `${id} exit ${code}, abandoned ${JSON.stringify(finished.abandoned)}`);
+      }
     });
   });
 }
