@@ -4,6 +4,7 @@
 // grows, so the union of all replicas' files is always right, whoever wrote last. The two kinds are
 // kept apart: both close gaps for the close rule, but only delivered seqs make a later copy a
 // duplicate (a dead-lettered event that `hourglass-events redrive` puts back must land).
+import { ChangedObjects } from '../storage/changed-objects.ts';
 import type { Storage } from '../storage/storage.ts';
 import { runsOf, WindowedRuns, type Run } from './windowed-runs.ts';
 
@@ -25,6 +26,8 @@ type Kind = 'delivered' | 'deadLettered';
 
 export class CoverageStore {
   readonly #byType: Record<Kind, Map<string, Map<string, WindowedRuns>>> = { delivered: new Map(), deadLettered: new Map() };
+  /** Per type: the replicas' files merged so far, at their version. */
+  readonly #files = new Map<string, ChangedObjects>();
 
   /** Delivered seqs of `type`, by publisher. */
   runs(type: string): Map<string, WindowedRuns> {
@@ -44,8 +47,11 @@ export class CoverageStore {
     runsOf(this.deadLetteredRuns(type), publisher).add(from, to, window, window);
   }
 
+  /** Merges every replica's saved coverage of `type`; a file unchanged since its last read is not read again. */
   async load(storage: Storage, type: string): Promise<void> {
-    for (const o of await storage.list(prefix(type))) {
+    let files = this.#files.get(type);
+    if (!files) this.#files.set(type, (files = new ChangedObjects()));
+    for (const o of files.changed(await storage.list(prefix(type)))) {
       try {
         const data = JSON.parse((await storage.get(o.key)).toString('utf8')) as SavedCoverage | Record<string, Run[]>;
         const saved: Omit<SavedCoverage, 'format'> = data.format === FORMAT ? (data as SavedCoverage) : { delivered: data as Record<string, Run[]>, deadLettered: {} };
@@ -53,6 +59,7 @@ export class CoverageStore {
           const m = this.#of(kind, type);
           for (const [publisher, runs] of Object.entries(saved[kind] ?? {})) runsOf(m, publisher).addAll(WindowedRuns.of(runs));
         }
+        files.noteRead(o);
       } catch {
         // replaced under us; read again next round
       }

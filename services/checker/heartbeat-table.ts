@@ -9,6 +9,7 @@
 // read in another replica's snapshot. The table's `controlReadToMs` is the least of that over the replicas
 // saving now. So before any replica counts the topic as read to T, every live replica has saved a snapshot
 // after it learned of T, holding every heartbeat it had been handed by then.
+import { ChangedObjects } from '../storage/changed-objects.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { PublisherView } from './close-rule.ts';
@@ -37,6 +38,8 @@ export class HeartbeatTable {
   #controlMs: number | undefined;
   /** Per replica snapshot read last: when saved, and how far it had read. */
   readonly #replicas = new Map<string, { savedMs: number; controlMs: number | undefined; stopped: boolean }>();
+  /** Snapshots already merged, at their version. */
+  readonly #snapshots = new ChangedObjects();
 
   /** Notes that a control message (heartbeat, probe, or malformed) published at `publishMs` was received. */
   noteControl(publishMs: number): void {
@@ -96,9 +99,9 @@ export class HeartbeatTable {
     await storage.put(heartbeatSnapshotKey(checkerId), JSON.stringify(snapshot));
   }
 
-  /** Merges every replica's snapshot into this table. */
+  /** Merges every replica's snapshot into this table; one read since its last read is not read again. */
   async loadAll(storage: Storage): Promise<void> {
-    for (const o of await storage.list(PREFIX)) {
+    for (const o of this.#snapshots.changed(await storage.list(PREFIX))) {
       try {
         const parsed = JSON.parse((await storage.get(o.key)).toString('utf8')) as Snapshot | PublisherView[];
         // A snapshot from before the control watermark was a bare array: its heartbeats still count.
@@ -108,6 +111,7 @@ export class HeartbeatTable {
           this.#replicas.set(o.key, { savedMs: snapshot.savedMs, controlMs: snapshot.controlMs ?? undefined, stopped: snapshot.stopped ?? false });
           if (snapshot.controlMs !== null) this.noteControl(snapshot.controlMs);
         }
+        this.#snapshots.noteRead(o);
       } catch {
         // A snapshot replaced or removed under us: the next round reads it again.
       }

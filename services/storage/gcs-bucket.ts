@@ -101,7 +101,7 @@ export class GcsBucketStorage implements Storage {
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const [meta] = await this.#call(`reading metadata of ${key}`, 0, () => this.#file(key).getMetadata());
-      return { key, size: Number(meta.size ?? 0), updatedMs: Date.parse(String(meta.updated ?? '')) || 0 };
+      return { key, size: Number(meta.size ?? 0), updatedMs: Date.parse(String(meta.updated ?? '')) || 0, version: String(meta.generation ?? '') };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw unavailableOr(err, key);
@@ -117,7 +117,7 @@ export class GcsBucketStorage implements Storage {
         const query = { prefix: this.#prefix + prefix, autoPaginate: false, maxResults: this.#pageSize, ...(pageToken ? { pageToken } : {}) };
         const [files, next] = await this.#call(`listing ${prefix}`, 0, () => this.#bucket.getFiles(query));
         for (const f of files) {
-          out.push({ key: f.name.slice(this.#prefix.length), size: Number(f.metadata.size ?? 0), updatedMs: Date.parse(String(f.metadata.updated ?? '')) || 0 });
+          out.push({ key: f.name.slice(this.#prefix.length), size: Number(f.metadata.size ?? 0), updatedMs: Date.parse(String(f.metadata.updated ?? '')) || 0, version: String(f.metadata.generation ?? '') });
         }
         pageToken = (next as { pageToken?: string } | null)?.pageToken;
       } while (pageToken);

@@ -5,7 +5,7 @@
 // put (replaces). A process killed mid-write leaves at most a temp file, never a partial object.
 // A create-only write of bytes the key already holds succeeds, as on GCS (see storage.ts).
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, type BigIntStats } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { HourglassError } from '../errors/catalogue.ts';
@@ -116,8 +116,8 @@ export class LocalDirectoryStorage implements Storage {
 
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const s = await stat(this.#pathOf(key));
-      return s.isFile() ? { key, size: s.size, updatedMs: s.mtimeMs } : undefined;
+      const s = await stat(this.#pathOf(key), { bigint: true });
+      return s.isFile() ? infoOf(key, s) : undefined;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -196,8 +196,8 @@ export class LocalDirectoryStorage implements Storage {
         // Descend only where some key below could start with the prefix.
         if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await this.#walk(key, prefix, out);
       } else if (entry.isFile() && key.startsWith(prefix)) {
-        const s = await stat(path.join(dir, entry.name)).catch(() => undefined);
-        if (s) out.push({ key, size: s.size, updatedMs: s.mtimeMs });
+        const s = await stat(path.join(dir, entry.name), { bigint: true }).catch(() => undefined);
+        if (s) out.push(infoOf(key, s));
       }
     }
   }
@@ -225,4 +225,9 @@ function notFoundOr(err: unknown, key: string): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'EISDIR') return new HourglassError('HG_STORAGE_NOT_FOUND', `object ${key} not found`, { cause: err });
   return err;
+}
+
+/** An object's listing entry from its file's stat (a put replaces the file by a rename: a new inode, so a new version). */
+function infoOf(key: string, s: BigIntStats): ObjectInfo {
+  return { key, size: Number(s.size), updatedMs: Number(s.mtimeMs), version: `${s.mtimeNs}.${s.size}.${s.ino}` };
 }

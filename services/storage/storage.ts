@@ -11,6 +11,11 @@ export interface ObjectInfo {
   readonly size: number;
   /** Last modification time (ms since epoch). */
   readonly updatedMs: number;
+  /**
+   * Changes whenever the object is written again, so a reader can skip an object it has read at this version:
+   * Cloud Storage's generation; locally the modification time in ns with the size and inode (a put is a rename).
+   */
+  readonly version: string;
 }
 
 export interface Storage {

@@ -1,8 +1,10 @@
 // The heartbeat table shared between checker replicas: how far the control topic counts as read.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeartbeatTable } from '../../services/checker/heartbeat-table.ts';
+import { CoverageStore } from '../../services/checker/coverage-store.ts';
+import { HeartbeatTable, heartbeatSnapshotKey } from '../../services/checker/heartbeat-table.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const T = 1_800_000_000_000; // a round's time (ms)
@@ -55,5 +57,33 @@ describe('heartbeat table: control topic read-to mark', () => {
     await view.loadAll(storage);
     assert.equal(view.get('p')?.heartbeat?.timeUs, 5);
     assert.equal(view.controlReadToMs(T), undefined, 'an old snapshot says nothing of the control topic');
+  });
+
+  it('a round reads a snapshot, or a coverage file, only when it was written since it was last read', async () => {
+    const local = await LocalDirectoryStorage.open(await tempDir('hg-hbt-'));
+    const reads: string[] = [];
+    const storage = overrideStorage(local, { get: async (key) => (reads.push(key), local.get(key)) });
+    const a = new HeartbeatTable();
+    a.observe({ publisher: 'p', origin: 'test', windowS: 3600, startedUs: 0, timeUs: T * 1000, final: false, types: { t: { nextSeq: 5, ackedBelow: 5 } } }, T);
+    await a.save(storage, 'a', T);
+    await new HeartbeatTable().save(storage, 'b', T);
+    const coverage = new CoverageStore();
+    coverage.add('t', 'p', 0, 5, 1);
+    await coverage.save(storage, 't', 'a', () => true);
+    const view = new HeartbeatTable();
+    const viewCoverage = new CoverageStore();
+    const round = async () => {
+      reads.length = 0;
+      await view.loadAll(storage);
+      await viewCoverage.load(storage, 't');
+      return [...reads].sort();
+    };
+    assert.deepEqual(await round(), ['checker/coverage/t/a.json', heartbeatSnapshotKey('a'), heartbeatSnapshotKey('b')]);
+    assert.deepEqual(await round(), [], 'nothing written since: nothing read');
+    await a.save(storage, 'a', T + 1000);
+    assert.deepEqual(await round(), [heartbeatSnapshotKey('a')]);
+    assert.deepEqual(view.liveReplicas(T + 1000), ['a', 'b']);
+    assert.equal(view.get('p')?.heartbeat?.types.t?.nextSeq, 5);
+    assert.deepEqual(viewCoverage.runs('t').get('p')?.runs.map((r) => [r.from, r.to]), [[0, 5]]);
   });
 });

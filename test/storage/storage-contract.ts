@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { hasCode } from '../../services/errors/catalogue.ts';
+import { ChangedObjects } from '../../services/storage/changed-objects.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { MIN_REWRITE_INTERVAL_MS, WriteRateGuard } from '../../services/storage/write-rate-guard.ts';
 
@@ -79,6 +80,30 @@ export function storageContract(openBackend: () => Promise<Storage>): void {
     await assert.rejects(s.get('missing/thing'), (e) => hasCode(e, 'HG_STORAGE_NOT_FOUND'));
     await assert.rejects(s.getRange('missing/thing', 0, 3), (e) => hasCode(e, 'HG_STORAGE_NOT_FOUND'));
     assert.equal(await s.stat('missing/thing'), undefined);
+  });
+
+  it("an object's listed version stays while it is unchanged and changes with every write, so a poller reads only what changed", async () => {
+    const s = await open();
+    await s.put('versions/a.json', 'aaaa');
+    await s.put('versions/b.json', 'bbbb');
+    const seen = new ChangedObjects();
+    const listed = async () => s.list('versions/');
+    const first = await listed();
+    assert.ok(first.every((o) => o.version !== ''), 'every backend gives a version');
+    assert.deepEqual(seen.changed(first).map((o) => o.key), ['versions/a.json', 'versions/b.json']);
+    for (const o of first) seen.noteRead(o);
+    assert.deepEqual(seen.changed(await listed()), [], 'nothing written: nothing to read');
+    assert.equal((await s.stat('versions/a.json'))?.version, first[0]!.version, 'stat and list agree');
+    later();
+    await s.put('versions/a.json', 'AAAA'); // same size, within the same millisecond as likely as not
+    const second = await listed();
+    assert.deepEqual(seen.changed(second).map((o) => o.key), ['versions/a.json']);
+    assert.notEqual(second[0]!.version, first[0]!.version);
+    for (const o of second) seen.noteRead(o);
+    await s.delete('versions/b.json');
+    later();
+    await s.put('versions/b.json', 'bbbb'); // deleted, then the same bytes again: a new object
+    assert.deepEqual(seen.changed(await listed()).map((o) => o.key), ['versions/b.json']);
   });
 
   it('list by prefix is exact: hour=1/ never matches hour=10/', async () => {
