@@ -28,12 +28,17 @@ export interface WindowStaging {
   readonly orphans: ObjectInfo[];
 }
 
+/** What has been parsed of one type's staging, by key (each type's own: dropping what is gone costs that type's keys, not every type's). */
+interface ParsedCache {
+  readonly manifests: Map<string, StagingManifest>;
+  readonly segments: Map<string, Segment>;
+  readonly notes: Map<string, DeadLetterNote>;
+}
+
 export class StagingIndex {
   readonly #storage: Storage;
   readonly #windowS: number;
-  readonly #manifests = new Map<string, StagingManifest>();
-  readonly #segments = new Map<string, Segment>();
-  readonly #notes = new Map<string, DeadLetterNote>();
+  readonly #parsed = new Map<string, ParsedCache>();
   /** Manifests that could not be parsed, with the reason (reported, left in place). */
   readonly unreadable = new Map<string, string>();
 
@@ -45,6 +50,8 @@ export class StagingIndex {
   /** Everything staged for `type`, by window. */
   async windows(type: string): Promise<Map<number, WindowStaging>> {
     const prefix = layout.stagingType(type);
+    let parsed = this.#parsed.get(type);
+    if (!parsed) this.#parsed.set(type, (parsed = { manifests: new Map(), segments: new Map(), notes: new Map() }));
     const out = new Map<number, WindowStaging>();
     const present = new Set<string>();
     for (const o of await this.#storage.list(prefix)) {
@@ -62,13 +69,13 @@ export class StagingIndex {
       // A worker's staged file sits right under the window folder (segments and closing parts are deeper).
       if (below.length === 1 && o.key.endsWith(STAGING_FILE_SUFFIX)) w.orphans.push(o);
       if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) {
-        const manifest = await this.#read(o.key, this.#manifests, parseStagingManifest);
+        const manifest = await this.#read(o.key, parsed.manifests, parseStagingManifest);
         if (manifest) w.staged.push({ key: o.key, manifest });
       } else if (below.length === 1 && o.key.endsWith(DEAD_LETTER_NOTE_SUFFIX)) {
-        const note = await this.#read(o.key, this.#notes, parseDeadLetterNote);
+        const note = await this.#read(o.key, parsed.notes, parseDeadLetterNote);
         if (note) w.deadLetterNotes.push({ key: o.key, note });
       } else if (isSegmentKey(o.key)) {
-        const segment = await this.#read(o.key, this.#segments, parseSegment);
+        const segment = await this.#read(o.key, parsed.segments, parseSegment);
         if (segment) w.segments.push(segment);
       }
     }
@@ -80,8 +87,8 @@ export class StagingIndex {
       const orphans = w.orphans.filter((o) => !named.has(o.key) && !keys.has(manifestKeyOf(o.key)));
       w.orphans.splice(0, w.orphans.length, ...orphans);
     }
-    for (const cache of [this.#manifests, this.#segments, this.#notes] as Array<Map<string, unknown>>) {
-      for (const key of cache.keys()) if (key.startsWith(prefix) && !present.has(key)) cache.delete(key);
+    for (const cache of [parsed.manifests, parsed.segments, parsed.notes] as Array<Map<string, unknown>>) {
+      for (const key of cache.keys()) if (!present.has(key)) cache.delete(key);
     }
     return out;
   }
