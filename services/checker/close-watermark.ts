@@ -39,20 +39,28 @@ export class CloseWatermarks {
   async get(type: string, initial: number): Promise<number> {
     const known = this.#byType.get(type);
     if (known !== undefined) return known;
-    let mark = initial;
+    // `initial` only when no replica ever saved a mark: a type handed over from another replica goes on from that
+    // replica's mark, not from when this one started (the windows in between would never close).
+    let mark: number | undefined;
     const folder = `${name(type, this.#windowS)}/`;
     for (const o of await this.#storage.list(name(type, this.#windowS))) {
       if (o.key !== legacyKey(type, this.#windowS) && !o.key.startsWith(folder)) continue;
       try {
         const saved = JSON.parse((await this.#storage.get(o.key)).toString('utf8')) as { closedThrough?: unknown };
-        if (typeof saved.closedThrough === 'number' && Number.isSafeInteger(saved.closedThrough)) mark = Math.max(mark, saved.closedThrough);
+        if (typeof saved.closedThrough === 'number' && Number.isSafeInteger(saved.closedThrough)) mark = Math.max(mark ?? saved.closedThrough, saved.closedThrough);
       } catch (err) {
         // Removed since the listing, or not a mark: it says nothing.
         if (!hasCode(err, 'HG_STORAGE_NOT_FOUND') && !(err instanceof SyntaxError)) throw err;
       }
     }
+    mark ??= initial;
     this.#byType.set(type, mark);
     return mark;
+  }
+
+  /** Forgets `type`'s mark as known here (this replica no longer closes it): read again from the bucket if it comes back. */
+  forget(type: string): void {
+    this.#byType.delete(type);
   }
 
   /** Moves the mark forward (never back); saves it unless this replica saved it less than a second ago (a later round does). */

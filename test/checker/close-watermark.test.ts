@@ -26,6 +26,13 @@ describe('close watermarks', () => {
     await storage.put('checker/watermarks/t-2s.json', JSON.stringify({ type: 't', windowS: 2, closedThrough: 110 }));
     assert.equal(await replica('d').get('t', 100), 110, 'the one file earlier versions wrote');
     assert.equal(await replica('e').get('t-other', 100), 100, 'another type\'s marks are not read');
+    // A type handed over to a replica that started after the last saved mark: it goes on from the mark, not from its own start.
+    const late = replica('f');
+    assert.equal(await late.get('t', 200), 110, 'saved marks win over a later initial one');
+    await replica('g').advance('t', 120);
+    assert.equal(await late.get('t', 200), 110, 'known here: not read again every round');
+    late.forget('t');
+    assert.equal(await late.get('t', 200), 120, 'forgotten (the type went to another replica and came back): read again');
   });
 
   it('a replica rewrites its mark at most once a second, and saves the latest value once it may', async () => {
