@@ -94,10 +94,10 @@ export const CHECKER_SETTINGS = settings({
     defaultText: "each type's own",
   }),
   shareTypes: setting<boolean>({
-    doc: "Share the types with the other live replicas (each closes its own share; a dead replica's share moves within 5 s and one round). Off: every replica closes every type, as a lone checker does. Opt-in for now: the chaos suite still runs its checkers unshared.",
+    doc: "Share the types with the other live replicas: each closes its own share, and a dead replica's share moves within about 6 s (its snapshot's 5-s freshness plus one membership refresh). Off: every replica closes every type, as a lone checker does.",
     kind: flag(),
     env: ['HOURGLASS_CHECKER_SHARE_TYPES'],
-    default: false,
+    default: true,
   }),
   announceClosed: setting<boolean>({
     doc: 'Announce each closed window on the topic <prefix>closed-windows.',

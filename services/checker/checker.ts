@@ -43,6 +43,11 @@ const TYPES_IN_PARALLEL = 8;
 const OWED_RETRY_MS = 10_000;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
+/**
+ * How often the heartbeat snapshot is saved and the replicas' snapshots read, between rounds as well as at the start of each:
+ * a replica's liveness (and so the types' ownership) must not depend on how long its rounds take.
+ */
+export const MEMBERSHIP_REFRESH_MS = 1000;
 
 /** Where a replica publishes its view of every window. */
 const statusKey = (checkerId: string) => `${layout.checker}status/${checkerId}.json`;
@@ -96,6 +101,8 @@ export interface CheckerDeps {
   readonly announce?: EventSink;
   /** Called when the types this replica owns, or the replicas it shares them with, change (and in its first round). */
   readonly onOwnership?: (o: { owned: string[]; replicas: string[] }) => void;
+  /** Called with each failure of a round, a type's part of one, or a background step (also kept in `errors`, the last 100). */
+  readonly onError?: (message: string) => void;
 }
 
 export class Checker {
@@ -125,6 +132,9 @@ export class Checker {
   readonly #pacer = new RewritePacer();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
+  #membershipTimer: NodeJS.Timeout | undefined;
+  /** The membership refresh in flight, if any (one at a time). */
+  #refreshing: Promise<void> | undefined;
   readonly #startedMs: number;
   /** How far every live replica has read the control topic (Pub/Sub publish time, ms), as of this round. */
   #controlReadToMs: number | undefined;
@@ -166,13 +176,24 @@ export class Checker {
       if (!this.#stopped) this.#timer = setTimeout(loop, this.#d.options.tickMs);
     };
     void loop();
+    // Also while a long round runs (hundreds of types on a slow bucket): others see this replica alive, it sees them.
+    // Next as soon as the snapshot may be written again (one write a second), at most every MEMBERSHIP_REFRESH_MS / 2.
+    const refresh = async () => {
+      if (this.#stopped) return;
+      await this.#refreshMembership().catch((err: unknown) => this.#recordError(`refreshing the replicas' snapshots: ${(err as Error).message}`));
+      const waitMs = this.#pacer.waitMs(heartbeatSnapshotKey(this.#d.options.checkerId));
+      if (!this.#stopped) this.#membershipTimer = setTimeout(refresh, Math.max(MEMBERSHIP_REFRESH_MS / 2, waitMs));
+    };
+    this.#membershipTimer = setTimeout(refresh, MEMBERSHIP_REFRESH_MS);
   }
 
   /** Stops after the round in progress; idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#membershipTimer);
     await this.#running;
+    await this.#refreshing?.catch(() => undefined);
     await Promise.all(this.#compacting.values());
     // The last snapshot says this replica reads no more, so the others stop counting on its progress.
     const consumer = this.#consumer;
@@ -199,31 +220,51 @@ export class Checker {
     return [...this.#oldestStaged].map(([type, window]) => ({ type, window, ageS: Math.max(0, (nowMs - windowEndUs(window, this.#d.options.windowS) / 1000) / 1000) }));
   }
 
-  /** One round: save and merge heartbeats, then every type's windows. */
+  /** One round: save and merge heartbeats, then every owned type's windows. */
   async tick(): Promise<void> {
-    const { storage, options } = this.#d;
+    const { options, registry } = this.#d;
     const startedMs = this.#nowMs();
-    const consumer = this.#consumer;
-    if (consumer) {
-      consumer.probe();
-      // Heartbeats received since the last save stay unacknowledged until the next one (at most a second).
-      await this.#pacer.ifDue(heartbeatSnapshotKey(options.checkerId), () => consumer.persist(storage, this.#nowMs()));
+    await this.#refreshMembership();
+    // Types are independent: a big type compacting or closing must not hold a small type's close back. Ownership can
+    // change while the round runs (the refresh goes on beside it): a type lost is skipped, one gained is taken in this round.
+    const done = new Set<string>();
+    for (;;) {
+      const types = registry.types().filter((t) => this.#owned.has(t.name) && !done.has(t.name));
+      if (types.length === 0) break;
+      for (const t of types) done.add(t.name);
+      await mapLimit(types, TYPES_IN_PARALLEL, async (type) => {
+        if (!this.#owned.has(type.name)) return;
+        try {
+          await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
+        } catch (err) {
+          this.#recordError(`${type.name}: ${(err as Error).message}`);
+        }
+      });
     }
-    await this.#heartbeats.loadAll(storage);
-    this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
-    this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
-    const types = this.#shareTypes();
-    // Types are independent: a big type compacting or closing must not hold a small type's close back.
-    await mapLimit(types, TYPES_IN_PARALLEL, async (type) => {
-      try {
-        await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
-      } catch (err) {
-        this.#recordError(`${type.name}: ${(err as Error).message}`);
-      }
-    });
     await this.#retryOwedAnnouncements();
     await this.#pacer.ifDue(statusKey(options.checkerId), () => this.#publishStatus());
     this.#metrics.round((this.#nowMs() - startedMs) / 1000);
+  }
+
+  /**
+   * Saves this replica's heartbeat snapshot (when due), merges the replicas' snapshots, and decides the types it owns.
+   * One at a time: a call while one runs waits for that one.
+   */
+  #refreshMembership(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      const { storage, options } = this.#d;
+      const consumer = this.#consumer;
+      if (consumer) {
+        consumer.probe();
+        // Heartbeats received since the last save stay unacknowledged until the next one (at most a second).
+        await this.#pacer.ifDue(heartbeatSnapshotKey(options.checkerId), () => consumer.persist(storage, this.#nowMs()));
+      }
+      await this.#heartbeats.loadAll(storage);
+      this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
+      this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
+      this.#shareTypes();
+    })().finally(() => (this.#refreshing = undefined));
+    return this.#refreshing;
   }
 
   /**
@@ -241,6 +282,7 @@ export class Checker {
     if (changed || replicas.join() !== this.#replicas.join()) {
       for (const key of [...this.#states.keys()]) if (!owned.has(key.slice(0, key.indexOf('/')))) this.#states.delete(key);
       for (const type of [...this.#oldestStaged.keys()]) if (!owned.has(type)) this.#oldestStaged.delete(type);
+      for (const type of this.#owned) if (!owned.has(type)) this.#watermarks.forget(type);
       this.#d.onOwnership?.({ owned: [...owned].sort(), replicas });
     }
     this.#owned = owned;
@@ -333,6 +375,8 @@ export class Checker {
     // Liveness is counted from when this checker started listening at the earliest: a checker that has
     // just started has not read the heartbeat backlog yet, and must not declare anyone dead for that.
     const heard = (ms: number) => Math.max(ms, this.#startedMs);
+    // How far the control topic is read, taken with the views it speaks for (both change while the round awaits storage).
+    const controlReadToMs = this.#controlReadToMs;
     const publishers = new Map<string, PublisherView>();
     for (const [id, v] of this.#heartbeats.views()) publishers.set(id, { ...v, lastSeenMs: heard(v.lastSeenMs), heartbeatPublishedMs: v.lastSeenMs });
     for (const [id, seenMs] of firstSeen) if (!publishers.has(id)) publishers.set(id, { id, lastSeenMs: heard(seenMs) });
@@ -359,7 +403,7 @@ export class Checker {
             livenessTimeoutMs: options.livenessTimeoutMs ?? livenessTimeoutMs,
             maxWaitMs: options.maxWaitMs ?? maxWaitMs,
             publishers,
-            controlReadToMs: this.#controlReadToMs,
+            controlReadToMs,
             discoveryMarginMs: options.discoveryMarginMs,
             coverage,
             seenInWindow: new Set([
@@ -404,6 +448,7 @@ export class Checker {
         status: decision.status,
         reason: decision.reason,
         proofs: decision.proofs,
+        otherPublishersBounded: decision.otherPublishersBounded,
         manifests: staging.staged,
         deadLetterNotes: staging.deadLetterNotes,
         segments: staging.segments,
@@ -510,6 +555,7 @@ export class Checker {
   }
 
   #setState(ref: WindowRef, s: Omit<WindowState, 'type' | 'window' | 'windowStart' | 'path' | 'lateEvents'>): void {
+    if (!this.#owned.has(ref.type)) return; // lost to another replica mid-round: its owner reports it
     const key = `${ref.type}/${ref.index}`;
     this.#states.set(key, {
       type: ref.type,
@@ -544,6 +590,7 @@ export class Checker {
   #recordError(message: string): void {
     this.errors.push(message);
     if (this.errors.length > 100) this.errors.shift();
+    this.#d.onError?.(message);
   }
 
   #stagedCoverage(type: string): StagedCoverage {

@@ -69,7 +69,14 @@ export interface PublisherProof {
 
 export type CloseDecision =
   | { readonly kind: 'wait'; readonly waitingOn: string[] }
-  | { readonly kind: 'close'; readonly status: 'complete' | 'incomplete'; readonly proofs: PublisherProof[]; readonly reason: string };
+  | {
+      readonly kind: 'close';
+      readonly status: 'complete' | 'incomplete';
+      readonly proofs: PublisherProof[];
+      readonly reason: string;
+      /** Publishers bounded by a heartbeat after the window that never stamped a seq of this type: counted, not in `proofs`. */
+      readonly otherPublishersBounded: number;
+    };
 
 export function decideClose(input: CloseRuleInput): CloseDecision {
   const windowStartUs = input.window * input.windowS * 1_000_000;
@@ -78,6 +85,7 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
   const pastMaxWait = input.nowMs >= windowEndMs + input.maxWaitMs;
   const waitingOn: string[] = [];
   const proofs: PublisherProof[] = [];
+  let otherPublishersBounded = 0;
   let pendingAtMaxWait = false;
 
   // Until the control topic is read past the end, a publisher that started before it may still be unknown.
@@ -165,6 +173,12 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
       continue;
     }
     if (boundBy === 'none') pendingAtMaxWait = true;
+    // A heartbeat after the window that has never stamped a seq of this type: nothing of it can be here. Left out of the
+    // proof, so a manifest names only the publishers of its type (hundreds of types share a thousand publishers).
+    if ((boundBy === 'heartbeat' || boundBy === 'final') && bound === 0 && lost.length === 0 && abandoned.length === 0 && !input.seenInWindow.has(id)) {
+      otherPublishersBounded++;
+      continue;
+    }
     proofs.push({
       publisher: id,
       boundBy,
@@ -184,7 +198,7 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
     : discovered
       ? `max wait of ${input.maxWaitMs} ms passed with gaps`
       : `max wait of ${input.maxWaitMs} ms passed before the control topic was read past the window end`;
-  return { kind: 'close', status, proofs, reason };
+  return { kind: 'close', status, proofs, reason, otherPublishersBounded };
 }
 
 function subtractRanges(range: [number, number], minus: ReadonlyArray<readonly [number, number]>): Array<[number, number]> {

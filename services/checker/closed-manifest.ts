@@ -40,7 +40,10 @@ export interface ClosedManifest {
   /** Events of this window that went to the dead-letter area (absent in manifests of older checkers). */
   readonly deadLetteredEvents?: number;
   readonly deadLettered?: DeadLetteredSeqs[];
+  /** The publishers holding seqs of this type (or silent, or dead), each with its proof. */
   readonly publishers: ClosedPublisher[];
+  /** Publishers also bounded past the window's end that never stamped a seq of this type, so not listed (absent in older manifests). */
+  readonly otherPublishersBounded?: number;
   readonly files: Array<Omit<PartFile, 'key'>>;
   readonly stagingFiles: string[];
   /** From the window's end to this manifest (ms). */

@@ -70,6 +70,7 @@ try {
       }),
     // Which types this replica closes, each time its share changes (a replica joined, stopped or died).
     onOwnership: ({ owned, replicas }) => log.info('types_owned', { checker: options.checkerId, owned: owned.length, types: owned.slice(0, 50), replicas }),
+    onError: (error) => log.error('checker_round_failed', { error }),
     onOverdue: (ref, waitingOn) =>
       // The "window not closed" alert in infra/ counts these lines.
       log.warn('window_overdue', { code: 'HG_WINDOW_OVERDUE', type: ref.type, window: new Date(ref.index * ref.lengthS * 1000).toISOString(), waitingOn: waitingOn.slice(0, 20) }),
@@ -79,12 +80,6 @@ try {
   let ready = true;
   const ops = options.opsPort === undefined ? undefined : await startOpsServer({ port: options.opsPort, host: options.opsHost, telemetry, ready: () => ready });
   log.info('checker_started', { checker: options.checkerId, location: storage.location, windowS: options.windowS, ops: ops?.url, ...(faults ? { injectedStorageFaults: faults } : {}) });
-  let reported = 0;
-  const reportErrors = () => {
-    for (const e of checker.errors.slice(reported)) log.error('checker_round_failed', { error: e });
-    reported = checker.errors.length;
-  };
-  const errorTimer = setInterval(reportErrors, 1000);
   // The "staging older than its max wait" alert in infra/ counts these lines (staging-age-report.ts).
   const stagingAgeTimer = setInterval(() => {
     const maxWaitS = (type: string) => (options.maxWaitMs ?? registry.require(type).config.maxWaitMs) / 1000;
@@ -109,12 +104,10 @@ try {
       process.exit(1);
     }, budgetMs + BACKSTOP_MS).unref();
     log.info('checker_stopping', { signal, budgetMs, checkerByMs: budgetMs - 2 * reserveMs, announcementsByMs: budgetMs - reserveMs });
-    clearInterval(errorTimer);
     clearInterval(stagingAgeTimer);
     const outcomes: Array<[string, StepOutcome<unknown>]> = [];
     // 1. The round in progress ends (or is abandoned mid-way: safe, see above), the last snapshot is saved, the subscription closed.
     outcomes.push(['checker', await deadline.checker.race(checker.stop())]);
-    reportErrors();
     // 2. Announcements still batched go out before the client closes.
     if (closedTopic) outcomes.push(['announcements', await deadline.announcements.race(closedTopic.close())]);
     // 3. The process's own clients, at once.

@@ -32,6 +32,8 @@ export interface CloseRequest {
   readonly status: 'complete' | 'incomplete';
   readonly reason: string;
   readonly proofs: readonly PublisherProof[];
+  /** Publishers bounded past the window that never used its type (left out of the proofs). Default 0. */
+  readonly otherPublishersBounded?: number;
   readonly manifests: readonly IndexedManifest[];
   /** Workers' notes of this window's seqs they dead-lettered. Default: none. */
   readonly deadLetterNotes?: readonly IndexedNote[];
@@ -202,6 +204,7 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     deadLetteredEvents: deadLettered.reduce((n, d) => n + rangeTotal(d.ranges), 0),
     deadLettered,
     publishers,
+    otherPublishersBounded: req.otherPublishersBounded ?? 0,
     files: files.map(({ key: _key, ...f }) => f),
     stagingFiles: req.manifests.map((m) => m.manifest.file),
     closeDelayMs: Math.max(0, req.nowMs() - windowEndMs),

@@ -182,6 +182,24 @@ describe('close rule and clocks', () => {
     assert.equal(gap.kind, 'wait');
   });
 
+  it('C18 a manifest names only the publishers of its type: one whose heartbeat after the window never stamped it is left out, one silent or dead is not', () => {
+    const otherType = (id: string, timeMs: number, lastSeenMs = timeMs): [string, PublisherView] => [id, { id, startedUs: us(990_000), heartbeat: { timeUs: us(timeMs), final: false, types: { other: { nextSeq: 9, ackedBelow: 9 } } }, lastSeenMs }];
+    const publishers = new Map([
+      pub('a', { timeMs: endMs + 100, nextSeq: 50 }),
+      pub('zero', { timeMs: endMs + 100, nextSeq: 0 }),
+      otherType('b', endMs + 100),
+      // Dead before it said anything of this type: kept, the proof says it was closed without hearing from it.
+      otherType('dead', endMs - 8000, endMs - 8000),
+    ]);
+    const d = decideClose(input({ runs: { a: [[0, 50, W]] }, publishers, nowMs: endMs + 2000 }));
+    assert.equal(d.kind === 'close' && d.status, 'complete');
+    assert.deepEqual(d.kind === 'close' && d.proofs.map((p) => `${p.publisher} ${p.boundBy}`), ['a heartbeat', 'dead dead']);
+    assert.equal(d.kind === 'close' && d.otherPublishersBounded, 2, 'zero and b: bounded, counted');
+    // One still waited on (its heartbeat is older than the window end) holds the window whatever types it used.
+    const waiting = decideClose(input({ runs: { a: [[0, 50, W]] }, publishers: new Map([...publishers, otherType('slow', endMs - 100)]), nowMs: endMs + 2000 }));
+    assert.equal(waiting.kind, 'wait');
+  });
+
   it('C16 waits until the control topic is read past the end plus the margin: a publisher not heard of yet may have events in the window', () => {
     const known = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 })]);
     const runs = { a: [[0, 50, W]] as Array<[number, number, number]> };
