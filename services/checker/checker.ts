@@ -48,6 +48,10 @@ const STATUS_ALIVE_MS = 30_000;
  * a replica's liveness (and so the types' ownership) must not depend on how long its rounds take.
  */
 export const MEMBERSHIP_REFRESH_MS = 1000;
+/** A replica not live whose state files were not written for this long is gone for good: what it left is merged, then removed. */
+export const STALE_REPLICA_STATE_MS = 3600 * 1000;
+/** How often a replica looks for heartbeat snapshots of replicas gone for good. */
+const SNAPSHOT_SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 /** Where a replica publishes its view of every window. */
 const statusKey = (checkerId: string) => `${layout.checker}status/${checkerId}.json`;
@@ -135,6 +139,8 @@ export class Checker {
   #membershipTimer: NodeJS.Timeout | undefined;
   /** The membership refresh in flight, if any (one at a time). */
   #refreshing: Promise<void> | undefined;
+  /** When snapshots of replicas gone were last looked for (wall clock ms). */
+  #snapshotsSweptMs = -Infinity;
   readonly #startedMs: number;
   /** How far every live replica has read the control topic (Pub/Sub publish time, ms), as of this round. */
   #controlReadToMs: number | undefined;
@@ -263,6 +269,13 @@ export class Checker {
       this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
       this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
       this.#shareTypes();
+      if (Date.now() - this.#snapshotsSweptMs >= SNAPSHOT_SWEEP_EVERY_MS) {
+        this.#snapshotsSweptMs = Date.now();
+        const olderThanMs = Math.max(options.publisherRetentionMs, STALE_REPLICA_STATE_MS);
+        await this.#heartbeats
+          .sweepGone(storage, options.checkerId, { nowMs: Date.now(), olderThanMs })
+          .catch((err: unknown) => this.#recordError(`removing heartbeat snapshots of replicas gone: ${(err as Error).message}`));
+      }
     })().finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
   }
@@ -465,6 +478,9 @@ export class Checker {
     let closedThrough = Math.max(watermark, lastEnded - MAX_EMPTY_WINDOWS);
     while (closedThrough < lastEnded && this.#closed.has(`${type}/${closedThrough + 1}`)) closedThrough++;
     await this.#watermarks.advance(type, closedThrough);
+    await this.#watermarks
+      .sweep(type, { nowMs: Date.now(), staleMs: STALE_REPLICA_STATE_MS, live: new Set(this.#heartbeats.liveReplicas(this.#nowMs())) })
+      .catch((err: unknown) => this.#recordError(`${type}: removing watermarks of replicas gone: ${(err as Error).message}`));
   }
 
   /**
@@ -573,6 +589,11 @@ export class Checker {
     const { storage, options } = this.#d;
     await this.#pacer.whenDue(coverageKey(type, options.checkerId), () => this.#coverage.save(storage, type, options.checkerId, () => true));
     this.#unsavedCoverage.delete(type);
+    // What replicas gone for good left of this type is in the file just saved: it can go (best effort, next save again).
+    // Age by the wall clock, as the bucket stamps updatedMs (not the checker's clock, which tests drive).
+    await this.#coverage
+      .sweepMerged(storage, type, options.checkerId, { nowMs: Date.now(), staleMs: STALE_REPLICA_STATE_MS, live: new Set(this.#heartbeats.liveReplicas(this.#nowMs())) })
+      .catch((err: unknown) => this.#recordError(`${type}: removing coverage files of replicas gone: ${(err as Error).message}`));
   }
 
   /** Every OWED_RETRY_MS (and in the first round): announce the windows any replica recorded as owed. */

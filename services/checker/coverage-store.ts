@@ -4,8 +4,8 @@
 // grows, so the union of all replicas' files is always right, whoever wrote last. The two kinds are
 // kept apart: both close gaps for the close rule, but only delivered seqs make a later copy a
 // duplicate (a dead-lettered event that `hourglass-events redrive` puts back must land).
-import { ChangedObjects } from '../storage/changed-objects.ts';
-import type { Storage } from '../storage/storage.ts';
+import { ChangedObjects, deleteIfUnchanged } from '../storage/changed-objects.ts';
+import type { ObjectInfo, Storage } from '../storage/storage.ts';
 import { runsOf, WindowedRuns, type Run } from './windowed-runs.ts';
 
 const prefix = (type: string) => `checker/coverage/${type}/`;
@@ -28,6 +28,8 @@ export class CoverageStore {
   readonly #byType: Record<Kind, Map<string, Map<string, WindowedRuns>>> = { delivered: new Map(), deadLettered: new Map() };
   /** Per type: the replicas' files merged so far, at their version. */
   readonly #files = new Map<string, ChangedObjects>();
+  /** Per type: the replicas' files as last listed. */
+  readonly #listed = new Map<string, ObjectInfo[]>();
 
   /** Delivered seqs of `type`, by publisher. */
   runs(type: string): Map<string, WindowedRuns> {
@@ -51,7 +53,9 @@ export class CoverageStore {
   async load(storage: Storage, type: string): Promise<void> {
     let files = this.#files.get(type);
     if (!files) this.#files.set(type, (files = new ChangedObjects()));
-    for (const o of files.changed(await storage.list(prefix(type)))) {
+    const listed = await storage.list(prefix(type));
+    this.#listed.set(type, listed);
+    for (const o of files.changed(listed)) {
       try {
         const data = JSON.parse((await storage.get(o.key)).toString('utf8')) as SavedCoverage | Record<string, Run[]>;
         const saved: Omit<SavedCoverage, 'format'> = data.format === FORMAT ? (data as SavedCoverage) : { delivered: data as Record<string, Run[]>, deadLettered: {} };
@@ -74,6 +78,25 @@ export class CoverageStore {
     };
     const saved: SavedCoverage = { format: FORMAT, delivered: pick(this.runs(type)), deadLettered: pick(this.deadLetteredRuns(type)) };
     await storage.put(coverageKey(type, checkerId), JSON.stringify(saved));
+  }
+
+  /**
+   * Deletes the files of `type` that replicas gone for good left behind (every restart on Cloud Run is a new replica id, and
+   * each would otherwise be listed every round and read by every new replica, forever). Call right after this replica saved
+   * its own file: a file is deleted only if this replica merged it at the version it still has (a stat just before), so
+   * its content is in the file just saved; and only if its replica is not live and it was not written for `staleMs`.
+   * Returns the keys deleted.
+   */
+  async sweepMerged(storage: Storage, type: string, checkerId: string, o: { nowMs: number; staleMs: number; live: ReadonlySet<string> }): Promise<string[]> {
+    const files = this.#files.get(type);
+    const deleted: string[] = [];
+    for (const f of this.#listed.get(type) ?? []) {
+      const replica = f.key.slice(prefix(type).length, -'.json'.length);
+      if (replica === checkerId || o.live.has(replica) || o.nowMs - f.updatedMs < o.staleMs || files?.versionRead(f.key) !== f.version) continue;
+      if (await deleteIfUnchanged(storage, f)) deleted.push(f.key); // else written again (or gone) since it was merged
+    }
+    if (deleted.length > 0) this.#listed.set(type, (this.#listed.get(type) ?? []).filter((f) => !deleted.includes(f.key)));
+    return deleted;
   }
 
   #of(kind: Kind, type: string): Map<string, WindowedRuns> {

@@ -9,8 +9,8 @@
 // read in another replica's snapshot. The table's `controlReadToMs` is the least of that over the replicas
 // saving now. So before any replica counts the topic as read to T, every live replica has saved a snapshot
 // after it learned of T, holding every heartbeat it had been handed by then.
-import { ChangedObjects } from '../storage/changed-objects.ts';
-import type { Storage } from '../storage/storage.ts';
+import { ChangedObjects, deleteIfUnchanged } from '../storage/changed-objects.ts';
+import type { ObjectInfo, Storage } from '../storage/storage.ts';
 import type { Heartbeat } from '../wire/heartbeat.ts';
 import type { PublisherView } from './close-rule.ts';
 
@@ -40,6 +40,8 @@ export class HeartbeatTable {
   readonly #replicas = new Map<string, { savedMs: number; controlMs: number | undefined; stopped: boolean }>();
   /** Snapshots already merged, at their version. */
   readonly #snapshots = new ChangedObjects();
+  /** The snapshots as last listed. */
+  #listed: ObjectInfo[] = [];
 
   /** Notes that a control message (heartbeat, probe, or malformed) published at `publishMs` was received. */
   noteControl(publishMs: number): void {
@@ -101,7 +103,8 @@ export class HeartbeatTable {
 
   /** Merges every replica's snapshot into this table; one read since its last read is not read again. */
   async loadAll(storage: Storage): Promise<void> {
-    for (const o of this.#snapshots.changed(await storage.list(PREFIX))) {
+    this.#listed = await storage.list(PREFIX);
+    for (const o of this.#snapshots.changed(this.#listed)) {
       try {
         const parsed = JSON.parse((await storage.get(o.key)).toString('utf8')) as Snapshot | PublisherView[];
         // A snapshot from before the control watermark was a bare array: its heartbeats still count.
@@ -116,6 +119,23 @@ export class HeartbeatTable {
         // A snapshot replaced or removed under us: the next round reads it again.
       }
     }
+  }
+
+  /**
+   * Deletes the snapshots replicas gone for good left behind (every restart on Cloud Run is a new replica id): those not
+   * written for `olderThanMs` by the wall clock, at least the publisher retention, so every publisher in them is one this
+   * table forgets anyway. Only a snapshot merged at the version it still has (a stat just before) goes. Returns the keys deleted.
+   */
+  async sweepGone(storage: Storage, checkerId: string, o: { nowMs: number; olderThanMs: number }): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const f of this.#listed) {
+      if (f.key === heartbeatSnapshotKey(checkerId) || o.nowMs - f.updatedMs < o.olderThanMs || this.#snapshots.versionRead(f.key) !== f.version) continue;
+      if (!(await deleteIfUnchanged(storage, f))) continue;
+      this.#replicas.delete(f.key);
+      deleted.push(f.key);
+    }
+    this.#listed = this.#listed.filter((f) => !deleted.includes(f.key));
+    return deleted;
   }
 
   #merge(v: PublisherView): void {

@@ -1,6 +1,8 @@
 // The close watermark: one object per replica, so no object takes a write a second from every replica; the highest
 // mark read counts; the single file of earlier versions is still read; a replica rewrites its own at most once a second.
 import assert from 'node:assert/strict';
+import { utimes } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CloseWatermarks, watermarkKey } from '../../services/checker/close-watermark.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
@@ -52,5 +54,27 @@ describe('close watermarks', () => {
     await marks.advance('t', 13); // no new close this round: the unsaved mark is saved now
     assert.equal(await saved(), 13);
     assert.equal(await marks.get('t', 0), 13);
+  });
+
+  it("removes the marks of replicas gone for good once its own saved mark is at least theirs, so the highest mark stays", async () => {
+    const root = await tempDir();
+    const storage = await LocalDirectoryStorage.open(root);
+    const HOUR_MS = 3600 * 1000;
+    const old = new Date(Date.now() - 2 * HOUR_MS);
+    for (const [id, closedThrough] of [['gone-low', 100], ['gone-high', 130], ['alive', 90], ['rewritten', 95]] as const) {
+      await storage.put(watermarkKey('t', 2, id), JSON.stringify({ type: 't', windowS: 2, closedThrough }));
+      await utimes(path.join(root, watermarkKey('t', 2, id)), old, old);
+    }
+    const me = new CloseWatermarks(storage, 2, 'me', new RewritePacer());
+    assert.equal(await me.get('t', 0), 130);
+    const sweep = () => me.sweep('t', { nowMs: Date.now(), staleMs: HOUR_MS, live: new Set(['alive']) });
+    assert.deepEqual(await sweep(), [], 'nothing before its own mark is saved');
+    // Written again since get() read it (a new version, as old by its time): kept.
+    await storage.put(watermarkKey('t', 2, 'rewritten'), JSON.stringify({ type: 't', windowS: 2, closedThrough: 96 }));
+    await utimes(path.join(root, watermarkKey('t', 2, 'rewritten')), old, old);
+    await me.advance('t', 120); // saves the highest it knows: 130
+    assert.deepEqual((await sweep()).sort(), [watermarkKey('t', 2, 'gone-high'), watermarkKey('t', 2, 'gone-low')], 'not alive (live), nor rewritten (a new version)');
+    assert.equal(await new CloseWatermarks(storage, 2, 'next', new RewritePacer()).get('t', 0), 130, 'the highest mark stays');
+    assert.deepEqual((await storage.list('checker/watermarks/')).map((o) => o.key).sort(), ['alive', 'me', 'rewritten'].map((id) => watermarkKey('t', 2, id)).sort());
   });
 });

@@ -1,5 +1,7 @@
 // The heartbeat table shared between checker replicas: how far the control topic counts as read.
 import assert from 'node:assert/strict';
+import { utimes } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CoverageStore } from '../../services/checker/coverage-store.ts';
 import { HeartbeatTable, heartbeatSnapshotKey } from '../../services/checker/heartbeat-table.ts';
@@ -85,5 +87,25 @@ describe('heartbeat table: control topic read-to mark', () => {
     assert.deepEqual(view.liveReplicas(T + 1000), ['a', 'b']);
     assert.equal(view.get('p')?.heartbeat?.types.t?.nextSeq, 5);
     assert.deepEqual(viewCoverage.runs('t').get('p')?.runs.map((r) => [r.from, r.to]), [[0, 5]]);
+  });
+
+  it("removes the snapshots of replicas gone for good (unwritten for the publisher retention), not a recent one, nor one written again since it was merged", async () => {
+    const root = await tempDir('hg-hbt-');
+    const storage = await LocalDirectoryStorage.open(root);
+    const DAY_MS = 24 * 3600 * 1000;
+    const saveAs = async (id: string, ageMs: number) => {
+      await new HeartbeatTable().save(storage, id, T, true);
+      const when = new Date(Date.now() - ageMs);
+      await utimes(path.join(root, heartbeatSnapshotKey(id)), when, when);
+    };
+    await saveAs('gone', 3 * DAY_MS);
+    await saveAs('rewritten', 3 * DAY_MS);
+    await saveAs('recent', 1000);
+    await saveAs('me', 3 * DAY_MS);
+    const table = new HeartbeatTable();
+    await table.loadAll(storage);
+    await saveAs('rewritten', 3 * DAY_MS); // written again after the merge: a new version, kept
+    assert.deepEqual(await table.sweepGone(storage, 'me', { nowMs: Date.now(), olderThanMs: 2 * DAY_MS }), [heartbeatSnapshotKey('gone')]);
+    assert.deepEqual((await storage.list('checker/heartbeats/')).map((o) => o.key).sort(), ['me', 'recent', 'rewritten'].map(heartbeatSnapshotKey).sort());
   });
 });
