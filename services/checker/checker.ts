@@ -238,6 +238,8 @@ export class Checker {
       const types = registry.types().filter((t) => this.#owned.has(t.name) && !done.has(t.name));
       if (types.length === 0) break;
       for (const t of types) done.add(t.name);
+      // Every replica's coverage of these types, with one listing: a type decides (and moves late events) only on it.
+      await this.#coverage.loadAll(this.#d.storage, types.map((t) => t.name));
       await mapLimit(types, TYPES_IN_PARALLEL, async (type) => {
         if (!this.#owned.has(type.name)) return;
         try {
@@ -334,7 +336,6 @@ export class Checker {
   async #tickType(type: string, livenessTimeoutMs: number, maxWaitMs: number): Promise<void> {
     const { storage, options } = this.#d;
     if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
-    await this.#coverage.load(storage, type);
     const windows = await this.#index.windows(type);
     // Manifests, read or not: an unreadable one is unproven data too. (Debris without a manifest is not data.)
     const oldestStaged = [...windows].reduce((oldest, [w, { keys }]) => (w < oldest && keys.some((k) => k.endsWith(STAGING_MANIFEST_SUFFIX)) ? w : oldest), Infinity);

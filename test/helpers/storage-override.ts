@@ -1,7 +1,7 @@
 // A storage that behaves like `inner` except for the methods given (to inject crashes, failures or counters in tests).
 import type { Storage } from '../../services/storage/storage.ts';
 
-export function overrideStorage(inner: Storage, overrides: Partial<Pick<Storage, 'createOnly' | 'put' | 'get' | 'copy' | 'delete'>>): Storage {
+export function overrideStorage(inner: Storage, overrides: Partial<Pick<Storage, 'createOnly' | 'put' | 'get' | 'copy' | 'delete' | 'list'>>): Storage {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       const own = overrides[prop as keyof typeof overrides];

@@ -1,10 +1,12 @@
-// Coverage files that replicas gone for good left behind: merged into the owner's saved file, then removed, never losing a seq.
+// The coverage store: every type's files read with one listing, and files that replicas gone for good left behind merged into
+// the owner's saved file, then removed, never losing a seq.
 import assert from 'node:assert/strict';
 import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { CoverageStore, coverageKey } from '../../services/checker/coverage-store.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import { overrideStorage } from '../helpers/storage-override.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
 const HOUR_MS = 3600 * 1000;
@@ -39,5 +41,26 @@ describe('coverage of replicas gone for good', () => {
     await reader.load(storage, 't');
     assert.deepEqual(reader.runs('t').get('p')?.runs.map((r) => [r.from, r.to]), [[0, 50]]);
     assert.deepEqual(await sweep(), [], 'nothing more to remove');
+  });
+
+  it('loadAll reads several types with one listing, and the same runs as load() type by type', async () => {
+    const local = await LocalDirectoryStorage.open(await tempDir('hg-cov-'));
+    let lists = 0;
+    const storage = overrideStorage(local, { list: (p) => (lists++, local.list(p)) });
+    for (const [i, type] of ['a', 'b', 'c'].entries()) {
+      for (const id of ['r1', 'r2']) {
+        const c = new CoverageStore();
+        c.add(type, 'p', i * 100 + (id === 'r1' ? 0 : 10), i * 100 + (id === 'r1' ? 10 : 20), 1);
+        await c.save(local, type, id, () => true);
+      }
+    }
+    const all = new CoverageStore();
+    await all.loadAll(storage, ['a', 'c']);
+    assert.equal(lists, 1);
+    const one = new CoverageStore();
+    for (const type of ['a', 'c']) await one.load(local, type);
+    for (const type of ['a', 'b', 'c']) assert.deepEqual(all.runs(type).get('p')?.runs, one.runs(type).get('p')?.runs, type);
+    assert.deepEqual(all.runs('c').get('p')?.runs.map((r) => [r.from, r.to]), [[200, 220]]);
+    assert.equal(all.runs('b').size, 0, 'a type not asked for is not read');
   });
 });
