@@ -16,11 +16,13 @@
 // finished, what was abandoned and how long it took. Exit 0 when every step finished in time, 1 when one was
 // abandoned, or on a second signal.
 import { PubSub } from '@google-cloud/pubsub';
+import { metrics } from '@opentelemetry/api';
 import { Deadline, shutdownReserveMs, type StepOutcome } from '../concurrency/deadline.ts';
 import { Registry } from '../registry/registry.ts';
 import { configOrExit } from '../config/config-or-exit.ts';
 import { telemetryOptionsOf } from '../config/shared-settings.ts';
 import { emulatorClient } from '../local-stack/local-stack.ts';
+import { CountedStorage } from '../storage/counted-storage.ts';
 import { faultOptionsFrom } from '../storage/faulty-storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { createLogger } from '../telemetry/logger.ts';
@@ -43,7 +45,12 @@ const telemetry = startTelemetry({ service: 'checker', ...telemetryOptionsOf(opt
 try {
   const registry = await Registry.load(options.schemasDir);
   const faults = faultOptionsFrom(options);
-  const storage = await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined, faults });
+  // Counted: the bucket requests a round costs are a metric (hourglass.checker.storage.requests, by kind).
+  const requests = metrics.getMeter('hourglass-checker').createCounter('hourglass.checker.storage.requests', {
+    description: 'Requests to the bucket, by kind (list, get, get_range, stat, put, create_only, copy, delete)',
+    unit: '{request}',
+  });
+  const storage = new CountedStorage(await openStorage(options.location, { gcsEndpoint: options.gcsEndpoint, projectId: options.gcsEndpoint ? options.projectId : undefined, faults }), requests);
   const pubsub = options.pubsubEmulatorHost ? emulatorClient(options.pubsubEmulatorHost, options.projectId) : new PubSub({ projectId: options.projectId });
   const closedTopic = options.announceClosed ? topicSink(pubsub, topicNames(options.topicPrefix).closedWindowsTopic) : undefined;
   const checker = new Checker({
