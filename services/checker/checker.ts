@@ -21,6 +21,7 @@ import { CheckerMetrics } from './checker-metrics.ts';
 import { CloseWatermarks } from './close-watermark.ts';
 import { removeUnlistedClientIds } from './closed-client-ids.ts';
 import { ControlConsumer } from './control-consumer.ts';
+import { StagedNoticeSubscription } from './staged-notices.ts';
 import { CoverageStore, coverageKey } from './coverage-store.ts';
 import { HeartbeatTable, heartbeatSnapshotKey } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
@@ -41,6 +42,8 @@ const MAX_EMPTY_WINDOWS = 1000;
 const TYPES_IN_PARALLEL = 8;
 /** How often each replica retries the windows whose announcement failed (one listing of checker/announce-pending/). */
 const OWED_RETRY_MS = 10_000;
+/** How often a notice slot that failed is opened again (ms). */
+const NOTICE_RETRY_MS = 30_000;
 /** A publisher heard from within this long counts as alive on the status page. */
 const STATUS_ALIVE_MS = 30_000;
 /**
@@ -137,6 +140,12 @@ export class Checker {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #membershipTimer: NodeJS.Timeout | undefined;
+  /** This replica's reader of the staged notices (with a Pub/Sub client and notice slots). */
+  readonly #notices: StagedNoticeSubscription | undefined;
+  /** The notice slot it reads (its rank among the live replicas), if any. */
+  #noticeSlot: number | undefined;
+  /** When a slot was last opened (wall clock ms). */
+  #noticesTriedMs = -Infinity;
   /** The membership refresh in flight, if any (one at a time). */
   #refreshing: Promise<void> | undefined;
   /** When snapshots of replicas gone were last looked for (wall clock ms). */
@@ -159,7 +168,7 @@ export class Checker {
   constructor(deps: CheckerDeps) {
     this.#d = deps;
     this.#clock = deps.clock ?? systemClock;
-    this.#index = new StagingIndex(deps.storage, deps.options.windowS);
+    this.#index = new StagingIndex(deps.storage, deps.options.windowS, deps.options.stagingRelistS * 1000);
     this.#watermarks = new CloseWatermarks(deps.storage, deps.options.windowS, deps.options.checkerId, this.#pacer);
     this.#startedMs = this.#clock.nowUs() / 1000;
     this.#metrics = new CheckerMetrics({
@@ -171,6 +180,40 @@ export class Checker {
     const names = topicNames(deps.options.topicPrefix);
     this.#announcer = deps.announce ? new WindowAnnouncer(deps.storage, deps.announce) : undefined;
     this.#consumer = deps.pubsub ? new ControlConsumer(deps.pubsub, { topic: names.controlTopic, subscription: names.controlSubscription }, this.#heartbeats, deps.options.checkerId) : undefined;
+    this.#notices =
+      deps.pubsub && deps.options.stagedNoticeSlots > 0
+        ? new StagedNoticeSubscription(deps.pubsub, {
+            notice: (n) => this.#index.noticed(n.type, n.key, this.#nowMs()),
+            failed: (err) => {
+              this.#index.distrustNotices();
+              this.#recordError(`staged notices stopped (listing every round until they resume): ${err.message}`);
+            },
+          })
+        : undefined;
+  }
+
+  /**
+   * Reads the notice slot of this replica's rank among the live replicas (staged-notices.ts); none beyond the slots.
+   * Any change, or a slot that failed (retried every NOTICE_RETRY_MS), starts a new notice epoch: views listed before
+   * are listed again, so what a slot changing hands let another replica take is not missed.
+   */
+  #followNoticeSlot(): void {
+    const notices = this.#notices;
+    if (!notices || this.#stopped) return;
+    const { checkerId, stagedNoticeSlots, topicPrefix } = this.#d.options;
+    const rank = [...new Set([checkerId, ...this.#heartbeats.liveReplicas(this.#nowMs())])].sort().indexOf(checkerId);
+    const slot = rank < stagedNoticeSlots ? rank : undefined;
+    if (slot === this.#noticeSlot && (slot === undefined || notices.listening || Date.now() - this.#noticesTriedMs < NOTICE_RETRY_MS)) return;
+    this.#index.distrustNotices();
+    this.#noticeSlot = slot;
+    if (slot === undefined) {
+      void notices.close();
+      this.#recordError(`${rank + 1} live checker replicas, ${stagedNoticeSlots} notice slots: this one lists every round (raise stagedNoticeSlots with the replicas)`);
+      return;
+    }
+    this.#noticesTriedMs = Date.now();
+    notices.open(topicNames(topicPrefix).stagedSubscription(slot));
+    this.#index.trustNotices();
   }
 
   /** Runs rounds every tickMs until stop(). */
@@ -209,6 +252,7 @@ export class Checker {
         .catch((err: unknown) => this.#recordError(`saving the last heartbeat snapshot: ${(err as Error).message}`));
     }
     await this.#consumer?.close();
+    await this.#notices?.close();
     this.#metrics.close();
   }
 
@@ -271,6 +315,7 @@ export class Checker {
       this.#controlReadToMs = this.#heartbeats.controlReadToMs(this.#nowMs());
       this.#heartbeats.prune(this.#nowMs(), options.publisherRetentionMs);
       this.#shareTypes();
+      this.#followNoticeSlot();
       if (Date.now() - this.#snapshotsSweptMs >= SNAPSHOT_SWEEP_EVERY_MS) {
         this.#snapshotsSweptMs = Date.now();
         const olderThanMs = Math.max(options.publisherRetentionMs, STALE_REPLICA_STATE_MS);
@@ -297,12 +342,21 @@ export class Checker {
     if (changed || replicas.join() !== this.#replicas.join()) {
       for (const key of [...this.#states.keys()]) if (!owned.has(key.slice(0, key.indexOf('/')))) this.#states.delete(key);
       for (const type of [...this.#oldestStaged.keys()]) if (!owned.has(type)) this.#oldestStaged.delete(type);
-      for (const type of this.#owned) if (!owned.has(type)) this.#watermarks.forget(type);
+      for (const type of this.#owned) {
+        if (owned.has(type)) continue;
+        this.#watermarks.forget(type);
+        this.#index.forget(type);
+      }
       this.#d.onOwnership?.({ owned: [...owned].sort(), replicas });
     }
     this.#owned = owned;
     this.#replicas = replicas;
     return all.filter((t) => owned.has(t.name));
+  }
+
+  /** How this replica learnt of staging: listings, answers from notices without one, and notices received. */
+  stagingReads(): { listings: number; fromNotices: number; notices: number } {
+    return { listings: this.#index.listings, fromNotices: this.#index.fromNotices, notices: this.#notices?.received ?? 0 };
   }
 
   /** The types this replica closes (as of the last round), and the replicas it shares them with. */
@@ -336,15 +390,17 @@ export class Checker {
   async #tickType(type: string, livenessTimeoutMs: number, maxWaitMs: number): Promise<void> {
     const { storage, options } = this.#d;
     if (this.#unsavedCoverage.has(type)) await this.#saveCoverage(type);
-    const windows = await this.#index.windows(type);
+    const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;
+    const watermark = await this.#watermarks.get(type, windowOf(this.#startedMs * 1000, options.windowS) - 1);
+    // On notices alone while only open windows are staged; listed when a window may close (a close is decided only
+    // on a listing: a lost notice must never make seqs look missing), or late files wait in an ended one.
+    const windows = await this.#index.windows(type, { nowMs: this.#nowMs(), mustList: lastEnded > watermark, listIfAny: (w) => w <= lastEnded });
     // Manifests, read or not: an unreadable one is unproven data too. (Debris without a manifest is not data.)
     const oldestStaged = [...windows].reduce((oldest, [w, { keys }]) => (w < oldest && keys.some((k) => k.endsWith(STAGING_MANIFEST_SUFFIX)) ? w : oldest), Infinity);
     if (Number.isFinite(oldestStaged)) this.#oldestStaged.set(type, oldestStaged);
     else this.#oldestStaged.delete(type);
     // Every ended window since the mark is considered, staged or not: one with no events closes empty,
     // with its proof, so whoever waits on its _SUCCESS is not left waiting for an hour that had nothing.
-    const lastEnded = windowOf(this.#clock.nowUs(), options.windowS) - 1;
-    const watermark = await this.#watermarks.get(type, windowOf(this.#startedMs * 1000, options.windowS) - 1);
     for (let w = Math.max(watermark + 1, lastEnded - MAX_EMPTY_WINDOWS + 1); w <= lastEnded; w++) {
       if (!windows.has(w)) windows.set(w, emptyWindowStaging());
     }
@@ -444,7 +500,10 @@ export class Checker {
               // A window that closed meanwhile took its staged files away: the segment is moot, not a failure.
               if (!this.#closed.has(`${type}/${w}`)) this.#recordError(`${type}: compacting window ${w}: ${(err as Error).message}`);
             })
-            .finally(() => this.#compacting.delete(type));
+            .finally(() => {
+              this.#compacting.delete(type);
+              this.#index.changed(type); // a segment written: the next round lists it
+            });
           this.#compacting.set(type, job);
         }
         this.#setState(ref, { state: ended ? 'closing' : 'open', stagedEvents, ...(decision ? { waitingOn: decision.waitingOn } : {}) });
@@ -476,6 +535,7 @@ export class Checker {
       closedWindows.push({ ref, manifest, staging, closedNow: true });
     }
     await this.#afterClose(type, closedWindows);
+    if (closedWindows.length > 0) this.#index.changed(type); // staging removed, late files moved: the next round lists
     let closedThrough = Math.max(watermark, lastEnded - MAX_EMPTY_WINDOWS);
     while (closedThrough < lastEnded && this.#closed.has(`${type}/${closedThrough + 1}`)) closedThrough++;
     await this.#watermarks.advance(type, closedThrough);

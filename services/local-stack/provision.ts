@@ -1,7 +1,7 @@
-// Creates (and removes) the topics and subscriptions the registry implies, plus the control topic (idempotent).
+// Creates (and removes) the topics and subscriptions the registry implies, plus the control, closed-windows and staged topics (idempotent).
 import { PubSub } from '@google-cloud/pubsub';
 import type { Registry } from '../registry/registry.ts';
-import type { TopicNames } from '../wire/topics.ts';
+import { DEFAULT_NOTICE_SLOTS, type TopicNames } from '../wire/topics.ts';
 
 export interface ProvisionOptions {
   /** Ack deadline of the worker subscriptions (s). Default: 60. */
@@ -16,10 +16,10 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
     if (!exists) await topic.create().catch(ignoreAlreadyExists);
     return topic;
   };
-  const ensureSubscription = async (topicName: string, subName: string) => {
+  const ensureSubscription = async (topicName: string, subName: string, deadlineS = ackDeadlineSeconds) => {
     const sub = pubsub.subscription(subName);
     const [exists] = await sub.exists();
-    if (!exists) await pubsub.topic(topicName).createSubscription(subName, { ackDeadlineSeconds }).catch(ignoreAlreadyExists);
+    if (!exists) await pubsub.topic(topicName).createSubscription(subName, { ackDeadlineSeconds: deadlineS }).catch(ignoreAlreadyExists);
   };
   for (const type of registry.names()) {
     await ensureTopic(names.eventTopic(type));
@@ -28,6 +28,8 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
   await ensureTopic(names.controlTopic);
   await ensureSubscription(names.controlTopic, names.controlSubscription);
   await ensureTopic(names.closedWindowsTopic);
+  await ensureTopic(names.stagedTopic);
+  for (let slot = 0; slot < DEFAULT_NOTICE_SLOTS; slot++) await ensureSubscription(names.stagedTopic, names.stagedSubscription(slot), 10);
 }
 
 function ignoreAlreadyExists(err: unknown): void {
@@ -41,7 +43,9 @@ export async function removeTopics(pubsub: PubSub, registry: Registry, names: To
   };
   for (const type of registry.names()) await pubsub.subscription(names.workerSubscription(type)).delete().catch(ignoreNotFound);
   await pubsub.subscription(names.controlSubscription).delete().catch(ignoreNotFound);
+  for (let slot = 0; slot < DEFAULT_NOTICE_SLOTS; slot++) await pubsub.subscription(names.stagedSubscription(slot)).delete().catch(ignoreNotFound);
   for (const type of registry.names()) await pubsub.topic(names.eventTopic(type)).delete().catch(ignoreNotFound);
   await pubsub.topic(names.controlTopic).delete().catch(ignoreNotFound);
   await pubsub.topic(names.closedWindowsTopic).delete().catch(ignoreNotFound);
+  await pubsub.topic(names.stagedTopic).delete().catch(ignoreNotFound);
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { faultSettings } from '../config/fault-settings.ts';
-import { integer, listOf, oneOf, text } from '../config/setting-kinds.ts';
+import { flag, integer, listOf, oneOf, text } from '../config/setting-kinds.ts';
 import { resolveSettings, setting, settings, type Resolved } from '../config/settings.ts';
 import { bucket, gcsEndpoint, opsSettings, project, pubsubEmulatorHost, schemasDir, shutdownTimeoutMs, telemetrySettings, topicPrefix, windowS } from '../config/shared-settings.ts';
 import { TYPE_NAME_PATTERN } from '../registry/type-name.ts';
@@ -79,6 +79,12 @@ export const WORKER_SETTINGS = settings({
     doc: 'Across all subscriptions: once open staging files hold this many bytes, the largest are written at once.',
     kind: integer(1, 64 * 1024 * MiB, 'bytes'),
     default: 256 * MiB,
+  }),
+  announceStaged: setting<boolean>({
+    doc: 'Publish a notice of each staged file on the topic <prefix>staged, so checkers learn of it without listing the bucket (best effort: a lost notice costs a checker a listing, never an event).',
+    kind: flag(),
+    env: ['HOURGLASS_WORKER_ANNOUNCE_STAGED'],
+    default: true,
   }),
   flushCheckIntervalMs: setting<number>({ doc: 'How often open files are checked for age and ended windows.', kind: integer(1, 60_000, 'ms'), default: 100 }),
   writeRetryDeadlineMs: setting<number>({ doc: 'How long a failing write is retried before its messages are nacked for redelivery.', kind: integer(1, 3_600_000, 'ms'), default: 30_000 }),

@@ -23,6 +23,7 @@ import { PubsubMessageSource, type InboundMessage, type MessageSource } from './
 import { planShutdown, type Deadline } from './shutdown-budget.ts';
 import { MessageValidator, type AcceptedMessage, type RejectedMessage } from './message-validator.ts';
 import { groupKeyOf, StagingGroup, type SealedStagingFile } from './staging-group.ts';
+import { StagedAnnouncer } from './staged-announcer.ts';
 import { StagingWriter } from './staging-writer.ts';
 import type { ResolvedWorkerOptions } from './worker-options.ts';
 import { WorkerCounters, type WorkerStats } from './worker-stats.ts';
@@ -82,6 +83,11 @@ export class Worker {
   readonly #validator: MessageValidator;
   readonly #stagingWriter: StagingWriter;
   readonly #deadLetters: DeadLetterWriter;
+  /** Staged notices for the checkers (with a Pub/Sub client and announceStaged on). */
+  readonly #announcer: StagedAnnouncer | undefined;
+  /** When a failed notice was last logged (ms), and the failures since. */
+  #noticeFailureLoggedMs = -Infinity;
+  #noticeFailures = 0;
   readonly #counters = new WorkerCounters();
   readonly #groups = new Map<string, StagingGroup>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -122,6 +128,16 @@ export class Worker {
     };
     this.#stagingWriter = new StagingWriter(deps.storage, this.#clock, { ...policy, workerId: options.workerId }, onRetry('staging'));
     this.#deadLetters = new DeadLetterWriter(deps.storage, this.#clock, options.workerId, policy, onRetry('deadletter'));
+    if (deps.pubsub && options.announceStaged) {
+      this.#announcer = new StagedAnnouncer(deps.pubsub, topicNames(options.topicPrefix).stagedTopic, (err) => {
+        // At most one line a minute: a missing topic would otherwise log once per staged file.
+        this.#noticeFailures++;
+        if (Date.now() - this.#noticeFailureLoggedMs < 60_000) return;
+        this.#noticeFailureLoggedMs = Date.now();
+        this.#log({ level: 'warn', event: 'staged_notice_failed', failures: this.#noticeFailures, error: err.message });
+        this.#noticeFailures = 0;
+      });
+    }
   }
 
   /** Starts pulling every subscription and the flush timer. */
@@ -178,7 +194,7 @@ export class Worker {
           this.#settle(left, false);
           this.#log({ level: 'warn', event: 'stop_abandoned_writes', worker: this.id, abandonedMessages, abandonedWrites });
         }
-        released = (await deadlines.release.race(releasing)).status === 'done';
+        released = (await deadlines.release.race(Promise.all([releasing, this.#announcer?.close()]))).status === 'done';
       }
       this.#state = 'stopped';
       const report: WorkerStopReport = { flushed, abandonedMessages, abandonedWrites, released, tookMs: Math.round(performance.now() - started) };
@@ -264,6 +280,7 @@ export class Worker {
       const outcome = await this.#stagingWriter.write(file).catch((error: unknown) => ({ ok: false as const, error }));
       if (outcome.ok) {
         this.#counters.staged(file.type, file.messages.length, file.events, file.bytes.length);
+        this.#announcer?.announce({ type: file.type, key: outcome.manifestKey });
         this.#settle(file.inbound, true);
       } else {
         this.#counters.writeFailed();
@@ -296,6 +313,7 @@ export class Worker {
           this.#settle([m], false);
           return;
         }
+        this.#announcer?.announce({ type: verdict.split.attributes.type, key: noted.value });
       }
       this.#counters.deadLettered(verdict.reason, verdict.typeDir);
       const kept = verdict.split?.kept ?? [];

@@ -110,6 +110,9 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
           unseen.delete(key);
         }
         return true;
+      }, () => {
+        const failures = [...replicas].map(([id, p]) => `${id}: ${p.lines.filter((l) => l.event === 'checker_round_failed').slice(-3).map((l) => String(l.error)).join(' | ') || 'no round failure'}`);
+        return `${unseen.size} windows not closed (first: ${[...unseen].slice(0, 5).join(', ')})\n${failures.join('\n')}`;
       });
       const manifests: ClosedManifest[] = [];
       for (const type of TYPES) {
@@ -218,10 +221,11 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
   });
 }
 
-async function until(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>): Promise<void> {
+/** Waits for `condition`, checked once a second; fails after `timeoutMs`, with what `explain` says. */
+async function until(what: string, timeoutMs: number, condition: () => boolean | Promise<boolean>, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() >= deadline) assert.fail(`${what}: not within ${timeoutMs} ms`);
+    if (Date.now() >= deadline) assert.fail(`${what}: not within ${timeoutMs} ms${explain ? `\n${explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }

@@ -113,22 +113,7 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
   it('a publisher killed with SIGKILL: its windows close after the liveness timeout with everything that resolved', async () => {
     const kit = await startPipeline({ backend });
     kit.startChecker();
-    const child = spawn(process.execPath, [new URL('../fixtures/publisher-process.ts', import.meta.url).pathname, kit.stack.pubsub.host, kit.stack.pubsub.projectId, String(WINDOW_S)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
-    });
-    const resolved: number[] = [];
-    let publisherId = '';
-    await new Promise<void>((resolve) => {
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        if (line.startsWith('publisher ')) publisherId = line.slice(10);
-        else if (line.startsWith('ok ')) resolved.push(Number(line.slice(3)));
-        if (resolved.length >= 4000 && !child.killed) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-    });
+    const { publisherId, resolved } = await publishUntilKilled(kit, 4000);
     const all = await readAllClosed(kit, publisherId, resolved);
     const present = new Set(all.map((r) => r.seq));
     assert.deepEqual(resolved.filter((s) => !present.has(s)), [], 'every resolved event is in a closed window');
@@ -174,6 +159,28 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
     await publisher.close();
     await assertStorageFaultsHeld(kit);
   });
+
+  for (const noticesLost of [false, true]) {
+  it(`staged notices${noticesLost ? ' all lost (the workers send none)' : ' reach the checker'}: windows close on a listing, with every event, also the one a killed publisher's death closes`, async () => {
+    const kit = await startPipeline({ backend, ...(noticesLost ? { worker: { announceStaged: false } } : {}) });
+    // A relist interval far beyond the test: staging is listed only when a window may close (or after the checker's own
+    // changes). A close decided on notices alone would, with notices lost, count the seqs staged since as lost when the
+    // liveness timeout declares the killed publisher dead.
+    const checker = kit.startChecker({ stagingRelistS: 3600 });
+    const { publisherId, resolved } = await publishUntilKilled(kit, 3000);
+    const all = await readAllClosed(kit, publisherId, resolved);
+    assert.equal(new Set(all.map((r) => r.seq)).size, all.length, 'no duplicates');
+    const proofs = () => [...kit.closed.values()].flatMap((m) => m.publishers).filter((p) => p.publisher === publisherId);
+    await until('a window closed by the liveness timeout', async () => proofs().some((p) => p.boundBy === 'dead'));
+    for (const m of kit.closed.values()) assert.equal(m.lostEvents, 0, `${m.type} ${m.windowStart}: ${m.reason}`);
+    assert.deepEqual(await kit.storage.list('late/'), [], 'nothing went to the late area');
+    const reads = checker.stagingReads();
+    if (noticesLost) assert.equal(reads.notices, 0, 'no notice reached the checker');
+    // (Whether a round used them instead of a listing depends on timing here: with 2-s windows a type nearly always has
+    // one that may close. staging-index.test.ts shows their use; the scale benchmark measures it.)
+    else assert.ok(reads.notices > 0, `notices reached the checker (${JSON.stringify(reads)})`);
+  });
+  }
 
   it('a window with no events of a type closes empty, with its proof, _MANIFEST.json and _SUCCESS', async () => {
     const kit = await startPipeline({ backend });
@@ -293,6 +300,27 @@ async function until(what: string, condition: () => Promise<boolean>): Promise<v
     if (Date.now() >= deadline) assert.fail(`${what}: not within 15 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Runs a publisher process (test/fixtures/publisher-process.ts) and SIGKILLs it once `events` resolved: it dies without a last heartbeat. */
+async function publishUntilKilled(kit: PipelineKit, events: number): Promise<{ publisherId: string; resolved: number[] }> {
+  const child = spawn(process.execPath, [new URL('../fixtures/publisher-process.ts', import.meta.url).pathname, kit.stack.pubsub.host, kit.stack.pubsub.projectId, String(WINDOW_S)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, METADATA_SERVER_DETECTION: 'none' },
+  });
+  const resolved: number[] = [];
+  let publisherId = '';
+  await new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith('publisher ')) publisherId = line.slice(10);
+      else if (line.startsWith('ok ')) resolved.push(Number(line.slice(3)));
+      if (resolved.length >= events && !child.killed) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+  });
+  return { publisherId, resolved };
 }
 
 /** Waits (up to a minute) until the given seqs of `publisher` are in closed windows and staging is empty; returns what fastavro reads there. */

@@ -19,7 +19,7 @@ import { openStorage } from '../../services/storage/open-storage.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { WriteRateGuard } from '../../services/storage/write-rate-guard.ts';
 import { Worker } from '../../services/worker/worker.ts';
-import { resolveWorkerOptions } from '../../services/worker/worker-options.ts';
+import { resolveWorkerOptions, type WorkerOptions } from '../../services/worker/worker-options.ts';
 import { startHttpFaultProxy, type HttpFaultProxy } from './http-fault-proxy.ts';
 import { ensurePythonVenv, runPythonScript } from './python.ts';
 
@@ -39,6 +39,8 @@ export interface PipelineOptions {
   readonly listPageSize?: number;
   /** The event types: a schemas folder (default: the shipped one). */
   readonly schemasDir?: string;
+  /** Options of the kit's workers (e.g. announceStaged: false, as if every staged notice were lost). */
+  readonly worker?: WorkerOptions;
 }
 
 /** The kit's storage: guarded; `root` is the local directory's (a gs:// kit has none and throws). */
@@ -98,7 +100,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     storage = Object.assign(new WriteRateGuard(local), { root: local.root });
   }
   const newWorker = () =>
-    new Worker(resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId }), {
+    new Worker(resolveWorkerOptions({}, { storageLocation: storage.location, windowLengthS: WINDOW_S, maxFileAgeMs: 300, projectId: stack.pubsub.projectId, ...options.worker }), {
       registry,
       storage,
       pubsub: stack.client,

@@ -48,9 +48,11 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'gateway', kind: 'google_secret_manager_secret_iam_member', role: 'roles/secretmanager.secretAccessor', scope: /^google_secret_manager_secret\.gateway_keys\.(secret_id|id)$/, why: 'read its keys document' },
 
   { principal: 'worker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.worker\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'pull its subscriptions' },
+  { principal: 'worker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.staged\.(name|id)$/, why: 'publish staged notices' },
   { principal: 'worker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['staging/', 'deadletter/'], why: 'create staging and dead-letter objects' },
 
   { principal: 'checker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.control_checker\.(name|id)$/, why: 'pull heartbeats' },
+  { principal: 'checker', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.staged_checker\[count\.index\]\.(name|id)$/, why: 'read its notice slot' },
   { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.control\.(name|id)$/, why: 'publish probes, to know how far the control topic has been read' },
   { principal: 'checker', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.closed_windows\.(name|id)$/, why: 'announce closed windows' },
   { principal: 'checker', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: BUCKET, why: 'read staging, write closed hours and late/, delete staging' },

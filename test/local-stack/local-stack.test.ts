@@ -13,11 +13,15 @@ describe('local stack', () => {
     try {
       const [topics] = await stack.client.getTopics();
       const topicIds = topics.map((t) => t.name.split('/').pop()).sort();
-      assert.deepEqual(topicIds, ['hourglass-closed-windows', 'hourglass-control', 'hourglass-search_performed', 'hourglass-track_played', 'hourglass-ui_interaction']);
+      assert.deepEqual(topicIds, ['hourglass-closed-windows', 'hourglass-control', 'hourglass-search_performed', 'hourglass-staged', 'hourglass-track_played', 'hourglass-ui_interaction']);
       const [subs] = await stack.client.getSubscriptions();
       assert.deepEqual(subs.map((s) => s.name.split('/').pop()).sort(), [
         'hourglass-control-checker',
         'hourglass-search_performed-worker',
+        'hourglass-staged-checker-0',
+        'hourglass-staged-checker-1',
+        'hourglass-staged-checker-2',
+        'hourglass-staged-checker-3',
         'hourglass-track_played-worker',
         'hourglass-ui_interaction-worker',
       ]);

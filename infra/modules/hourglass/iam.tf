@@ -4,8 +4,9 @@
 # within; widen a grant here and that test fails.
 #
 #   gateway  publish to the type topics and the control topic; read its token secret
-#   worker   consume the worker subscriptions; create objects under staging/ and deadletter/ only
-#   checker  consume the control subscription, publish its probes to the control topic and closed-window
+#   worker   consume the worker subscriptions; publish staged notices; create objects under staging/ and
+#            deadletter/ only
+#   checker  consume the control subscription and the notice slots, publish its probes to the control topic and closed-window
 #            events to the closed-windows topic; read, write and
 #            delete objects in the bucket
 #   all      with telemetry_sidecar: read the collector's config secret; write metrics and spans
@@ -69,6 +70,14 @@ resource "google_secret_manager_secret_iam_member" "gateway_keys" {
 
 # --- worker ------------------------------------------------------------------------------------
 
+# Staged notices for the checkers (services/worker/staged-announcer.ts).
+resource "google_pubsub_topic_iam_member" "worker_publish_staged" {
+  project = var.project_id
+  topic   = google_pubsub_topic.staged.name
+  role    = "roles/pubsub.publisher"
+  member  = google_service_account.worker.member
+}
+
 resource "google_pubsub_subscription_iam_member" "worker_subscribe" {
   for_each = local.types
 
@@ -96,6 +105,16 @@ resource "google_storage_bucket_iam_member" "worker_write" {
 resource "google_pubsub_subscription_iam_member" "checker_subscribe" {
   project      = var.project_id
   subscription = google_pubsub_subscription.control_checker.name
+  role         = "roles/pubsub.subscriber"
+  member       = google_service_account.checker.member
+}
+
+# The notice slots: each replica reads the one of its rank (services/checker/staged-notices.ts).
+resource "google_pubsub_subscription_iam_member" "checker_read_notices" {
+  count = local.notice_slots
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.staged_checker[count.index].name
   role         = "roles/pubsub.subscriber"
   member       = google_service_account.checker.member
 }

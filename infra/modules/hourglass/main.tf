@@ -23,6 +23,9 @@ locals {
   control_topic_name       = "${var.topic_prefix}control"
   control_subscription     = "${var.topic_prefix}control-checker"
   closed_windows_topic     = "${var.topic_prefix}closed-windows"
+  staged_topic             = "${var.topic_prefix}staged"
+  # One notice slot per checker replica that can run (services/checker/staged-notices.ts).
+  notice_slots = var.services["checker"].max_instances
 
   # Google-managed identities that act on our resources (dead-lettering, CMEK).
   pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

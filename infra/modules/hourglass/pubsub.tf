@@ -126,3 +126,34 @@ resource "google_pubsub_subscription" "control_checker" {
     maximum_backoff = "60s"
   }
 }
+
+# Staged notices (services/wire/staged-notice.ts): a worker publishes one per staged file, so the checker learns of
+# it without listing the bucket every round. Hints only: a lost one costs a listing (the checker relists every
+# HOURGLASS_CHECKER_STAGING_RELIST_S, and decides a close only on a listing), never an event.
+resource "google_pubsub_topic" "staged" {
+  project = var.project_id
+  name    = local.staged_topic
+  labels  = local.labels
+
+  depends_on = [google_project_service.api]
+}
+
+# Notice slots: one subscription per checker replica that can run; a replica reads the slot of its rank among the
+# live replicas, so every replica sees every notice (a shared subscription would give each to one replica).
+resource "google_pubsub_subscription" "staged_checker" {
+  count = local.notice_slots
+
+  project = var.project_id
+  name    = "${var.topic_prefix}staged-checker-${count.index}"
+  topic   = google_pubsub_topic.staged.id
+  labels  = local.labels
+
+  ack_deadline_seconds = 10
+  # A notice older than the checker's relist interval is worth nothing: the shortest retention Pub/Sub allows.
+  message_retention_duration = "600s"
+
+  # A slot unread while fewer replicas run must stay for when more do.
+  expiration_policy {
+    ttl = ""
+  }
+}

@@ -86,7 +86,9 @@ module "service" {
   memory                = var.services[each.key].memory
   # The gateway reads its keys from the mounted secret, and serves its probes on its ops port (not its
   # public one); worker and checker serve them on PORT.
-  env                 = each.key == "gateway" ? merge(local.service_env, { HOURGLASS_GATEWAY_KEYS_FILE = "${local.gateway_keys_dir}/keys.json", HOURGLASS_OPS_PORT = tostring(local.gateway_ops_port) }) : local.service_env
+  env = (each.key == "gateway" ? merge(local.service_env, { HOURGLASS_GATEWAY_KEYS_FILE = "${local.gateway_keys_dir}/keys.json", HOURGLASS_OPS_PORT = tostring(local.gateway_ops_port) })
+    : each.key == "checker" ? merge(local.service_env, { HOURGLASS_CHECKER_NOTICE_SLOTS = tostring(local.notice_slots) })
+  : local.service_env)
   secret_files        = each.key == "gateway" ? { "gateway-keys" = { secret = google_secret_manager_secret.gateway_keys.secret_id, mount_path = local.gateway_keys_dir, file = "keys.json" } } : {}
   probe_port          = each.key == "gateway" ? local.gateway_ops_port : null
   deletion_protection = var.protect_data
