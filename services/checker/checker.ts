@@ -22,6 +22,7 @@ import { CloseWatermarks } from './close-watermark.ts';
 import { removeUnlistedClientIds } from './closed-client-ids.ts';
 import { ControlConsumer } from './control-consumer.ts';
 import { StagedNoticeSubscription } from './staged-notices.ts';
+import { statusKey, sweepGoneStatus } from './status-files.ts';
 import { CoverageStore, coverageKey } from './coverage-store.ts';
 import { HeartbeatTable, heartbeatSnapshotKey } from './heartbeat-table.ts';
 import { moveLateEvents, removeStaged } from './late-events.ts';
@@ -57,7 +58,6 @@ export const STALE_REPLICA_STATE_MS = 3600 * 1000;
 const SNAPSHOT_SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 /** Where a replica publishes its view of every window. */
-const statusKey = (checkerId: string) => `${layout.checker}status/${checkerId}.json`;
 
 export type WindowStateName = 'open' | 'closing' | 'closed' | 'incomplete';
 
@@ -322,6 +322,8 @@ export class Checker {
         await this.#heartbeats
           .sweepGone(storage, options.checkerId, { nowMs: Date.now(), olderThanMs })
           .catch((err: unknown) => this.#recordError(`removing heartbeat snapshots of replicas gone: ${(err as Error).message}`));
+        await sweepGoneStatus(storage, { self: options.checkerId, live: new Set(this.#heartbeats.liveReplicas(this.#nowMs())), nowMs: Date.now(), olderThanMs: STALE_REPLICA_STATE_MS })
+          .catch((err: unknown) => this.#recordError(`removing status files of replicas gone: ${(err as Error).message}`));
       }
     })().finally(() => (this.#refreshing = undefined));
     return this.#refreshing;
