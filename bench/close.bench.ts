@@ -123,6 +123,7 @@ function sumAudits(a: ClosedAudit, b: ClosedAudit): ClosedAudit {
     miscountedWindows: a.miscountedWindows + b.miscountedWindows,
     lostEvents: a.lostEvents + b.lostEvents,
     lateObjects: a.lateObjects + b.lateObjects,
+    lateEvents: a.lateEvents + b.lateEvents,
     deadLetterObjects: a.deadLetterObjects + b.deadLetterObjects,
     problems: [...a.problems, ...b.problems],
   };
