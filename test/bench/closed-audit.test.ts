@@ -44,7 +44,7 @@ async function audit(storage: LocalDirectoryStorage, acknowledged = ACKNOWLEDGED
   return { counts, problems };
 }
 
-const CLEAN = { records: 50, missing: 0, duplicates: 0, unexpected: 0, misplaced: 0, incompleteWindows: 0, miscountedWindows: 0, lostEvents: 0, lateObjects: 0, deadLetterObjects: 0 };
+const CLEAN = { records: 50, missing: 0, duplicates: 0, unexpected: 0, misplaced: 0, incompleteWindows: 0, miscountedWindows: 0, lostEvents: 0, lateObjects: 0, lateEvents: 0, deadLetterObjects: 0 };
 
 describe('auditClosed', () => {
   it('a faithful closed window: every acknowledged event once, nothing else', async () => {
