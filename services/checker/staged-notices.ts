@@ -5,6 +5,7 @@
 // project-wide Pub/Sub rights, which would also let the checker pull the workers' subscriptions.
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { parseStagedNotice, type StagedNotice } from '../wire/staged-notice.ts';
+import { LEASE_OPTIONS } from './control-consumer.ts';
 
 /** How long close() waits for the client to let the subscription go (ms). */
 const CLOSE_TIMEOUT_MS = 2000;
@@ -38,7 +39,7 @@ export class StagedNoticeSubscription {
    */
   open(name: string): void {
     void this.close();
-    const subscription = this.#pubsub.subscription(name, { flowControl: { maxMessages: 10_000 } });
+    const subscription = this.#pubsub.subscription(name, { flowControl: { maxMessages: 10_000 }, ...LEASE_OPTIONS });
     subscription.on('message', (m: Message) => {
       // A hint: acknowledged at once (a lost one costs a listing, not an event).
       m.ack();
