@@ -27,10 +27,11 @@ const LOAD_S = 24;
 /** Each type gets one event every this many ms. */
 const EVENT_EVERY_MS = 250;
 /**
- * What the design promises for a dead replica's share (type-owners.ts): the snapshot freshness plus one round of the survivor.
- * A round on fake-gcs-server behind its fault proxy (lost responses cost a second each, paged listings) takes seconds: measured up to ~6 s.
+ * What the design promises for a dead replica's share (type-owners.ts): the snapshot freshness plus one membership refresh of the
+ * survivor. A refresh on fake-gcs-server behind its fault proxy (lost responses cost a second each) takes seconds: handovers measured
+ * 3.5–6.4 s there, and once 15.2 s in a clean-clone CI run under the whole suite's load; the bound there leaves room for that.
  */
-const handoverBoundMs = (backend: PipelineBackend) => SNAPSHOT_FRESH_MS + (backend === 'gcs' ? 10_000 : 3000);
+const handoverBoundMs = (backend: PipelineBackend) => SNAPSHOT_FRESH_MS + (backend === 'gcs' ? 15_000 : 3000);
 const CLOSE_WAIT_MS = 120_000;
 
 after(stopAllServices);
