@@ -32,7 +32,12 @@ const EVENT_EVERY_MS = 250;
  * 3.5–6.4 s there, and once 15.2 s in a clean-clone CI run under the whole suite's load; the bound there leaves room for that.
  */
 const handoverBoundMs = (backend: PipelineBackend) => SNAPSHOT_FRESH_MS + (backend === 'gcs' ? 15_000 : 3000);
-const CLOSE_WAIT_MS = 120_000;
+/**
+ * How long every window may take to close. On fake-gcs-server (lost responses, lists in pages of 10) the worst close delay was 43–68 s
+ * before the staged notices and 64–79 s after, and a clean-clone CI run went past 120 s once (issue 13's note): 240 s there, while
+ * that slowdown is open.
+ */
+const closeWaitMs = (backend: PipelineBackend) => (backend === 'gcs' ? 240_000 : 120_000);
 
 after(stopAllServices);
 
@@ -105,7 +110,7 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
       const success = (type: string, w: number) => layout.closed({ type, index: w, lengthS: WINDOW_S }) + layout.successName;
       // Each _SUCCESS is looked for until seen, once a second: the test's own requests must not be what slows fake-gcs-server down.
       const unseen = new Set(TYPES.flatMap((type) => windows.map((w) => success(type, w))));
-      await until(`every window of the ${TYPES.length} types closed`, CLOSE_WAIT_MS, async () => {
+      await until(`every window of the ${TYPES.length} types closed`, closeWaitMs(backend), async () => {
         for (const key of [...unseen]) {
           if (!(await kit.storage.stat(key))) return false;
           unseen.delete(key);
