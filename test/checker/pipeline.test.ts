@@ -13,6 +13,7 @@ import { STAGING_MANIFEST_SUFFIX, parseStagingManifest } from '../../services/st
 import { readLong } from '../../services/wire/avro-container.ts';
 import { encodeBatchAttributes } from '../../services/wire/batch-attributes.ts';
 import type { Storage } from '../../services/storage/storage.ts';
+import { DEFAULT_NOTICE_SLOTS } from '../../services/wire/topics.ts';
 import { windowEndUs, windowOf } from '../../services/wire/window.ts';
 import { overrideStorage } from '../helpers/storage-override.ts';
 import { startPipeline, readWithFastavro, WINDOW_S, type PipelineBackend, type PipelineKit } from '../helpers/pipeline-kit.ts';
@@ -166,7 +167,7 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
     // A relist interval far beyond the test: staging is listed only when a window may close (or after the checker's own
     // changes). A close decided on notices alone would, with notices lost, count the seqs staged since as lost when the
     // liveness timeout declares the killed publisher dead.
-    const checker = kit.startChecker({ stagingRelistS: 3600 });
+    const checker = kit.startChecker({ stagingRelistS: 3600, stagedNoticeSlots: DEFAULT_NOTICE_SLOTS });
     const { publisherId, resolved } = await publishUntilKilled(kit, 3000);
     const all = await readAllClosed(kit, publisherId, resolved);
     assert.equal(new Set(all.map((r) => r.seq)).size, all.length, 'no duplicates');
