@@ -57,8 +57,6 @@ export const STALE_REPLICA_STATE_MS = 3600 * 1000;
 /** How often a replica looks for heartbeat snapshots of replicas gone for good. */
 const SNAPSHOT_SWEEP_EVERY_MS = 10 * 60 * 1000;
 
-/** Where a replica publishes its view of every window. */
-
 export type WindowStateName = 'open' | 'closing' | 'closed' | 'incomplete';
 
 export interface WindowState {
@@ -201,7 +199,7 @@ export class Checker {
     const notices = this.#notices;
     if (!notices || this.#stopped) return;
     const { checkerId, stagedNoticeSlots, topicPrefix } = this.#d.options;
-    const rank = [...new Set([checkerId, ...this.#heartbeats.liveReplicas(this.#nowMs())])].sort().indexOf(checkerId);
+    const rank = this.#liveReplicasWithSelf().indexOf(checkerId);
     const slot = rank < stagedNoticeSlots ? rank : undefined;
     if (slot === this.#noticeSlot && (slot === undefined || notices.listening || Date.now() - this.#noticesTriedMs < NOTICE_RETRY_MS)) return;
     this.#index.distrustNotices();
@@ -338,7 +336,7 @@ export class Checker {
     const { options, registry } = this.#d;
     const all = registry.types();
     const live = options.shareTypes ? this.#heartbeats.liveReplicas(this.#nowMs()) : [];
-    const replicas = [...new Set([options.checkerId, ...live])].sort();
+    const replicas = options.shareTypes ? this.#liveReplicasWithSelf() : [options.checkerId];
     const owned = options.shareTypes ? ownedTypes(all.map((t) => t.name), options.checkerId, live) : new Set(all.map((t) => t.name));
     const changed = owned.size !== this.#owned.size || [...owned].some((t) => !this.#owned.has(t));
     if (changed || replicas.join() !== this.#replicas.join()) {
@@ -359,6 +357,11 @@ export class Checker {
   /** How this replica learnt of staging: listings, answers from notices without one, and notices received. */
   stagingReads(): { listings: number; fromNotices: number; notices: number } {
     return { listings: this.#index.listings, fromNotices: this.#index.fromNotices, notices: this.#notices?.received ?? 0 };
+  }
+
+  /** The live replicas, this one included (it always counts itself live), sorted: what ownership and notice slots rank. */
+  #liveReplicasWithSelf(): string[] {
+    return [...new Set([this.#d.options.checkerId, ...this.#heartbeats.liveReplicas(this.#nowMs())])].sort();
   }
 
   /** The types this replica closes (as of the last round), and the replicas it shares them with. */

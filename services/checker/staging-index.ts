@@ -6,7 +6,7 @@
 // listing: a notice is a hint and may be lost), and every `relistMs` to recover what a lost notice hid.
 import { DEAD_LETTER_NOTE_SUFFIX, parseDeadLetterNote, type DeadLetterNote } from '../storage/dead-letter-note.ts';
 import type { ObjectInfo, Storage } from '../storage/storage.ts';
-import { manifestKeyOf, parseStagingManifest, STAGING_FILE_SUFFIX, STAGING_MANIFEST_SUFFIX, type StagingManifest } from '../storage/staging-manifest.ts';
+import { manifestKeyOf, parseStagingManifest, STAGING_FILE_SUFFIX, STAGING_MANIFEST_SUFFIX, stagingFileKeyOf, type StagingManifest } from '../storage/staging-manifest.ts';
 import { layout, windowIndexOfId } from '../storage/layout.ts';
 import { isSegmentKey, parseSegment, type Segment } from './segments.ts';
 
@@ -149,7 +149,7 @@ export class StagingIndex {
           : true;
       if (read === undefined) {
         view!.objects.delete(o.key);
-        if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) view!.objects.delete(o.key.slice(0, -STAGING_MANIFEST_SUFFIX.length) + STAGING_FILE_SUFFIX);
+        if (o.key.endsWith(STAGING_MANIFEST_SUFFIX)) view!.objects.delete(stagingFileKeyOf(o.key));
       }
     }
     const out = new Map<number, WindowStaging>();
@@ -214,7 +214,7 @@ function addNoticed(view: TypeView, key: string, nowMs: number): void {
   const info = (k: string): ObjectInfo => ({ key: k, size: 0, updatedMs: nowMs, version: NOTICED });
   if (!view.objects.has(key)) view.objects.set(key, info(key));
   if (key.endsWith(STAGING_MANIFEST_SUFFIX)) {
-    const file = key.slice(0, -STAGING_MANIFEST_SUFFIX.length) + STAGING_FILE_SUFFIX;
+    const file = stagingFileKeyOf(key);
     if (!view.objects.has(file)) view.objects.set(file, info(file));
   }
 }

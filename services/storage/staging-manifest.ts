@@ -55,6 +55,12 @@ export function manifestKeyOf(stagingFileKey: string): string {
   return stagingFileKey.slice(0, -STAGING_FILE_SUFFIX.length) + STAGING_MANIFEST_SUFFIX;
 }
 
+/** The staging file key of a manifest key (manifestKeyOf's inverse). */
+export function stagingFileKeyOf(manifestKey: string): string {
+  if (!manifestKey.endsWith(STAGING_MANIFEST_SUFFIX)) throw new Error(`not a staging manifest key: ${manifestKey}`);
+  return manifestKey.slice(0, -STAGING_MANIFEST_SUFFIX.length) + STAGING_FILE_SUFFIX;
+}
+
 export function encodeStagingManifest(m: StagingManifest): string {
   return JSON.stringify(m);
 }
