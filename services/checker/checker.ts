@@ -480,6 +480,7 @@ export class Checker {
             publishers,
             controlReadToMs,
             discoveryMarginMs: options.discoveryMarginMs,
+            ...(this.#consumer ? { readingSinceMs: this.#startedMs } : {}),
             coverage,
             seenInWindow: new Set([
               ...staging.staged.flatMap((m) => m.manifest.messages.map((x) => x.publisher)),

@@ -45,6 +45,12 @@ export interface CloseRuleInput {
   readonly controlReadToMs: number | undefined;
   /** The control topic must be read this far past the window end (ms) before the window may close. */
   readonly discoveryMarginMs: number;
+  /**
+   * When the deciding checker began reading the control topic (ms). Until it has read anything (at most FIRST_READ_GRACE_MS), a
+   * max wait that passed is not enough to close: a checker that has just started (after a crash, a deploy, an outage longer than
+   * the max wait) has not read the heartbeats that may prove the window yet. Undefined: no grace.
+   */
+  readonly readingSinceMs?: number;
   /** Coverage per publisher: every seq staged (any window) or already delivered. */
   readonly coverage: ReadonlyMap<string, WindowedRuns>;
   /** Publishers with staged events in this window. */
@@ -78,6 +84,9 @@ export type CloseDecision =
       readonly otherPublishersBounded: number;
     };
 
+/** How long a checker that has just started may read the control topic before a max wait closes a window without it (ms). */
+export const FIRST_READ_GRACE_MS = 30_000;
+
 export function decideClose(input: CloseRuleInput): CloseDecision {
   const windowStartUs = input.window * input.windowS * 1_000_000;
   const windowEndUs = windowStartUs + input.windowS * 1_000_000;
@@ -90,8 +99,9 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
 
   // Until the control topic is read past the end, a publisher that started before it may still be unknown.
   const discovered = input.controlReadToMs !== undefined && input.controlReadToMs >= windowEndMs + input.discoveryMarginMs;
+  const firstRead = input.controlReadToMs === undefined && input.readingSinceMs !== undefined && input.nowMs < input.readingSinceMs + FIRST_READ_GRACE_MS;
   if (!discovered) {
-    if (pastMaxWait) pendingAtMaxWait = true;
+    if (pastMaxWait && !firstRead) pendingAtMaxWait = true;
     else {
       const readTo = input.controlReadToMs === undefined ? 'not read yet' : `read to ${new Date(input.controlReadToMs).toISOString()}`;
       waitingOn.push(`control topic ${readTo}; needs ${input.discoveryMarginMs} ms past the window end (a publisher not heard of yet may have events here)`);

@@ -1,7 +1,7 @@
 // The close rule as a table of situations: when a window may close, and what it reports missing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideClose, type CloseRuleInput, type PublisherView } from '../../services/checker/close-rule.ts';
+import { decideClose, FIRST_READ_GRACE_MS, type CloseRuleInput, type PublisherView } from '../../services/checker/close-rule.ts';
 import { WindowedRuns } from '../../services/checker/windowed-runs.ts';
 
 // 10-second windows; window 100 spans [1000 s, 1010 s).
@@ -217,6 +217,26 @@ describe('close rule and clocks', () => {
     const stuck = decideClose(input({ runs, publishers: known, controlReadToMs: endMs - 1000, nowMs: endMs + 60_000 }));
     assert.equal(stuck.kind === 'close' && stuck.status, 'incomplete');
     assert.match(stuck.kind === 'close' ? stuck.reason : '', /before the control topic was read past the window end/);
+  });
+
+  it('C18 a checker that has just started reads the control topic before a max wait closes a window without it, for at most the grace', () => {
+    const known = new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 })]);
+    const runs = { a: [[0, 40, W]] as Array<[number, number, number]> };
+    const nowMs = endMs + 3_600_000; // an hour past the end: long past the max wait (the checker was down)
+    // Nothing read yet, started a second ago: it waits, naming the topic.
+    const fresh = decideClose(input({ runs, publishers: new Map(), controlReadToMs: undefined, nowMs, readingSinceMs: nowMs - 1000 }));
+    assert.equal(fresh.kind, 'wait');
+    assert.match(fresh.kind === 'wait' ? fresh.waitingOn.join('; ') : '', /control topic not read yet/);
+    // Once read, the heartbeats decide: complete where they prove it (here: 40..50 missing below the acknowledged mark, so lost).
+    const read = decideClose(input({ runs, publishers: known, controlReadToMs: nowMs - 500, nowMs, readingSinceMs: nowMs - 1000 }));
+    assert.equal(read.kind === 'close' && read.status, 'incomplete');
+    assert.deepEqual(read.kind === 'close' && read.proofs.map((p) => [p.boundBy, p.lost]), [['heartbeat', [[40, 50]]]]);
+    // Never read within the grace (the topic is broken): the max wait closes it, as before.
+    const late = decideClose(input({ runs, publishers: new Map(), controlReadToMs: undefined, nowMs, readingSinceMs: nowMs - FIRST_READ_GRACE_MS }));
+    assert.equal(late.kind === 'close' && late.status, 'incomplete');
+    assert.match(late.kind === 'close' ? late.reason : '', /before the control topic was read past the window end/);
+    // Without readingSinceMs (no grace), unchanged.
+    assert.equal(decideClose(input({ runs, publishers: new Map(), controlReadToMs: undefined, nowMs })).kind, 'close');
   });
 });
 

@@ -40,9 +40,10 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
     try {
       // Windows of track_played with events, one of them with a gap (a staged file removed before any checker runs).
       const publisher = new Publisher({ registry: kit.registry, pubsub: kit.stack.client, windowLengthS: WINDOW_S, lingerMs: 5, maxBatchEvents: 20 });
+      // Ten bursts 500 ms apart: a 2-s window gets several staged files, so one of them has others on both sides.
       for (let i = 0; i < 200; i++) {
         void publisher.publish('track_played', trackPlayed(i));
-        if (i % 40 === 39) await new Promise((r) => setTimeout(r, 500));
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 500));
       }
       await publisher.flush();
       let manifests: Array<{ key: string }> = [];
@@ -55,11 +56,18 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
         assert.ok(Date.now() < until, 'the worker staged all 200 events within 15 s');
         await new Promise((r) => setTimeout(r, 100));
       }
-      // The victim's window keeps other staged files: a window with nothing staged that ended before any checker
+      // The victim has staged files of its window on both sides (lower and higher seqs): its seqs can only be in that window,
+      // so that window, and no other, closes incomplete with exactly them lost (a gap at a window's edge could be either
+      // neighbour's). And its window keeps other staged files: a window with nothing staged that ended before any checker
       // started is not this deployment's to close.
       const parsed = await Promise.all(manifests.map(async (o) => ({ key: o.key, m: parseStagingManifest(o.key, await kit.storage.get(o.key)) })));
-      const chosen = parsed.find((p) => parsed.filter((q) => q.m.window === p.m.window).length >= 2);
-      assert.ok(chosen, `a window with two staged files or more (${parsed.length} staged in all)`);
+      const seqSpan = (m: (typeof parsed)[number]['m']) => [Math.min(...m.messages.map((x) => x.firstSeq)), Math.max(...m.messages.map((x) => x.firstSeq + x.count))] as const;
+      const chosen = parsed.find((p) => {
+        const [from, to] = seqSpan(p.m);
+        const sameWindow = parsed.filter((q) => q !== p && q.m.window === p.m.window).map((q) => seqSpan(q.m));
+        return sameWindow.some(([, end]) => end <= from) && sameWindow.some(([start]) => start >= to);
+      });
+      assert.ok(chosen, `a staged file with others of its window on both sides (${parsed.length} staged in all: ${parsed.map((p) => `${p.m.window}:${seqSpan(p.m).join('-')}`).join(', ')})`);
       const victim = chosen.m;
       await kit.storage.delete(chosen.key);
       await kit.storage.delete(victim.file);
@@ -136,7 +144,8 @@ for (const backend of ['local', 'gcs'] as const satisfies readonly PipelineBacke
       const everyClosed = new Set([...kit.closed.values()].map((m) => `${m.type}/${m.windowStart}`));
       for (const key of byKey.keys()) assert.ok(everyClosed.has(key), `${key} was announced and is closed`);
       // The three kinds of close, and the two faults, happened.
-      assert.ok(closedNow.some((m) => m.status === 'incomplete' && m.lostEvents === victim.events), 'the gap window closed incomplete');
+      const closes = () => closedNow.map((m) => `${m.window}: ${m.status}, ${m.events} events, ${m.lostEvents} lost`).join('; ');
+      assert.ok(closedNow.some((m) => m.window === victim.window && m.status === 'incomplete' && m.lostEvents === victim.events), `the gap window ${victim.window} closed incomplete, ${victim.events} lost (closes: ${closes()}; the gap window's: ${JSON.stringify(closedNow.filter((m) => m.window === victim.window).map((m) => ({ reason: m.reason, proofs: m.publishers })))}; victim ${JSON.stringify(victim.messages)})`);
       assert.ok(closedNow.some((m) => m.status === 'complete' && m.events > 0), 'a complete window with events');
       assert.ok(closedNow.some((m) => m.status === 'complete' && m.events === 0), 'an empty window');
       assert.ok(failedPublish, "checker-a's first publish failed");
