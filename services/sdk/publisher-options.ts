@@ -9,6 +9,9 @@ import { assertWindowLength } from '../wire/window.ts';
 import { DEFAULT_MAX_LINGER_MS } from './adaptive-linger.ts';
 import { eventIdScopeProblem } from './event-id-scope.ts';
 
+/** The periodic heartbeat's interval (ms): how soon a checker can tell this publisher is alive (windows also get one right after they end). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 2000;
+
 export interface PublisherOptions {
   /** The event types this publisher may send. */
   readonly registry: Registry;
@@ -56,7 +59,7 @@ export interface PublisherOptions {
   readonly initialBackoffMs?: number;
   /** Ceiling of a retry delay (ms). Default: 5000. */
   readonly maxBackoffMs?: number;
-  /** Interval between heartbeats (ms). Default: 2000. */
+  /** Interval between heartbeats (ms). Default: DEFAULT_HEARTBEAT_INTERVAL_MS (2000). */
   readonly heartbeatIntervalMs?: number;
   /** Clock for receive times and heartbeats. Default: the system clock. */
   readonly clock?: Clock;
@@ -87,7 +90,7 @@ export function resolvePublisherOptions(o: PublisherOptions): ResolvedPublisherO
     attemptTimeoutMs: o.attemptTimeoutMs ?? 10_000,
     initialBackoffMs: o.initialBackoffMs ?? 100,
     maxBackoffMs: o.maxBackoffMs ?? 5000,
-    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 2000,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     clock: o.clock ?? systemClock,
   };
   const bad = (what: string): never => {

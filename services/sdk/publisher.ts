@@ -462,6 +462,9 @@ export class Publisher {
   /**
    * A window's end is when the checker needs this publisher's word: right after it, seal the batches of
    * the ended window and send a heartbeat, instead of leaving the close to wait for the next periodic one.
+   * That heartbeat's ackedBelow cannot cover batches still in flight (and the ones it just sealed are), so
+   * once every batch in flight then has settled, one more heartbeat says so: a close never waits for the
+   * periodic heartbeat, whose interval is then only how soon a dead publisher is noticed.
    */
   #scheduleBoundaryHeartbeat(): void {
     const nowUs = this.#o.clock.nowUs();
@@ -472,7 +475,11 @@ export class Publisher {
       if (window > this.#boundaryWindow) {
         this.#boundaryWindow = window;
         for (const batch of [...this.#open.values()]) if (batch.window < window) this.#seal(batch);
+        const inFlight = [...this.#inFlight];
         void this.#sendHeartbeat(false).catch(() => undefined);
+        if (inFlight.length > 0) {
+          void Promise.allSettled(inFlight).then(() => (this.#closing ? undefined : this.#sendHeartbeat(false).catch(() => undefined)));
+        }
       }
       this.#scheduleBoundaryHeartbeat();
     }, Math.max(BOUNDARY_SLACK_MS, dueMs));

@@ -6,7 +6,7 @@ import { startLocalStack, type LocalStack } from '../../services/local-stack/loc
 import { Registry } from '../../services/registry/registry.ts';
 import { Publisher } from '../../services/sdk/index.ts';
 import type { Clock } from '../../services/time/clock.ts';
-import { parseHeartbeat } from '../../services/wire/heartbeat.ts';
+import { parseHeartbeat, type Heartbeat } from '../../services/wire/heartbeat.ts';
 import { decodeBatch, type DecodedBatch } from '../helpers/decode-batch.ts';
 import { drainSubscription } from '../helpers/drain-subscription.ts';
 import { searchPerformed, trackPlayed } from '../helpers/sample-events.ts';
@@ -98,7 +98,7 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     assert.deepEqual(batches.map((b) => b.attributes.count).sort(), [10, 20]);
   });
 
-  it('at a window end, sends the ended window’s open batch and a heartbeat at once (no wait for the linger or the periodic heartbeat)', async () => {
+  it('at a window end, sends the ended window’s open batch and a heartbeat at once, and another once the batch is acknowledged (no wait for the linger or the periodic heartbeat)', async () => {
     const endUs = Date.UTC(2026, 10, 22, 12, 0, 10) * 1000_000 / 1000;
     let now = endUs - 200_000; // 200 ms before a 10-second window ends
     const clock: Clock = { nowUs: () => now };
@@ -110,10 +110,15 @@ describe('publisher SDK on the Pub/Sub emulator', () => {
     await Promise.all(pending); // resolves only if the boundary sealed the lingering batch
     const batches = (await drainType('track_played')).filter((b) => b.attributes.publisher === 'boundary-pub');
     assert.deepEqual(batches.map((b) => b.attributes.count), [3]);
-    const beats = (await drainHeartbeats()).filter((h) => h.publisher === 'boundary-pub');
+    // The boundary heartbeat, and once the sealed batch settled, one that says so (ackedBelow 3): the checker's proof needs both
+    // the time and the acks, and must not wait for a periodic heartbeat (60 s here) to get them.
+    const beats: Heartbeat[] = [];
+    const settled = () => beats.find((h) => !h.final && h.timeUs >= endUs && h.types.track_played?.ackedBelow === 3);
+    for (const deadline = Date.now() + 10_000; !settled() && Date.now() < deadline; ) beats.push(...(await drainHeartbeats()).filter((h) => h.publisher === 'boundary-pub'));
     const boundary = beats.find((h) => !h.final && h.timeUs >= endUs);
     assert.ok(boundary, `a heartbeat stamped at or after the window end was sent before close (got ${beats.length} heartbeats)`);
     assert.equal(boundary.types.track_played?.nextSeq, 3);
+    assert.ok(settled(), `a heartbeat after the window end shows its events acknowledged, before close (got ${JSON.stringify(beats.map((h) => h.types.track_played ?? null))})`);
     await publisher.close();
   });
 
