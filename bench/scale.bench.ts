@@ -1,7 +1,7 @@
 // Benchmark: the real pipeline as processes at scale (issue #13) — 500 event types, 1,000 SDK publishers, 1 and 3 checker replicas; close delay over every (type, window), checker CPU and bucket requests per round.
 //
 // Run: node_modules/.bin/node bench/scale.bench.ts [--json] [--quick] [--types N] [--publishers N] [--replicas 1,3]
-//      [--windows N] [--window-s S] [--publisher-eps R]
+//      [--windows N] [--window-s S] [--publisher-eps R] [--heartbeat-ms MS]
 //
 //   A registry of N synthetic types (copies of search_performed, its type.json as it is) is generated
 //   (scale/synthetic-registry.ts); for each setting its topics and subscriptions are provisioned on the
@@ -42,6 +42,8 @@ export interface BenchOptions {
   typesPerPublisher?: number;
   /** Events/s of each publisher. Default: 0.1 (100 events/s in all: at 1 event/s the emulator, at one core, fails most publishes here). */
   publisherEps?: number;
+  /** The publishers' periodic heartbeat (ms). Default: the SDK's. */
+  heartbeatIntervalMs?: number;
   /** Checker replicas of each setting, in order. Default: [1, 3]. */
   replicas?: number[];
   /** Worker processes (each pulls its share of the types). Default: 1. */
@@ -61,6 +63,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     fleetProcesses: options.fleetProcesses ?? 4,
     typesPerPublisher: options.typesPerPublisher ?? 3,
     publisherEps: options.publisherEps ?? 0.1,
+    heartbeatIntervalMs: options.heartbeatIntervalMs,
     replicas: options.replicas ?? [1, 3],
     workers: options.workers ?? 1,
     windowS: options.windowS ?? 20,
@@ -75,7 +78,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const runs: SettingRun[] = [];
   try {
     for (const replicas of o.replicas) {
-      runs.push(await runSetting({ stack, registry, replicas, windowS: o.windowS, windows: o.windows, workers: o.workers, publishers: o.publishers, fleetProcesses: o.fleetProcesses, typesPerPublisher: o.typesPerPublisher, publisherEps: o.publisherEps }));
+      runs.push(await runSetting({ stack, registry, replicas, windowS: o.windowS, windows: o.windows, workers: o.workers, publishers: o.publishers, fleetProcesses: o.fleetProcesses, typesPerPublisher: o.typesPerPublisher, publisherEps: o.publisherEps, heartbeatIntervalMs: o.heartbeatIntervalMs }));
     }
   } finally {
     killChildren();
@@ -97,6 +100,7 @@ if (import.meta.main) {
   if (num('--windows') !== undefined) over.windows = num('--windows');
   if (num('--publisher-eps') !== undefined) over.publisherEps = num('--publisher-eps');
   if (num('--window-s') !== undefined) over.windowS = num('--window-s');
+  if (num('--heartbeat-ms') !== undefined) over.heartbeatIntervalMs = num('--heartbeat-ms');
   if (valueOf('--replicas') !== undefined) over.replicas = valueOf('--replicas')!.split(',').map(Number);
   await runStandalone(() => run({ ...(args.includes('--quick') ? QUICK : {}), ...over }), args.includes('--json'));
 }

@@ -24,6 +24,8 @@ export interface FleetOptions {
   readonly typesPerIdentity: number;
   /** Events/s of one identity, spread evenly over its types. */
   readonly identityEps: number;
+  /** The SDK's periodic heartbeat of each identity (ms); unset: the SDK's default. */
+  readonly heartbeatIntervalMs?: number;
   readonly stopAtMs: number;
   readonly origin: string;
 }
@@ -84,7 +86,7 @@ async function fleet(o: FleetOptions): Promise<void> {
   const payloads = Array.from({ length: 64 }, (_, i) => SAMPLE_EVENTS.search_performed!(i));
   const ids = Array.from({ length: o.identities }, (_, k) => {
     const index = o.firstIdentity + k;
-    const publisher = new Publisher({ registry, pubsub, windowLengthS: o.windowS, origin: o.origin, topicPrefix: o.topicPrefix });
+    const publisher = new Publisher({ registry, pubsub, windowLengthS: o.windowS, origin: o.origin, topicPrefix: o.topicPrefix, ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}) });
     const types = typesOf(index, names, o.typesPerIdentity);
     return { publisher, types, sent: 0, acknowledged: Object.fromEntries(types.map((t) => [t, 0])) as Record<string, number>, failed: 0 };
   });

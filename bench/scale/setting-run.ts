@@ -21,6 +21,8 @@ export interface SettingParams {
   readonly typesPerPublisher: number;
   /** Events/s of each publisher. */
   readonly publisherEps: number;
+  /** The publishers' periodic heartbeat (ms); unset: the SDK's default. */
+  readonly heartbeatIntervalMs?: number;
 }
 
 export interface SettingRun {
@@ -67,6 +69,7 @@ export async function runSetting(o: SettingParams): Promise<SettingRun> {
     const fleets = await pipeline.startFleets(Math.min(o.fleetProcesses, o.publishers), o.publishers, {
       typesPerIdentity: o.typesPerPublisher,
       identityEps: o.publisherEps,
+      ...(o.heartbeatIntervalMs ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
       stopAtMs: Date.now() + 3_600_000, // a bound: the run stops them with SIGTERM
       origin: 'bench-scale',
     });
