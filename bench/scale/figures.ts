@@ -1,5 +1,5 @@
 // The scale benchmark's figures from its settings' runs: close delay spread, checker CPU and bucket requests per round per replica, cores by role, the 3-vs-1-replica ratios, and the audit's must-be-0 counts.
-import { DEFAULT_HEARTBEAT_INTERVAL_MS as DEFAULT_HEARTBEAT_MS } from '../../services/sdk/publisher-options.ts';
+import { DEFAULT_HEARTBEAT_INTERVAL_MS } from '../../services/sdk/publisher-options.ts';
 import { auditFigures } from '../kit/closed-audit.ts';
 import { mustBeZero, requireZeros, type BenchResult } from '../kit/results.ts';
 import { quantileCaveat, round, spread } from '../kit/stats.ts';
@@ -37,7 +37,7 @@ function perRound(samples: readonly CheckerSample[]): { cpuS: number; rounds: nu
 export function scaleFigures(runs: readonly SettingRun[], o: ScaleSettings): BenchResult[] {
   const results: BenchResult[] = [
     { name: 'scale_types', value: o.types, unit: `event types (synthetic copies of search_performed), ${o.windowS}-s windows` },
-    { name: 'scale_publishers', value: o.publishers, unit: `SDK publisher identities in ${o.fleetProcesses} processes, ${o.typesPerPublisher} types each at ${o.publisherEps} event/s per publisher (${Math.round(o.publishers * o.publisherEps)} events/s in all), heartbeats every ${(o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS) / 1000} s${o.heartbeatIntervalMs ? '' : ' (the SDK default)'}; ${o.workers} worker process(es)` },
+    { name: 'scale_publishers', value: o.publishers, unit: `SDK publisher identities in ${o.fleetProcesses} processes, ${o.typesPerPublisher} types each at ${o.publisherEps} event/s per publisher (${Math.round(o.publishers * o.publisherEps)} events/s in all), heartbeats every ${(o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS) / 1000} s${o.heartbeatIntervalMs ? '' : ' (the SDK default)'}; ${o.workers} worker process(es)` },
   ];
   const notes: string[] = [];
   const byReplicas = new Map(runs.map((r) => [r.replicas, r]));
