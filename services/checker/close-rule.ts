@@ -87,12 +87,16 @@ export type CloseDecision =
 /** How long a checker that has just started may read the control topic before a max wait closes a window without it (ms). */
 export const FIRST_READ_GRACE_MS = 30_000;
 
+/** Publishers a waiting decision names as unheard since the window end; the rest are counted (a status file lists every waiting window). */
+export const MAX_UNHEARD_NAMED = 10;
+
 export function decideClose(input: CloseRuleInput): CloseDecision {
   const windowStartUs = input.window * input.windowS * 1_000_000;
   const windowEndUs = windowStartUs + input.windowS * 1_000_000;
   const windowEndMs = windowEndUs / 1000;
   const pastMaxWait = input.nowMs >= windowEndMs + input.maxWaitMs;
   const waitingOn: string[] = [];
+  const unheard: string[] = [];
   const proofs: PublisherProof[] = [];
   let otherPublishersBounded = 0;
   let pendingAtMaxWait = false;
@@ -117,6 +121,12 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
     // Gone before W began, by both clocks: its own (a clock behind says "before" for a heartbeat sent during W)
     // and Pub/Sub's publish time of its last heartbeat (which a clock ahead cannot move back).
     if ((hb.final || dead) && hb.timeUs < windowStartUs && (p.heartbeatPublishedMs ?? p.lastSeenMs) < windowStartUs / 1000) continue;
+    // Bounded past the window, never stamped a seq of this type, nothing of it here or covered: nothing to prove (the
+    // loop below finds exactly that, at a cost per publisher that hundreds of types sharing a thousand would pay).
+    if ((hb.final || hb.timeUs >= windowEndUs) && hb.types[input.type] === undefined && !input.seenInWindow.has(p.id) && !input.coverage.has(p.id)) {
+      otherPublishersBounded++;
+      continue;
+    }
     ids.add(p.id);
   }
 
@@ -152,7 +162,7 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
       bound = Math.max(progress.nextSeq, covered);
       ceilingWindow = Number.MAX_SAFE_INTEGER;
     } else {
-      waitingOn.push(`${id}: no heartbeat at or after the window end yet`);
+      unheard.push(id);
       continue;
     }
 
@@ -200,6 +210,11 @@ export function decideClose(input: CloseRuleInput): CloseDecision {
     });
   }
 
+  if (unheard.length > 0) {
+    const named = unheard.slice(0, MAX_UNHEARD_NAMED).map((id) => `${id}: no heartbeat at or after the window end yet`);
+    const more = unheard.length - named.length;
+    waitingOn.push(...named, ...(more > 0 ? [`${more} more publishers: no heartbeat at or after the window end yet`] : []));
+  }
   if (waitingOn.length > 0) return { kind: 'wait', waitingOn };
   const anyLost = proofs.some((p) => p.lost.length > 0);
   const status = anyLost || pendingAtMaxWait ? 'incomplete' : 'complete';

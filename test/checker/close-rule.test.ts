@@ -1,7 +1,7 @@
 // The close rule as a table of situations: when a window may close, and what it reports missing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideClose, FIRST_READ_GRACE_MS, type CloseRuleInput, type PublisherView } from '../../services/checker/close-rule.ts';
+import { decideClose, FIRST_READ_GRACE_MS, MAX_UNHEARD_NAMED, type CloseRuleInput, type PublisherView } from '../../services/checker/close-rule.ts';
 import { WindowedRuns } from '../../services/checker/windowed-runs.ts';
 
 // 10-second windows; window 100 spans [1000 s, 1010 s).
@@ -237,6 +237,24 @@ describe('close rule and clocks', () => {
     assert.match(late.kind === 'close' ? late.reason : '', /before the control topic was read past the window end/);
     // Without readingSinceMs (no grace), unchanged.
     assert.equal(decideClose(input({ runs, publishers: new Map(), controlReadToMs: undefined, nowMs })).kind, 'close');
+  });
+
+  it('C19 hundreds of publishers of other types: bounded past the end they are counted, not proven; unheard ones are named up to a limit, the rest counted', () => {
+    const other = (id: string, timeMs: number): [string, PublisherView] => [id, { id, startedUs: us(990_000), heartbeat: { timeUs: us(timeMs), final: false, types: { u: { nextSeq: 9, ackedBelow: 9 } } }, lastSeenMs: timeMs }];
+    const others = Array.from({ length: 300 }, (_, i) => other(`o${String(i).padStart(3, '0')}`, endMs + 200));
+    const runs = { a: [[0, 50, W]] as Array<[number, number, number]> };
+    const bounded = decideClose(input({ runs, publishers: new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 }), ...others]) }));
+    assert.equal(bounded.kind === 'close' && bounded.status, 'complete');
+    assert.deepEqual(bounded.kind === 'close' && bounded.proofs.map((p) => p.publisher), ['a'], 'the manifest names only the publisher of the type');
+    assert.equal(bounded.kind === 'close' && bounded.otherPublishersBounded, 300);
+    // The same publishers not heard from since the end: the window waits on each, and names the first MAX_UNHEARD_NAMED.
+    const unheard = others.map(([id]) => other(id, endMs - 200));
+    const waiting = decideClose(input({ runs, publishers: new Map([pub('a', { timeMs: endMs + 100, nextSeq: 50 }), ...unheard]) }));
+    assert.equal(waiting.kind, 'wait');
+    const waitingOn = waiting.kind === 'wait' ? waiting.waitingOn : [];
+    assert.equal(waitingOn.length, MAX_UNHEARD_NAMED + 1);
+    assert.equal(waitingOn[0], 'o000: no heartbeat at or after the window end yet');
+    assert.equal(waitingOn.at(-1), `${300 - MAX_UNHEARD_NAMED} more publishers: no heartbeat at or after the window end yet`);
   });
 });
 
