@@ -29,7 +29,7 @@ import { moveLateEvents, removeStaged } from './late-events.ts';
 import { WindowAnnouncer, type EventSink } from './window-announcer.ts';
 import { compactSegment, notInSegments, segmentPrefix } from './segments.ts';
 import { emptyWindowStaging, StagingIndex, type IndexedManifest, type WindowStaging } from './staging-index.ts';
-import { closeWindow, closingRoot, readClosedManifest } from './window-closer.ts';
+import { closeWindow, closeWindowOutcome, closingRoot, readClosedManifest, type CloseOutcome } from './window-closer.ts';
 import { ownedTypes } from './type-owners.ts';
 import { runsOf, WindowedRuns } from './windowed-runs.ts';
 
@@ -79,8 +79,8 @@ interface ClosedWindow {
   readonly manifest: ClosedManifest;
   /** What was staged when the round listed it. */
   readonly staging: WindowStaging;
-  /** Closed by this round, after the listing: its closing attempt's files are not in `staging`. */
-  readonly closedNow?: boolean;
+  /** Closed by this round, after the listing: its closing attempt's files are not in `staging`, but here. */
+  readonly closedNow?: CloseOutcome;
 }
 
 interface StagedCoverage {
@@ -461,7 +461,9 @@ export class Checker {
       const staging = windows.get(w)!;
       const ref: WindowRef = { type, index: w, lengthS: options.windowS };
       const ended = this.#nowMs() >= windowEndUs(w, options.windowS) / 1000;
-      const closed = ended ? await this.#closedManifest(ref) : undefined;
+      // Known closed, or found closed (by another replica) once this round wants to close it: while a window waits,
+      // its manifest is not read every round.
+      const closed = ended ? this.#closed.get(`${type}/${w}`) : undefined;
       if (closed) {
         closedWindows.push({ ref, manifest: closed, staging });
         continue;
@@ -488,6 +490,11 @@ export class Checker {
             ]),
           })
         : undefined;
+      const committed = decision?.kind === 'close' ? await this.#closedManifest(ref) : undefined;
+      if (committed) {
+        closedWindows.push({ ref, manifest: committed, staging });
+        continue;
+      }
       if (decision?.kind !== 'close') {
         // Not closable yet: compact what has piled up, so that closing later only finishes the tail. Beside
         // the rounds, so it never holds a close back; and not for a window that has just ended (its close
@@ -522,7 +529,8 @@ export class Checker {
       }
       // A span per close, in the trace of the window's first traced message, linked to every one (tracing.ts).
       const traced = { type: ref.type, window: ref.index, windowS: ref.lengthS, manifests: staging.staged.map((s) => s.manifest) };
-      const manifest = await traceClose(traced, () => closeWindow(storage, this.#d.registry, {
+      let outcome: CloseOutcome | undefined;
+      const manifest = await traceClose(traced, async () => (outcome = await closeWindowOutcome(storage, this.#d.registry, {
         ref,
         status: decision.status,
         reason: decision.reason,
@@ -537,8 +545,9 @@ export class Checker {
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
         clientIdHorizonUs: options.clientIdHorizonS * 1e6,
-      }));
-      closedWindows.push({ ref, manifest, staging, closedNow: true });
+        knownUncommitted: true, // #closedManifest read none just now
+      })).manifest);
+      closedWindows.push({ ref, manifest, staging, closedNow: outcome });
     }
     await this.#afterClose(type, closedWindows);
     if (closedWindows.length > 0) this.#index.changed(type); // staging removed, late files moved: the next round lists
@@ -571,8 +580,8 @@ export class Checker {
     }
     // Announced before the staging goes (a crash here leaves the window listed, so it is announced later). A failed
     // publish does not hold the cleanup back: the window is recorded as owed and retried (#retryOwedAnnouncements).
-    for (const { ref, manifest } of closedWindows) {
-      const failed = await this.#announcer?.announceOrOwe(ref, manifest);
+    for (const { ref, manifest, closedNow } of closedWindows) {
+      const failed = await this.#announcer?.announceOrOwe(ref, manifest, closedNow?.manifestSha256);
       if (failed) this.#recordError(`${ref.type}: announcing window ${ref.index} (owed, retried): ${failed.message}`);
     }
     // Notes of dead-lettered seqs, in the manifest or come after the close: kept as coverage before they go.
@@ -590,15 +599,16 @@ export class Checker {
       await removeStaged(storage, done);
       await mapLimit(staging.deadLetterNotes, 16, (n) => storage.delete(n.key));
       // Segments and closing attempts are caches of staged files: once the window is closed, none of them is
-      // needed. A close made by this round wrote its attempt after the listing: list that folder again.
-      const attempts = closedNow ? (await storage.list(closingRoot(ref))).map((o) => o.key) : [];
-      const caches = new Set([...staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref))), ...attempts]);
-      await mapLimit([...caches], 16, (k) => storage.delete(k));
+      // needed. A close made by this round wrote its attempt after the listing (the outcome names its files; an
+      // attempt another replica wrote after the listing is in the next listing, and goes then).
+      const listedCaches = staging.keys.filter((k) => k.startsWith(segmentPrefix(ref)) || k.startsWith(closingRoot(ref)));
+      await mapLimit([...new Set([...listedCaches, ...(closedNow?.attemptKeys ?? [])])], 16, (k) => storage.delete(k));
       // Debris of workers that died between a file and its manifest: old enough that no manifest can still come.
       const debris = staging.orphans.filter((o) => this.#nowMs() - o.updatedMs >= options.orphanAgeS * 1000);
       await mapLimit(debris, 16, (o) => storage.delete(o.key));
-      // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can exist.
-      if (caches.size > 0) await removeUnlistedClientIds(storage, ref, manifest.attempt);
+      // Every client-id chunk is written after its segment's or closing attempt's parts: debris here is when orphans can
+      // exist (a window this round closed itself, from staged files alone, has only its own chunks, which it keeps).
+      if (listedCaches.length > 0 || (closedNow && !closedNow.committedHere)) await removeUnlistedClientIds(storage, ref, manifest.attempt);
       if (late.length > 0) {
         const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
           maxPartBytes: options.maxPartBytes,

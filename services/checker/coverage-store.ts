@@ -32,6 +32,8 @@ export class CoverageStore {
   readonly #files = new Map<string, ChangedObjects>();
   /** Per type: the replicas' files as last listed. */
   readonly #listed = new Map<string, ObjectInfo[]>();
+  /** Files this store saved: what they hold is in memory already, so they are not read back. */
+  readonly #saved = new Set<string>();
 
   /** Delivered seqs of `type`, by publisher. */
   runs(type: string): Map<string, WindowedRuns> {
@@ -75,6 +77,7 @@ export class CoverageStore {
     if (!files) this.#files.set(type, (files = new ChangedObjects()));
     this.#listed.set(type, listed);
     for (const o of files.changed(listed)) {
+      if (this.#saved.has(o.key)) continue;
       try {
         const data = JSON.parse((await storage.get(o.key)).toString('utf8')) as SavedCoverage | Record<string, Run[]>;
         const saved: Omit<SavedCoverage, 'format'> = data.format === FORMAT ? (data as SavedCoverage) : { delivered: data as Record<string, Run[]>, deadLettered: {} };
@@ -97,6 +100,7 @@ export class CoverageStore {
     };
     const saved: SavedCoverage = { format: FORMAT, delivered: pick(this.runs(type)), deadLettered: pick(this.deadLetteredRuns(type)) };
     await storage.put(coverageKey(type, checkerId), JSON.stringify(saved));
+    this.#saved.add(coverageKey(type, checkerId));
   }
 
   /**

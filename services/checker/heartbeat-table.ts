@@ -42,6 +42,8 @@ export class HeartbeatTable {
   readonly #snapshots = new ChangedObjects();
   /** The snapshots as last listed. */
   #listed: ObjectInfo[] = [];
+  /** This replica's own snapshot, once saved: what it holds is in memory already, so it is not read back. */
+  #ownKey: string | undefined;
 
   /** Notes that a control message (heartbeat, probe, or malformed) published at `publishMs` was received. */
   noteControl(publishMs: number): void {
@@ -97,14 +99,20 @@ export class HeartbeatTable {
 
   /** Saves this replica's snapshot; `stopped` marks the last one of a replica that stops cleanly. */
   async save(storage: Storage, checkerId: string, nowMs: number, stopped = false): Promise<void> {
-    const snapshot: Snapshot = { savedMs: nowMs, controlMs: this.#controlMs ?? null, ...(stopped ? { stopped } : {}), publishers: [...this.#views.values()] };
-    await storage.put(heartbeatSnapshotKey(checkerId), JSON.stringify(snapshot));
+    const controlMs = this.#controlMs;
+    const snapshot: Snapshot = { savedMs: nowMs, controlMs: controlMs ?? null, ...(stopped ? { stopped } : {}), publishers: [...this.#views.values()] };
+    const key = heartbeatSnapshotKey(checkerId);
+    await storage.put(key, JSON.stringify(snapshot));
+    // As reading it back would record it.
+    this.#ownKey = key;
+    this.#replicas.set(key, { savedMs: nowMs, controlMs, stopped });
   }
 
   /** Merges every replica's snapshot into this table; one read since its last read is not read again. */
   async loadAll(storage: Storage): Promise<void> {
     this.#listed = await storage.list(PREFIX);
     for (const o of this.#snapshots.changed(this.#listed)) {
+      if (o.key === this.#ownKey) continue;
       try {
         const parsed = JSON.parse((await storage.get(o.key)).toString('utf8')) as Snapshot | PublisherView[];
         // A snapshot from before the control watermark was a bare array: its heartbeats still count.

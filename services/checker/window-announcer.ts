@@ -36,18 +36,23 @@ export class WindowAnnouncer {
     this.#send = send;
   }
 
-  /** Announces the closed window unless a marker says it was; throws when the publish or the marker fails (the next round tries again). */
-  async ensure(ref: WindowRef, manifest: ClosedManifest): Promise<void> {
+  /**
+   * Announces the closed window unless a marker says it was; throws when the publish or the marker fails (the next
+   * round tries again). `storedSha256`: given by the replica that has just committed the manifest (the SHA-256 of the
+   * bytes it created), which announces without looking for a marker (none can be older than its commit; one
+   * written since by a replica that adopted the close means a second announcement, which the dedupKey makes harmless).
+   */
+  async ensure(ref: WindowRef, manifest: ClosedManifest, storedSha256?: string): Promise<void> {
     const key = announcedKey(ref);
     if (this.#done.has(key)) return;
-    if (await this.#storage.stat(key)) {
+    if (storedSha256 === undefined && (await this.#storage.stat(key))) {
       this.#done.add(key);
       return;
     }
     const folder = layout.closed(ref);
     // The manifest as stored (create-only: the same bytes for every replica), not as this replica re-serializes it.
-    const bytes = await this.#storage.get(folder + layout.manifestName);
-    const event = windowClosedEvent(manifest, `${this.#storage.location}/${folder}`, createHash('sha256').update(bytes).digest('hex'));
+    const sha256 = storedSha256 ?? createHash('sha256').update(await this.#storage.get(folder + layout.manifestName)).digest('hex');
+    const event = windowClosedEvent(manifest, `${this.#storage.location}/${folder}`, sha256);
     await this.#send(Buffer.from(JSON.stringify(event)), windowClosedAttributes(event), ref.type);
     try {
       await this.#storage.createOnly(key, JSON.stringify({ dedupKey: event.dedupKey, sha256: event.manifest.sha256 }));
@@ -61,9 +66,9 @@ export class WindowAnnouncer {
    * Announces the window, or, when that fails, records it as owed so the caller's cleanup can go on. Returns the
    * failure (to count and log) or undefined; throws only when the window could be neither announced nor recorded.
    */
-  async announceOrOwe(ref: WindowRef, manifest: ClosedManifest): Promise<Error | undefined> {
+  async announceOrOwe(ref: WindowRef, manifest: ClosedManifest, storedSha256?: string): Promise<Error | undefined> {
     try {
-      await this.ensure(ref, manifest);
+      await this.ensure(ref, manifest, storedSha256);
       return undefined;
     } catch (err) {
       try {

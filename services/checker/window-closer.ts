@@ -6,7 +6,7 @@
 // manifest. Putting parts in place (a hard link or a server-side copy) is idempotent and driven by
 // the winner's plan, so a crash at any step is finished by the next round of any checker. A closed
 // window never changes after _SUCCESS, and never holds a file its manifest does not list.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mapLimit } from '../concurrency/map-limit.ts';
 import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -47,6 +47,23 @@ export interface CloseRequest {
   readonly codec: CodecName;
   /** Client-id duplicates are dropped when received at most this far apart (µs). */
   readonly clientIdHorizonUs: number;
+  /**
+   * The caller read the window's manifest just now and found none: the close does not read it again. (A close
+   * committed meanwhile by another replica is still found: the create-only commit fails, and its manifest is adopted.)
+   */
+  readonly knownUncommitted?: boolean;
+}
+
+/** What a close did, for the caller's cleanup and announcement (saving them a listing and two reads). */
+export interface CloseOutcome {
+  /** The manifest that won. */
+  readonly manifest: ClosedManifest;
+  /** Whether this call's own attempt committed it. */
+  readonly committedHere: boolean;
+  /** What this call's attempt wrote under its closing folder (to remove once the window is closed). */
+  readonly attemptKeys: readonly string[];
+  /** SHA-256 of the manifest's bytes as stored, when this call wrote them. */
+  readonly manifestSha256?: string;
 }
 
 /** Reads a window's manifest, if it has one. */
@@ -61,17 +78,23 @@ export async function readClosedManifest(storage: Storage, ref: WindowRef): Prom
 
 /** Closes the window (or finishes a close someone else committed); returns the manifest that won. */
 export async function closeWindow(storage: Storage, registry: Registry, req: CloseRequest): Promise<ClosedManifest> {
+  return (await closeWindowOutcome(storage, registry, req)).manifest;
+}
+
+/** closeWindow, saying also whether this call committed the manifest and what its attempt wrote. */
+export async function closeWindowOutcome(storage: Storage, registry: Registry, req: CloseRequest): Promise<CloseOutcome> {
   const dir = layout.closed(req.ref);
-  const existing = await readClosedManifest(storage, req.ref);
+  const existing = req.knownUncommitted ? undefined : await readClosedManifest(storage, req.ref);
   if (existing) {
     await finish(storage, req.ref, existing);
-    return existing;
+    return { manifest: existing, committedHere: false, attemptKeys: [] };
   }
   const attempt = randomBytes(6).toString('hex');
   const work = closingPrefix(req.ref, attempt);
-  let manifest: ClosedManifest;
+  const written: string[] = [];
+  let committed: Committed;
   try {
-    manifest = await attemptClose(storage, registry, req, attempt, work, dir);
+    committed = await attemptClose(storage, registry, req, attempt, work, dir, written);
   } catch (err) {
     // Which manifest is there now decides what this attempt's files are. (A write can land and still
     // report a failure, as a request that times out after the object was created: then the manifest is
@@ -85,18 +108,25 @@ export async function closeWindow(storage: Storage, registry: Registry, req: Clo
     }
     if (winner?.attempt === attempt) {
       await finish(storage, req.ref, winner);
-      return winner;
+      return { manifest: winner, committedHere: true, attemptKeys: written };
     }
     // Not committed, or another checker's commit: this attempt's own files must not outlive it.
     for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
     await removeAttemptClientIds(storage, req.ref, attempt).catch(() => undefined);
     if (!winner) throw err;
     await finish(storage, req.ref, winner);
-    return winner;
+    return { manifest: winner, committedHere: false, attemptKeys: [] };
   }
-  // Committed: from here a failure leaves the attempt folder for the next round to finish from.
-  await finish(storage, req.ref, manifest);
-  return manifest;
+  // Committed: from here a failure leaves the attempt folder for the next round to finish from. Nothing entered the
+  // window's folder before the commit, and this call holds the plan: no listing of the folder, no read of the plan.
+  await finish(storage, req.ref, committed.manifest, committed.plan);
+  return { manifest: committed.manifest, committedHere: true, attemptKeys: written, manifestSha256: committed.sha256 };
+}
+
+interface Committed {
+  readonly manifest: ClosedManifest;
+  readonly plan: ClosePlan;
+  readonly sha256: string;
 }
 
 /** Where a closing attempt builds its parts and plan. */
@@ -109,7 +139,7 @@ interface ClosePlan {
   readonly sources: Record<string, string>;
 }
 
-async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string): Promise<ClosedManifest> {
+async function attemptClose(storage: Storage, registry: Registry, req: CloseRequest, attempt: string, work: string, dir: string, attemptKeys: string[]): Promise<Committed> {
   const provenAtMs = req.provenAtMs ?? req.nowMs();
   const sources: Record<string, string> = {};
   const tail = notInSegments(req.manifests, req.segments);
@@ -214,21 +244,26 @@ async function attemptClose(storage: Storage, registry: Registry, req: CloseRequ
     attempt,
   };
   const plan: ClosePlan = { attempt, sources };
+  attemptKeys.push(...files.map((f) => f.key).filter((key) => key.startsWith(work)), `${work}plan.json`);
   await storage.createOnly(`${work}plan.json`, JSON.stringify(plan));
   // Before the commit point, so the winning manifest always has its index of client ids.
   await writeClosedClientIds(storage, req.ref, attempt, idChunks);
-  await storage.createOnly(dir + layout.manifestName, JSON.stringify(manifest, null, 2)); // the commit point
-  return manifest;
+  const bytes = Buffer.from(JSON.stringify(manifest, null, 2));
+  await storage.createOnly(dir + layout.manifestName, bytes); // the commit point
+  return { manifest, plan, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
-/** Puts the manifest's files in place from its attempt's plan, removes any part it does not list, then writes _SUCCESS. Idempotent. */
-async function finish(storage: Storage, ref: WindowRef, manifest: ClosedManifest): Promise<void> {
+/**
+ * Puts the manifest's files in place from its attempt's plan, removes any part it does not list, then writes _SUCCESS.
+ * Idempotent. `ownPlan`: the caller's attempt just committed with this plan, so the folder holds only the manifest.
+ */
+async function finish(storage: Storage, ref: WindowRef, manifest: ClosedManifest, ownPlan?: ClosePlan): Promise<void> {
   const dir = layout.closed(ref);
   const listed = new Set(manifest.files.map((f) => f.name));
-  const present = new Set((await storage.list(dir)).map((o) => o.key.slice(dir.length)));
+  const present = ownPlan ? new Set<string>() : new Set((await storage.list(dir)).map((o) => o.key.slice(dir.length)));
   const missing = manifest.files.filter((f) => !present.has(f.name));
   if (missing.length > 0) {
-    const plan = JSON.parse((await storage.get(`${closingPrefix(ref, manifest.attempt)}plan.json`)).toString('utf8')) as ClosePlan;
+    const plan = ownPlan ?? (JSON.parse((await storage.get(`${closingPrefix(ref, manifest.attempt)}plan.json`)).toString('utf8')) as ClosePlan);
     // Copies are server-side (a hard link locally) and independent: several at once.
     await mapLimit(missing, COPIES_IN_PARALLEL, async (f) => {
       const source = plan.sources[f.name];

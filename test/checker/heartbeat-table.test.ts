@@ -89,6 +89,31 @@ describe('heartbeat table: control topic read-to mark', () => {
     assert.deepEqual(viewCoverage.runs('t').get('p')?.runs.map((r) => [r.from, r.to]), [[0, 5]]);
   });
 
+  it('a replica does not read back its own snapshot or coverage once saved, yet counts itself live and read to its own mark', async () => {
+    const local = await LocalDirectoryStorage.open(await tempDir('hg-hbt-'));
+    const reads: string[] = [];
+    const storage = overrideStorage(local, { get: async (key) => (reads.push(key), local.get(key)) });
+    const a = new HeartbeatTable();
+    a.noteControl(T + 400);
+    a.observe({ publisher: 'p', origin: 'test', windowS: 3600, startedUs: 0, timeUs: T * 1000, final: false, types: { t: { nextSeq: 5, ackedBelow: 5 } } }, T);
+    await a.save(storage, 'a', T + 500);
+    const coverage = new CoverageStore();
+    coverage.add('t', 'p', 0, 5, 1);
+    await coverage.save(storage, 't', 'a', () => true);
+    await a.loadAll(storage);
+    await coverage.load(storage, 't');
+    assert.deepEqual(reads, [], 'what it saved is what it holds');
+    assert.deepEqual(a.liveReplicas(T + 1000), ['a']);
+    assert.equal(a.controlReadToMs(T + 1000), T + 400, 'its own mark, as saved');
+    // A new process under the same id (a restart) has not saved yet: it reads both.
+    const restarted = new HeartbeatTable();
+    const restartedCoverage = new CoverageStore();
+    await restarted.loadAll(storage);
+    await restartedCoverage.load(storage, 't');
+    assert.deepEqual(reads.sort(), ['checker/coverage/t/a.json', heartbeatSnapshotKey('a')]);
+    assert.equal(restarted.get('p')?.heartbeat?.types.t?.nextSeq, 5);
+  });
+
   it("removes the snapshots of replicas gone for good (unwritten for the publisher retention), not a recent one, nor one written again since it was merged", async () => {
     const root = await tempDir('hg-hbt-');
     const storage = await LocalDirectoryStorage.open(root);

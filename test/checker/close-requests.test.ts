@@ -1,0 +1,88 @@
+// What a close costs the bucket: the replica that commits a window's manifest does not list or read back what it wrote itself, and its closed-window event still names the SHA-256 of the manifest as stored.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { Checker } from '../../services/checker/checker.ts';
+import { resolveCheckerOptions } from '../../services/checker/checker-options.ts';
+import { clientIdsPrefix } from '../../services/checker/client-id-chunks.ts';
+import { coverageKey } from '../../services/checker/coverage-store.ts';
+import { announcedKey } from '../../services/checker/window-announcer.ts';
+import { closingRoot } from '../../services/checker/window-closer.ts';
+import { Registry } from '../../services/registry/registry.ts';
+import { ForwardingStorage } from '../../services/storage/forwarding-storage.ts';
+import { layout } from '../../services/storage/layout.ts';
+import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
+import type { ObjectInfo } from '../../services/storage/storage.ts';
+import type { WindowClosedEvent } from '../../services/wire/window-closed-event.ts';
+import { windowEndUs, windowOf } from '../../services/wire/window.ts';
+import { stageMessages, STAGED_WINDOW_S } from '../fixtures/stage-messages.ts';
+import { BASE_RECEIVE_US } from '../fixtures/worker-messages.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+/** Records every read and listing (kind and key). */
+class ReadLog extends ForwardingStorage {
+  readonly requests: Array<{ kind: string; key: string }> = [];
+
+  override get(key: string): Promise<Buffer> {
+    this.requests.push({ kind: 'get', key });
+    return super.get(key);
+  }
+
+  override stat(key: string): Promise<ObjectInfo | undefined> {
+    this.requests.push({ kind: 'stat', key });
+    return super.stat(key);
+  }
+
+  override list(prefix: string): Promise<ObjectInfo[]> {
+    this.requests.push({ kind: 'list', key: prefix });
+    return super.list(prefix);
+  }
+
+  of(kind: string, key: string): number {
+    return this.requests.filter((r) => r.kind === kind && r.key === key).length;
+  }
+}
+
+describe('the requests of a close', () => {
+  it('committed here: the window folder, the closing folder and the client ids are not listed, the plan and manifest not read back, the own coverage not re-read; the event hashes the stored manifest', async () => {
+    const registry = await Registry.load();
+    const local = await LocalDirectoryStorage.open(await tempDir());
+    await stageMessages(local, registry, [
+      { publisher: 'pub-a', firstSeq: 0, count: 10 },
+      { publisher: 'pub-a', firstSeq: 10, count: 10 },
+      { publisher: 'pub-b', firstSeq: 0, count: 5 },
+    ]);
+    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, STAGED_WINDOW_S), lengthS: STAGED_WINDOW_S };
+    const storage = new ReadLog(local);
+    const events: WindowClosedEvent[] = [];
+    // Past the max wait: the window closes (incomplete: no heartbeats here), in the first round.
+    const nowMs = windowEndUs(ref.index, ref.lengthS) / 1000 + 120_000;
+    const checker = new Checker({
+      registry,
+      storage,
+      options: resolveCheckerOptions({}, { location: local.location, windowS: STAGED_WINDOW_S, checkerId: 'test', maxWaitMs: 60_000 }),
+      clock: { nowUs: () => nowMs * 1000 },
+      announce: async (data) => void events.push(JSON.parse(data.toString('utf8')) as WindowClosedEvent),
+    });
+    await checker.tick();
+    assert.deepEqual(checker.errors, []);
+    const closed = layout.closed(ref);
+    assert.ok(await local.stat(closed + layout.successName), 'the window closed');
+    assert.equal(storage.of('get', closed + layout.manifestName), 1, 'the manifest is read once, before the attempt (not again before the commit, nor after it)');
+    const manifest = JSON.parse((await local.get(closed + layout.manifestName)).toString('utf8')) as { attempt: string; events: number };
+    assert.equal(manifest.events, 25);
+    assert.equal(storage.of('get', `${closingRoot(ref)}${manifest.attempt}/plan.json`), 0, 'the plan is not read back');
+    for (const prefix of [closed, closingRoot(ref), clientIdsPrefix(ref)]) assert.equal(storage.of('list', prefix), 0, `${prefix} is not listed`);
+    assert.equal(storage.of('stat', announcedKey(ref)), 0, 'no marker looked for: none can predate the commit');
+    assert.equal(events.length, 1);
+    assert.equal(events[0]!.manifest.sha256, createHash('sha256').update(await local.get(closed + layout.manifestName)).digest('hex'), 'the event names the stored bytes');
+    assert.ok(await local.stat(announcedKey(ref)), 'the announcement is marked');
+    assert.deepEqual((await local.list(layout.staging(ref))).map((o) => o.key), [], 'the staged files and the closing attempt are gone, unlisted');
+
+    storage.requests.length = 0;
+    await checker.tick();
+    assert.deepEqual(checker.errors, []);
+    assert.equal(storage.of('get', coverageKey(ref.type, 'test')), 0, 'its own coverage file, just saved, is not read back');
+    await checker.stop();
+  });
+});
