@@ -6,7 +6,8 @@
 //   A registry of N synthetic types (copies of search_performed, its type.json as it is) is generated
 //   (scale/synthetic-registry.ts); for each setting its topics and subscriptions are provisioned on the
 //   Pub/Sub emulator in parallel chunks (the time is printed), then the worker process(es), R checker
-//   processes (replicas sharing the types, each its own HOURGLASS_CHECKER_ID and ops server) and the
+//   processes (replicas sharing the types, each its own HOURGLASS_CHECKER_ID and ops server, and, as Terraform deploys
+//   them, one staged-notice slot per replica: HOURGLASS_CHECKER_NOTICE_SLOTS = R) and the
 //   publisher fleets start: P SDK Publisher identities spread over a few processes sharing one Pub/Sub
 //   client per process (scale/publisher-fleet.ts), each publishing `typesPerPublisher` types at a modest
 //   rate and sending heartbeats as the SDK does. After a warm-up, `windows` consecutive windows are

@@ -43,7 +43,9 @@ export async function openScalePipeline(o: ScalePipelineParams): Promise<ScalePi
   const names = topicNames(prefix);
   const provisionStarted = Date.now();
   // One provisioning per chunk of types, at once: the emulator answers each admin call in turn, so in series 500 types take long.
-  await Promise.all(o.registry.chunks.map((chunk) => provisionTopics(o.stack.client, chunk, names)));
+  // As Terraform deploys it: a staged-notice slot per checker replica, each read by the replica of its rank.
+  const slots = { noticeSlots: o.replicas };
+  await Promise.all(o.registry.chunks.map((chunk) => provisionTopics(o.stack.client, chunk, names, slots)));
   const provisionS = (Date.now() - provisionStarted) / 1000;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hg-scale-bucket-'));
   const env = {
@@ -58,7 +60,7 @@ export async function openScalePipeline(o: ScalePipelineParams): Promise<ScalePi
   const close = async () => {
     for (const p of procs.reverse()) await p.stop();
     const removeStarted = Date.now();
-    await Promise.all(o.registry.chunks.map((chunk) => removeTopics(o.stack.client, chunk, names)));
+    await Promise.all(o.registry.chunks.map((chunk) => removeTopics(o.stack.client, chunk, names, slots)));
     await rm(dir, { recursive: true, force: true });
     return (Date.now() - removeStarted) / 1000;
   };
@@ -75,7 +77,7 @@ export async function openScalePipeline(o: ScalePipelineParams): Promise<ScalePi
     const checkers = await Promise.all(
       Array.from({ length: o.replicas }, async (_, r) => {
         const id = `scale-checker-${r}`;
-        const child = spawnChild([path.join(REPO_ROOT, 'services/checker/main.ts')], { ...env, HOURGLASS_CHECKER_ID: id, HOURGLASS_OPS_PORT: '0', HOURGLASS_OPS_HOST: '127.0.0.1' });
+        const child = spawnChild([path.join(REPO_ROOT, 'services/checker/main.ts')], { ...env, HOURGLASS_CHECKER_ID: id, HOURGLASS_CHECKER_NOTICE_SLOTS: String(o.replicas), HOURGLASS_OPS_PORT: '0', HOURGLASS_OPS_HOST: '127.0.0.1' });
         procs.push(child);
         const started = await child.line((l) => l.event === 'checker_started');
         if (typeof started.ops !== 'string') throw new Error(`checker ${id} started without an ops server: ${JSON.stringify(started)}`);

@@ -6,6 +6,8 @@ import { DEFAULT_NOTICE_SLOTS, type TopicNames } from '../wire/topics.ts';
 export interface ProvisionOptions {
   /** Ack deadline of the worker subscriptions (s). Default: 60. */
   readonly ackDeadlineS?: number;
+  /** Subscriptions to the staged notices, one per checker replica that may run (Terraform: the checker's max instances). Default: DEFAULT_NOTICE_SLOTS. */
+  readonly noticeSlots?: number;
 }
 
 export async function provisionTopics(pubsub: PubSub, registry: Registry, names: TopicNames, options: ProvisionOptions = {}): Promise<void> {
@@ -29,7 +31,7 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
   await ensureSubscription(names.controlTopic, names.controlSubscription);
   await ensureTopic(names.closedWindowsTopic);
   await ensureTopic(names.stagedTopic);
-  for (let slot = 0; slot < DEFAULT_NOTICE_SLOTS; slot++) await ensureSubscription(names.stagedTopic, names.stagedSubscription(slot), 10);
+  for (let slot = 0; slot < (options.noticeSlots ?? DEFAULT_NOTICE_SLOTS); slot++) await ensureSubscription(names.stagedTopic, names.stagedSubscription(slot), 10);
 }
 
 function ignoreAlreadyExists(err: unknown): void {
@@ -37,13 +39,13 @@ function ignoreAlreadyExists(err: unknown): void {
 }
 
 /** Deletes what provisionTopics created (subscriptions first), so an emulator shared by several runs frees their backlog. */
-export async function removeTopics(pubsub: PubSub, registry: Registry, names: TopicNames): Promise<void> {
+export async function removeTopics(pubsub: PubSub, registry: Registry, names: TopicNames, options: Pick<ProvisionOptions, 'noticeSlots'> = {}): Promise<void> {
   const ignoreNotFound = (err: unknown) => {
     if ((err as { code?: number }).code !== 5) throw err;
   };
   for (const type of registry.names()) await pubsub.subscription(names.workerSubscription(type)).delete().catch(ignoreNotFound);
   await pubsub.subscription(names.controlSubscription).delete().catch(ignoreNotFound);
-  for (let slot = 0; slot < DEFAULT_NOTICE_SLOTS; slot++) await pubsub.subscription(names.stagedSubscription(slot)).delete().catch(ignoreNotFound);
+  for (let slot = 0; slot < (options.noticeSlots ?? DEFAULT_NOTICE_SLOTS); slot++) await pubsub.subscription(names.stagedSubscription(slot)).delete().catch(ignoreNotFound);
   for (const type of registry.names()) await pubsub.topic(names.eventTopic(type)).delete().catch(ignoreNotFound);
   await pubsub.topic(names.controlTopic).delete().catch(ignoreNotFound);
   await pubsub.topic(names.closedWindowsTopic).delete().catch(ignoreNotFound);
