@@ -1,13 +1,13 @@
 // Benchmark: the real pipeline as processes at scale (issue #13) — 500 event types, 1,000 SDK publishers, 1 and 3 checker replicas; close delay over every (type, window), checker CPU and bucket requests per round.
 //
 // Run: node_modules/.bin/node bench/scale.bench.ts [--json] [--quick] [--types N] [--publishers N] [--replicas 1,3]
-//      [--windows N] [--window-s S] [--publisher-eps R] [--heartbeat-ms MS]
+//      [--windows N] [--window-s S] [--publisher-eps R] [--heartbeat-ms MS] [--notices]
 //
 //   A registry of N synthetic types (copies of search_performed, its type.json as it is) is generated
 //   (scale/synthetic-registry.ts); for each setting its topics and subscriptions are provisioned on the
 //   Pub/Sub emulator in parallel chunks (the time is printed), then the worker process(es), R checker
-//   processes (replicas sharing the types, each its own HOURGLASS_CHECKER_ID and ops server, and, as Terraform deploys
-//   them, one staged-notice slot per replica: HOURGLASS_CHECKER_NOTICE_SLOTS = R) and the
+//   processes (replicas sharing the types, each its own HOURGLASS_CHECKER_ID and ops server; with --notices, as Terraform
+//   deploys them, one staged-notice slot per replica: HOURGLASS_CHECKER_NOTICE_SLOTS = R) and the
 //   publisher fleets start: P SDK Publisher identities spread over a few processes sharing one Pub/Sub
 //   client per process (scale/publisher-fleet.ts), each publishing `typesPerPublisher` types at a modest
 //   rate and sending heartbeats as the SDK does. After a warm-up, `windows` consecutive windows are
@@ -45,6 +45,8 @@ export interface BenchOptions {
   publisherEps?: number;
   /** The publishers' periodic heartbeat (ms). Default: the SDK's. */
   heartbeatIntervalMs?: number;
+  /** Staged notices, one slot per checker replica, as Terraform deploys them. Default: off, as outside Terraform. */
+  notices?: boolean;
   /** Checker replicas of each setting, in order. Default: [1, 3]. */
   replicas?: number[];
   /** Worker processes (each pulls its share of the types). Default: 1. */
@@ -69,6 +71,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     workers: options.workers ?? 1,
     windowS: options.windowS ?? 20,
     windows: options.windows ?? 20,
+    notices: options.notices ?? false,
   };
   const registry = await syntheticRegistry(o.types, options.provisionChunks ?? 8);
   // The stack's own topics are for the shipped types (three); each setting provisions the synthetic ones under its own prefix.
@@ -79,7 +82,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   const runs: SettingRun[] = [];
   try {
     for (const replicas of o.replicas) {
-      runs.push(await runSetting({ stack, registry, replicas, windowS: o.windowS, windows: o.windows, workers: o.workers, publishers: o.publishers, fleetProcesses: o.fleetProcesses, typesPerPublisher: o.typesPerPublisher, publisherEps: o.publisherEps, heartbeatIntervalMs: o.heartbeatIntervalMs }));
+      runs.push(await runSetting({ stack, registry, replicas, windowS: o.windowS, windows: o.windows, workers: o.workers, publishers: o.publishers, fleetProcesses: o.fleetProcesses, typesPerPublisher: o.typesPerPublisher, publisherEps: o.publisherEps, heartbeatIntervalMs: o.heartbeatIntervalMs, notices: o.notices }));
     }
   } finally {
     killChildren();
@@ -102,6 +105,7 @@ if (import.meta.main) {
   if (num('--publisher-eps') !== undefined) over.publisherEps = num('--publisher-eps');
   if (num('--window-s') !== undefined) over.windowS = num('--window-s');
   if (num('--heartbeat-ms') !== undefined) over.heartbeatIntervalMs = num('--heartbeat-ms');
+  if (args.includes('--notices')) over.notices = true;
   if (valueOf('--replicas') !== undefined) over.replicas = valueOf('--replicas')!.split(',').map(Number);
   await runStandalone(() => run({ ...(args.includes('--quick') ? QUICK : {}), ...over }), args.includes('--json'));
 }

@@ -17,6 +17,8 @@ export interface ScaleSettings {
   readonly workers: number;
   readonly windowS: number;
   readonly windows: number;
+  /** Staged notices on (a slot per replica). */
+  readonly notices: boolean;
 }
 
 /** The name suffix of a setting: none for 3 replicas (the headline), `_1_replica`, `_<r>_replicas`. */
@@ -36,7 +38,7 @@ function perRound(samples: readonly CheckerSample[]): { cpuS: number; rounds: nu
 
 export function scaleFigures(runs: readonly SettingRun[], o: ScaleSettings): BenchResult[] {
   const results: BenchResult[] = [
-    { name: 'scale_types', value: o.types, unit: `event types (synthetic copies of search_performed), ${o.windowS}-s windows` },
+    { name: 'scale_types', value: o.types, unit: `event types (synthetic copies of search_performed), ${o.windowS}-s windows, staged notices ${o.notices ? 'on (a slot per replica, as Terraform deploys them)' : 'off (each replica lists its types every round)'}` },
     { name: 'scale_publishers', value: o.publishers, unit: `SDK publisher identities in ${o.fleetProcesses} processes, ${o.typesPerPublisher} types each at ${o.publisherEps} event/s per publisher (${Math.round(o.publishers * o.publisherEps)} events/s in all), heartbeats every ${(o.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS) / 1000} s${o.heartbeatIntervalMs ? '' : ' (the SDK default)'}; ${o.workers} worker process(es)` },
   ];
   const notes: string[] = [];

@@ -17,6 +17,8 @@ export interface ScalePipelineParams {
   readonly windowS: number;
   readonly workers: number;
   readonly replicas: number;
+  /** Staged notices as Terraform deploys them: a slot per replica, HOURGLASS_CHECKER_NOTICE_SLOTS to match. Default: off (the local default). */
+  readonly notices?: boolean;
 }
 
 export interface CheckerReplica {
@@ -43,8 +45,8 @@ export async function openScalePipeline(o: ScalePipelineParams): Promise<ScalePi
   const names = topicNames(prefix);
   const provisionStarted = Date.now();
   // One provisioning per chunk of types, at once: the emulator answers each admin call in turn, so in series 500 types take long.
-  // As Terraform deploys it: a staged-notice slot per checker replica, each read by the replica of its rank.
-  const slots = { noticeSlots: o.replicas };
+  // With notices, as Terraform deploys them: a slot per checker replica, each read by the replica of its rank.
+  const slots = { noticeSlots: o.notices ? o.replicas : 0 };
   await Promise.all(o.registry.chunks.map((chunk) => provisionTopics(o.stack.client, chunk, names, slots)));
   const provisionS = (Date.now() - provisionStarted) / 1000;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'hg-scale-bucket-'));
@@ -77,7 +79,7 @@ export async function openScalePipeline(o: ScalePipelineParams): Promise<ScalePi
     const checkers = await Promise.all(
       Array.from({ length: o.replicas }, async (_, r) => {
         const id = `scale-checker-${r}`;
-        const child = spawnChild([path.join(REPO_ROOT, 'services/checker/main.ts')], { ...env, HOURGLASS_CHECKER_ID: id, HOURGLASS_CHECKER_NOTICE_SLOTS: String(o.replicas), HOURGLASS_OPS_PORT: '0', HOURGLASS_OPS_HOST: '127.0.0.1' });
+        const child = spawnChild([path.join(REPO_ROOT, 'services/checker/main.ts')], { ...env, HOURGLASS_CHECKER_ID: id, HOURGLASS_CHECKER_NOTICE_SLOTS: String(slots.noticeSlots), HOURGLASS_OPS_PORT: '0', HOURGLASS_OPS_HOST: '127.0.0.1' });
         procs.push(child);
         const started = await child.line((l) => l.event === 'checker_started');
         if (typeof started.ops !== 'string') throw new Error(`checker ${id} started without an ops server: ${JSON.stringify(started)}`);

@@ -23,6 +23,8 @@ export interface SettingParams {
   readonly publisherEps: number;
   /** The publishers' periodic heartbeat (ms); unset: the SDK's default. */
   readonly heartbeatIntervalMs?: number;
+  /** Staged notices, a slot per replica (as Terraform deploys them). */
+  readonly notices?: boolean;
 }
 
 export interface SettingRun {
@@ -62,7 +64,7 @@ const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, 
 export async function runSetting(o: SettingParams): Promise<SettingRun> {
   const startedMs = Date.now();
   const label = `${o.registry.types.length} types, ${o.publishers} publishers, ${o.replicas} checker replica(s)`;
-  const pipeline = await openScalePipeline({ stack: o.stack, registry: o.registry, windowS: o.windowS, workers: o.workers, replicas: o.replicas });
+  const pipeline = await openScalePipeline({ stack: o.stack, registry: o.registry, windowS: o.windowS, workers: o.workers, replicas: o.replicas, notices: o.notices ?? false });
   const openedMs = Date.now();
   log(`${label}: topics provisioned in ${pipeline.provisionS.toFixed(1)} s, processes started in ${((openedMs - startedMs) / 1000 - pipeline.provisionS).toFixed(1)} s`);
   try {
