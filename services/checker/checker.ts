@@ -120,6 +120,8 @@ export class Checker {
   readonly #consumer: ControlConsumer | undefined;
   readonly #announcer: WindowAnnouncer | undefined;
   readonly #closed = new Map<string, ClosedManifest>();
+  /** Ended windows (type/index) whose manifest this replica read and found absent, since it last gained the type. */
+  readonly #metOpen = new Set<string>();
   readonly #states = new Map<string, WindowState>();
   readonly #late = new Map<string, number>();
   /** Per type: seqs of staged manifests folded in so far (coverage only grows). */
@@ -346,6 +348,7 @@ export class Checker {
         if (owned.has(type)) continue;
         this.#watermarks.forget(type);
         this.#index.forget(type);
+        for (const key of this.#metOpen) if (key.startsWith(`${type}/`)) this.#metOpen.delete(key); // met again if regained
       }
       this.#d.onOwnership?.({ owned: [...owned].sort(), replicas });
     }
@@ -461,9 +464,16 @@ export class Checker {
       const staging = windows.get(w)!;
       const ref: WindowRef = { type, index: w, lengthS: options.windowS };
       const ended = this.#nowMs() >= windowEndUs(w, options.windowS) / 1000;
-      // Known closed, or found closed (by another replica) once this round wants to close it: while a window waits,
-      // its manifest is not read every round.
-      const closed = ended ? this.#closed.get(`${type}/${w}`) : undefined;
+      // Known closed; or read when this replica first meets the ended window (another replica may have closed it: a
+      // type just gained, a replica that crashed after its commit), and again only once the rule would close it.
+      // While a window waits, its manifest is not read every round.
+      const key = `${type}/${w}`;
+      let closed = ended ? this.#closed.get(key) : undefined;
+      const readNow = ended && !closed && !this.#metOpen.has(key);
+      if (readNow) {
+        closed = await this.#closedManifest(ref);
+        if (!closed) this.#metOpen.add(key);
+      }
       if (closed) {
         closedWindows.push({ ref, manifest: closed, staging });
         continue;
@@ -490,7 +500,7 @@ export class Checker {
             ]),
           })
         : undefined;
-      const committed = decision?.kind === 'close' ? await this.#closedManifest(ref) : undefined;
+      const committed = decision?.kind === 'close' && !readNow ? await this.#closedManifest(ref) : undefined;
       if (committed) {
         closedWindows.push({ ref, manifest: committed, staging });
         continue;
@@ -545,7 +555,7 @@ export class Checker {
         maxPartBytes: options.maxPartBytes,
         codec: options.codec,
         clientIdHorizonUs: options.clientIdHorizonS * 1e6,
-        knownUncommitted: true, // #closedManifest read none just now
+        knownUncommitted: true, // #closedManifest read none just now (this round)
       })).manifest);
       closedWindows.push({ ref, manifest, staging, closedNow: outcome });
     }
@@ -570,6 +580,7 @@ export class Checker {
       const key = `${ref.type}/${ref.index}`;
       if (this.#closed.has(key)) continue;
       this.#closed.set(key, manifest);
+      this.#metOpen.delete(key);
       for (const p of manifest.publishers) for (const [from, to] of p.ranges) this.#coverage.add(ref.type, p.publisher, from, to, ref.index);
       for (const d of manifest.deadLettered ?? []) for (const [from, to] of d.ranges) this.#coverage.addDeadLettered(ref.type, d.publisher, from, to, ref.index);
       this.#unsavedCoverage.add(type);

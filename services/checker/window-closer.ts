@@ -110,9 +110,11 @@ export async function closeWindowOutcome(storage: Storage, registry: Registry, r
       await finish(storage, req.ref, winner);
       return { manifest: winner, committedHere: true, attemptKeys: written };
     }
-    // Not committed, or another checker's commit: this attempt's own files must not outlive it.
-    for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
-    await removeAttemptClientIds(storage, req.ref, attempt).catch(() => undefined);
+    // Not committed, or another checker's commit: this attempt's own files must not outlive it. Its client ids go
+    // first: while they may remain, so does its folder, and a window whose staging shows another attempt has its
+    // client ids swept once closed (checker.ts; a close committed cleanly does not look).
+    const idsRemoved = await removeAttemptClientIds(storage, req.ref, attempt).then(() => true, () => false);
+    if (idsRemoved) for (const o of await storage.list(work).catch(() => [])) await storage.delete(o.key).catch(() => undefined);
     if (!winner) throw err;
     await finish(storage, req.ref, winner);
     return { manifest: winner, committedHere: false, attemptKeys: [] };

@@ -1,4 +1,4 @@
-// What a close costs the bucket: the replica that commits a window's manifest does not list or read back what it wrote itself, and its closed-window event still names the SHA-256 of the manifest as stored.
+// What a close costs the bucket: the replica that commits a window's manifest does not list or read back what it wrote itself, and its closed-window event still names the SHA-256 of the manifest as stored; a waiting window's manifest is read when first met, then only once the rule would close it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { announcedKey } from '../../services/checker/window-announcer.ts';
 import { closingRoot } from '../../services/checker/window-closer.ts';
 import { Registry } from '../../services/registry/registry.ts';
 import { ForwardingStorage } from '../../services/storage/forwarding-storage.ts';
+import { HourglassError } from '../../services/errors/catalogue.ts';
 import { layout } from '../../services/storage/layout.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import type { ObjectInfo } from '../../services/storage/storage.ts';
@@ -84,5 +85,59 @@ describe('the requests of a close', () => {
     assert.deepEqual(checker.errors, []);
     assert.equal(storage.of('get', coverageKey(ref.type, 'test')), 0, 'its own coverage file, just saved, is not read back');
     await checker.stop();
+  });
+
+  it("a window another replica committed and did not finish is finished by the first round that meets it, though this replica's rule still waits; a waiting window is not read again every round", async () => {
+    const registry = await Registry.load();
+    const local = await LocalDirectoryStorage.open(await tempDir());
+    await stageMessages(local, registry, [{ publisher: 'pub-a', firstSeq: 0, count: 10 }]);
+    const ref = { type: 'track_played', index: windowOf(BASE_RECEIVE_US, STAGED_WINDOW_S), lengthS: STAGED_WINDOW_S };
+    const closed = layout.closed(ref);
+    const endMs = windowEndUs(ref.index, ref.lengthS) / 1000;
+    // Replica A commits the manifest, then dies before its parts are put in place (every copy fails).
+    class NoCopies extends ForwardingStorage {
+      override copy(): Promise<void> {
+        return Promise.reject(new HourglassError('HG_STORAGE_UNAVAILABLE', 'the process died here'));
+      }
+    }
+    const a = new Checker({
+      registry,
+      storage: new NoCopies(local),
+      options: resolveCheckerOptions({}, { location: local.location, windowS: STAGED_WINDOW_S, checkerId: 'a', maxWaitMs: 60_000 }),
+      clock: { nowUs: () => (endMs + 120_000) * 1000 },
+    });
+    await a.tick();
+    assert.ok(await local.stat(closed + layout.manifestName), 'A committed');
+    assert.equal(await local.stat(closed + layout.successName), undefined, 'A did not finish');
+    await a.stop();
+    // Replica B, before the max wait and without the control topic: its own rule waits.
+    const storage = new ReadLog(local);
+    const b = new Checker({
+      registry,
+      storage,
+      options: resolveCheckerOptions({}, { location: local.location, windowS: STAGED_WINDOW_S, checkerId: 'b', maxWaitMs: 60_000 }),
+      clock: { nowUs: () => (endMs + 1000) * 1000 },
+    });
+    await b.tick();
+    assert.deepEqual(b.errors, []);
+    assert.ok(await local.stat(closed + layout.successName), 'B finished the close at its first meeting with the window');
+    assert.equal((await local.list(closed)).filter((o) => o.key.endsWith('.avro')).length, 1, 'its part is in place');
+    await b.stop();
+
+    // A window that is open and waits: read when met, not in the rounds after.
+    const other = { ...ref, index: ref.index + 1 };
+    await stageMessages(local, registry, [{ publisher: 'pub-a', firstSeq: 10, count: 5, receiveUs: BASE_RECEIVE_US + STAGED_WINDOW_S * 1e6 }]);
+    const c = new Checker({
+      registry,
+      storage,
+      options: resolveCheckerOptions({}, { location: local.location, windowS: STAGED_WINDOW_S, checkerId: 'c', maxWaitMs: 60_000 }),
+      clock: { nowUs: () => (windowEndUs(other.index, other.lengthS) / 1000 + 1000) * 1000 },
+    });
+    storage.requests.length = 0;
+    for (let round = 0; round < 3; round++) await c.tick();
+    assert.deepEqual(c.errors, []);
+    assert.equal(await local.stat(layout.closed(other) + layout.successName), undefined, 'it waits');
+    assert.equal(storage.of('get', layout.closed(other) + layout.manifestName), 1, 'read once in three rounds');
+    await c.stop();
   });
 });
