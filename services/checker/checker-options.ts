@@ -99,6 +99,12 @@ export const CHECKER_SETTINGS = settings({
     env: ['HOURGLASS_CHECKER_SHARE_TYPES'],
     default: true,
   }),
+  typesInParallel: setting<number>({
+    doc: 'Types a round works on at once. A close is about a dozen bucket requests one after another, so at an hour\'s end on Cloud Storage (20–50 ms a request) a round takes about owned types ÷ this × 0.3–0.6 s; each close at once holds up to a part (maxPartBytes) of a large window in memory.',
+    kind: integer(1, 512),
+    env: ['HOURGLASS_CHECKER_TYPES_IN_PARALLEL'],
+    default: 8,
+  }),
   stagedNoticeSlots: setting<number>({
     doc: "Notice slots: subscriptions <prefix>staged-checker-0… to the workers' staged notices, one per replica (Terraform makes as many as the checker's max instances and sets this to match; provisioning makes 4 locally). A replica reads the slot of its rank and learns of staged files without listing every owned type every round; one beyond the slots, or with 0, lists every round. A close is decided on a listing either way. 0 by default outside Terraform until the replica tests are measured again with notices on (issue 13).",
     kind: integer(0, 1000),

@@ -39,8 +39,6 @@ const STATUS_HORIZON_MS = 48 * 3600 * 1000;
 const STATUS_WINDOWS_PER_TYPE = 200;
 /** At most this many empty windows behind the newest ended one are closed (after a long outage, older empty ones stay unclosed). */
 const MAX_EMPTY_WINDOWS = 1000;
-/** Types whose rounds run at once (listing, compacting and closing are mostly waiting on storage). */
-const TYPES_IN_PARALLEL = 8;
 /** How often each replica retries the windows whose announcement failed (one listing of checker/announce-pending/). */
 const OWED_RETRY_MS = 10_000;
 /** How often a notice slot that failed is opened again (ms). */
@@ -284,7 +282,7 @@ export class Checker {
       for (const t of types) done.add(t.name);
       // Every replica's coverage of these types, with one listing: a type decides (and moves late events) only on it.
       await this.#coverage.loadAll(this.#d.storage, types.map((t) => t.name));
-      await mapLimit(types, TYPES_IN_PARALLEL, async (type) => {
+      await mapLimit(types, options.typesInParallel, async (type) => {
         if (!this.#owned.has(type.name)) return;
         try {
           await this.#tickType(type.name, type.config.livenessTimeoutMs, type.config.maxWaitMs);
