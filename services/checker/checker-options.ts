@@ -100,9 +100,15 @@ export const CHECKER_SETTINGS = settings({
     default: true,
   }),
   typesInParallel: setting<number>({
-    doc: 'Types a round works on at once. A close is about a dozen bucket requests one after another, so at an hour\'s end on Cloud Storage (20–50 ms a request) a round takes about owned types ÷ this × 0.3–0.6 s; each close at once holds up to a part (maxPartBytes) of a large window in memory.',
+    doc: "Types a round works on at once. A close is about a dozen bucket requests one after another (20–50 ms each on Cloud Storage), so at an hour's end a round takes about owned types ÷ this × 0.3–0.6 s; memory is bounded by partsInMemory, not by this.",
     kind: integer(1, 512),
     env: ['HOURGLASS_CHECKER_TYPES_IN_PARALLEL'],
+    default: 64,
+  }),
+  partsInMemory: setting<number>({
+    doc: 'Memory for closes, segments and late moves at once, in parts (maxPartBytes each): each reserves its staged bytes, at most a part, before it starts, so many small windows close together and large ones take turns.',
+    kind: integer(1, 1024),
+    env: ['HOURGLASS_CHECKER_PARTS_IN_MEMORY'],
     default: 8,
   }),
   stagedNoticeSlots: setting<number>({

@@ -5,6 +5,7 @@
 // round interval: a round that comes sooner skips the write, or waits for it where order matters.
 import type { PubSub } from '@google-cloud/pubsub';
 import { mapLimit } from '../concurrency/map-limit.ts';
+import { MemoryBudget } from '../concurrency/memory-budget.ts';
 import type { Registry } from '../registry/registry.ts';
 import { layout, type WindowRef } from '../storage/layout.ts';
 import { STAGING_MANIFEST_SUFFIX } from '../storage/staging-manifest.ts';
@@ -128,6 +129,8 @@ export class Checker {
   readonly #unsavedCoverage = new Set<string>();
   /** Per type: the segment compaction in flight, if any. */
   readonly #compacting = new Map<string, Promise<void>>();
+  /** What closes, segments and late moves may buffer at once (partsInMemory parts): each reserves its staged bytes, at most a part. */
+  readonly #memory: MemoryBudget;
   /** Windows reported overdue (once each). */
   readonly #overdue = new Set<string>();
   /** Per type: the oldest window holding a staged file's manifest at the type's last listing (unproven data; nothing deletes it by age). */
@@ -169,6 +172,7 @@ export class Checker {
     this.#index = new StagingIndex(deps.storage, deps.options.windowS, deps.options.stagingRelistS * 1000);
     this.#watermarks = new CloseWatermarks(deps.storage, deps.options.windowS, deps.options.checkerId, this.#pacer);
     this.#startedMs = this.#clock.nowUs() / 1000;
+    this.#memory = new MemoryBudget(deps.options.partsInMemory * deps.options.maxPartBytes);
     this.#metrics = new CheckerMetrics({
       windowStates: () => this.windowStates(),
       unclosedStaging: () => this.unclosedStaging(),
@@ -511,7 +515,8 @@ export class Checker {
         const pendingBytes = pending.reduce((n, m) => n + m.manifest.bytes, 0);
         if ((!ended || this.#nowMs() >= overdueAtMs) && !this.#compacting.has(type) && (pendingBytes >= options.segmentBytes || pending.length >= options.segmentFiles)) {
           const batch = segmentBatch(pending, options.segmentBytes, options.segmentFiles);
-          const job = compactSegment(storage, this.#d.registry, ref, staging.segments, batch, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId, clientIdHorizonUs: options.clientIdHorizonS * 1e6 })
+          const job = this.#memory
+            .run(this.#partBytes(batch), () => compactSegment(storage, this.#d.registry, ref, staging.segments, batch, { codec: options.codec, maxPartBytes: options.maxPartBytes, checker: options.checkerId, clientIdHorizonUs: options.clientIdHorizonS * 1e6 }))
             .then((segment) => {
               if (!segment) return; // another replica made that segment first
               this.segmentsMade++;
@@ -538,7 +543,7 @@ export class Checker {
       // A span per close, in the trace of the window's first traced message, linked to every one (tracing.ts).
       const traced = { type: ref.type, window: ref.index, windowS: ref.lengthS, manifests: staging.staged.map((s) => s.manifest) };
       let outcome: CloseOutcome | undefined;
-      const manifest = await traceClose(traced, async () => (outcome = await closeWindowOutcome(storage, this.#d.registry, {
+      const manifest = await traceClose(traced, async () => (outcome = await this.#memory.run(this.#partBytes(staging.staged), () => closeWindowOutcome(storage, this.#d.registry, {
         ref,
         status: decision.status,
         reason: decision.reason,
@@ -554,7 +559,7 @@ export class Checker {
         codec: options.codec,
         clientIdHorizonUs: options.clientIdHorizonS * 1e6,
         knownUncommitted: true, // #closedManifest read none just now (this round)
-      })).manifest);
+      }))).manifest);
       closedWindows.push({ ref, manifest, staging, closedNow: outcome });
     }
     await this.#afterClose(type, closedWindows);
@@ -619,7 +624,7 @@ export class Checker {
       // exist (a window this round closed itself, from staged files alone, has only its own chunks, which it keeps).
       if (listedCaches.length > 0 || (closedNow && !closedNow.committedHere)) await removeUnlistedClientIds(storage, ref, manifest.attempt);
       if (late.length > 0) {
-        const moved = await moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
+        const moved = await this.#memory.run(this.#partBytes(late), () => moveLateEvents(storage, this.#d.registry, this.#coverage, ref, late, {
           maxPartBytes: options.maxPartBytes,
           codec: options.codec,
           closer: options.checkerId,
@@ -627,7 +632,7 @@ export class Checker {
           clientIdHorizonUs: options.clientIdHorizonS * 1e6,
           closedAttempt: manifest.attempt,
           beforeRemoval: () => this.#saveCoverage(type),
-        });
+        }));
         this.#late.set(key, (this.#late.get(key) ?? 0) + moved.events);
         this.#metrics.late(ref.type, moved.events, moved.duplicates);
       }
@@ -680,6 +685,11 @@ export class Checker {
     await this.#coverage
       .sweepMerged(storage, type, options.checkerId, { nowMs: Date.now(), staleMs: STALE_REPLICA_STATE_MS, live: new Set(this.#heartbeats.liveReplicas(this.#nowMs())) })
       .catch((err: unknown) => this.#recordError(`${type}: removing coverage files of replicas gone: ${(err as Error).message}`));
+  }
+
+  /** What compacting these staged files may buffer: their bytes, at most a part. */
+  #partBytes(staged: readonly IndexedManifest[]): number {
+    return Math.min(this.#d.options.maxPartBytes, staged.reduce((n, m) => n + m.manifest.bytes, 0));
   }
 
   /** Every OWED_RETRY_MS (and in the first round): announce the windows any replica recorded as owed. */
