@@ -106,10 +106,10 @@ export const CHECKER_SETTINGS = settings({
     default: 64,
   }),
   partsInMemory: setting<number>({
-    doc: 'Memory for closes, segments and late moves at once, in parts (maxPartBytes each): each reserves its staged bytes, at most a part, before it starts, so many small windows close together and large ones take turns.',
+    doc: 'Memory for closes, segments and late moves at once, in parts (maxPartBytes each): each reserves the staged bytes it compacts (a close only the tail not yet in segments), at most a part, before it starts; many small windows close together, large ones take turns. The default fits a 1-GiB instance.',
     kind: integer(1, 1024),
     env: ['HOURGLASS_CHECKER_PARTS_IN_MEMORY'],
-    default: 8,
+    default: 2,
   }),
   stagedNoticeSlots: setting<number>({
     doc: "Notice slots: subscriptions <prefix>staged-checker-0… to the workers' staged notices, one per replica (Terraform makes as many as the checker's max instances and sets this to match; provisioning makes 4 locally). A replica reads the slot of its rank and learns of staged files without listing every owned type every round; one beyond the slots, or with 0, lists every round. A close is decided on a listing either way. 0 by default outside Terraform: at 500 types on the emulator, three replicas with notices fell behind (docs/scale-model.md), not yet understood (issue 13).",

@@ -543,7 +543,7 @@ export class Checker {
       // A span per close, in the trace of the window's first traced message, linked to every one (tracing.ts).
       const traced = { type: ref.type, window: ref.index, windowS: ref.lengthS, manifests: staging.staged.map((s) => s.manifest) };
       let outcome: CloseOutcome | undefined;
-      const manifest = await traceClose(traced, async () => (outcome = await this.#memory.run(this.#partBytes(staging.staged), () => closeWindowOutcome(storage, this.#d.registry, {
+      const manifest = await traceClose(traced, async () => (outcome = await this.#memory.run(this.#partBytes(notInSegments(staging.staged, staging.segments)), () => closeWindowOutcome(storage, this.#d.registry, {
         ref,
         status: decision.status,
         reason: decision.reason,
