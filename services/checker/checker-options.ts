@@ -112,7 +112,7 @@ export const CHECKER_SETTINGS = settings({
     default: 2,
   }),
   stagedNoticeSlots: setting<number>({
-    doc: "Notice slots: subscriptions <prefix>staged-checker-0… to the workers' staged notices, one per replica (Terraform makes as many as the checker's max instances and sets this to match; provisioning makes 4 locally). A replica reads the slot of its rank and learns of staged files without listing every owned type every round; one beyond the slots, or with 0, lists every round. A close is decided on a listing either way. 0 by default outside Terraform: at 500 types on the emulator, three replicas with notices fell behind (docs/scale-model.md), not yet understood (issue 13).",
+    doc: "Notice slots: subscriptions <prefix>staged-checker-0… to the workers' staged notices, one per replica (Terraform makes as many as the checker's max instances and sets this to match; provisioning makes 4 locally). A replica reads the slot of its rank and learns of staged files without listing every owned type every round; one beyond the slots, or with 0, lists every round. A close is decided on a listing either way. 0 by default outside Terraform: locally the notices' delivery costs the emulator's CPU, which at 500 types on 2 cores starved the checkers (docs/scale-model.md).",
     kind: integer(0, 1000),
     env: ['HOURGLASS_CHECKER_NOTICE_SLOTS'],
     default: 0,
