@@ -2,7 +2,7 @@
 
 Usage: python chaos/audit.py (--bucket DIR | --gcs-endpoint URL --gcs-bucket NAME) --records FILE --malformed FILE
                              --window-s N --types a,b,c --run-from-us T --run-to-us T [--publishers FILE]
-                             [--leftover FILE] [--tapped FILE] [--staged DIR] [--discovery-margin-ms MS] [--out report.json]
+                             --discovery-margin-ms MS [--leftover FILE] [--tapped FILE] [--staged DIR] [--out report.json]
 
   --records     JSON lines: {"p": publisher, "t": type, "f": first seq, "n": count} for every range whose
                 publish() resolved (SDK publishers), and {"g": [event ids], "t": type, "s": scope} for every
@@ -10,7 +10,7 @@ Usage: python chaos/audit.py (--bucket DIR | --gcs-endpoint URL --gcs-bucket NAM
   --malformed   JSON lines: {"id": Pub/Sub message id, "t": topic type, "kind": …} per malformed message sent.
   --publishers  JSON lines: {"publisher", "startedAtMs", "offsetS"} per SDK publisher process the suite ran
                 (offsetS: how far its clock was set off the real one).
-  --discovery-margin-ms   the checkers' HOURGLASS_DISCOVERY_MARGIN_MS (default 1000): an unnamed publisher's late
+  --discovery-margin-ms   the checkers' HOURGLASS_DISCOVERY_MARGIN_MS (run-chaos.ts passes theirs): an unnamed publisher's late
                 events are explained only if it started later than that past the window's end.
   --leftover    JSON lines: {"p","t","f","n"} per message still in a worker subscription after the run.
   --run-from-us / --run-to-us   the pipeline's first and last moment of load: every window of every type
@@ -518,7 +518,7 @@ def main():
     ap.add_argument("--malformed", required=True)
     ap.add_argument("--publishers")
     ap.add_argument("--window-s", type=int, required=True)
-    ap.add_argument("--discovery-margin-ms", type=int, default=1000, help="the checkers' HOURGLASS_DISCOVERY_MARGIN_MS (default 1000, theirs)")
+    ap.add_argument("--discovery-margin-ms", type=int, required=True, help="the checkers' HOURGLASS_DISCOVERY_MARGIN_MS")
     ap.add_argument("--types", required=True)
     ap.add_argument("--run-from-us", type=int, required=True)
     ap.add_argument("--run-to-us", type=int, required=True)

@@ -24,6 +24,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { resolveCheckerOptions } from '../services/checker/checker-options.ts';
 import { startLocalStack, type LocalStack } from '../services/local-stack/local-stack.ts';
 import { Registry } from '../services/registry/registry.ts';
 import { topicNames } from '../services/wire/topics.ts';
@@ -345,6 +346,8 @@ async function main(): Promise<number> {
       ...bucket.auditArgs(),
       '--records', files.records, '--malformed', files.malformed, '--publishers', files.publishers,
       '--window-s', String(o.windowS), '--types', types.join(','), '--run-from-us', String(runFromUs), '--run-to-us', String(runToUs),
+      // The margin the checkers closed by (they resolve it from this environment: the harness does not set it).
+      '--discovery-margin-ms', String(resolveCheckerOptions(process.env).discoveryMarginMs),
       '--leftover', files.leftover, '--tapped', files.tapped, '--staged', files.staged, '--out', files.audit,
     ]);
     auditOut = JSON.parse(stdout) as AuditReport;

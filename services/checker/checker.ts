@@ -512,7 +512,7 @@ export class Checker {
         // the rounds, so it never holds a close back; and not for a window that has just ended (its close
         // is due within seconds and finishes the tail anyway), only for one overdue on a gap.
         const overdueAtMs = windowEndUs(w, options.windowS) / 1000 + (options.livenessTimeoutMs ?? livenessTimeoutMs);
-        const pendingBytes = pending.reduce((n, m) => n + m.manifest.bytes, 0);
+        const pendingBytes = stagedBytes(pending);
         if ((!ended || this.#nowMs() >= overdueAtMs) && !this.#compacting.has(type) && (pendingBytes >= options.segmentBytes || pending.length >= options.segmentFiles)) {
           const batch = segmentBatch(pending, options.segmentBytes, options.segmentFiles);
           const job = this.#memory
@@ -543,7 +543,7 @@ export class Checker {
       // A span per close, in the trace of the window's first traced message, linked to every one (tracing.ts).
       const traced = { type: ref.type, window: ref.index, windowS: ref.lengthS, manifests: staging.staged.map((s) => s.manifest) };
       let outcome: CloseOutcome | undefined;
-      const manifest = await traceClose(traced, async () => (outcome = await this.#memory.run(this.#partBytes(notInSegments(staging.staged, staging.segments)), () => closeWindowOutcome(storage, this.#d.registry, {
+      const manifest = await traceClose(traced, async () => (outcome = await this.#memory.run(this.#partBytes(pending), () => closeWindowOutcome(storage, this.#d.registry, {
         ref,
         status: decision.status,
         reason: decision.reason,
@@ -689,7 +689,7 @@ export class Checker {
 
   /** What compacting these staged files may buffer: their bytes, at most a part. */
   #partBytes(staged: readonly IndexedManifest[]): number {
-    return Math.min(this.#d.options.maxPartBytes, staged.reduce((n, m) => n + m.manifest.bytes, 0));
+    return Math.min(this.#d.options.maxPartBytes, stagedBytes(staged));
   }
 
   /** Every OWED_RETRY_MS (and in the first round): announce the windows any replica recorded as owed. */
@@ -719,6 +719,11 @@ export class Checker {
   #nowMs(): number {
     return this.#clock.nowUs() / 1000;
   }
+}
+
+/** The bytes of these staged files. */
+function stagedBytes(staged: readonly IndexedManifest[]): number {
+  return staged.reduce((n, m) => n + m.manifest.bytes, 0);
 }
 
 /** The oldest pending staged files, up to one segment's worth: a checker that fell behind compacts in bounded steps, not all at once. */
