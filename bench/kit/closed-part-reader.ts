@@ -5,7 +5,7 @@
 // delivered-schema.ts), so this reads those four fields by hand and skips the rest of each record with
 // the compiled record skipper. A mistake here cannot hide a loss: a mis-read seq is missing or
 // unexpected in the ledger, and a record that does not end where the skipper says fails the read.
-import { ContainerReader } from '../../services/cli/container-reader.ts';
+import { ContainerReader } from '../../services/wire/container-reader.ts';
 import type { Storage } from '../../services/storage/storage.ts';
 import { decompressBlock } from '../../services/wire/codecs.ts';
 import { compileSkipper, type Skipper } from '../../services/wire/record-skipper.ts';

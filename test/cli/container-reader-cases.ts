@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ContainerReader } from '../../services/cli/container-reader.ts';
+import { ContainerReader } from '../../services/wire/container-reader.ts';
 import { LocalDirectoryStorage } from '../../services/storage/local-directory.ts';
 import { ContainerWriter } from '../../services/wire/avro-container.ts';
 

@@ -3,9 +3,9 @@ import type { ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { CliError } from '../cli-error.ts';
 import { loadClosedWindow } from '../closed-window.ts';
-import { ContainerReader } from '../container-reader.ts';
+import { ContainerReader } from '../../wire/container-reader.ts';
 import { OutputSink } from '../output-sink.ts';
-import { RecordDecoder, toJsonLine } from '../record-decoder.ts';
+import { RecordDecoder, toJsonLine } from '../../wire/record-decoder.ts';
 
 export async function runCat(ctx: CliContext, cmd: ParsedCommandLine): Promise<number> {
   const window = await loadClosedWindow(ctx, cmd.args.type!, cmd.args.hour!, 'cat');

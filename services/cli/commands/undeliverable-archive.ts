@@ -23,8 +23,8 @@
 // write_metadata off) cannot give a message back its attributes and is refused with that reason.
 // `message_id` names the redrive marker; `publish_time` (when Pub/Sub dead-lettered the message) selects by time.
 import type { Storage } from '../../storage/storage.ts';
-import { ContainerReader } from '../container-reader.ts';
-import { RecordDecoder } from '../record-decoder.ts';
+import { ContainerReader } from '../../wire/container-reader.ts';
+import { RecordDecoder } from '../../wire/record-decoder.ts';
 
 /** One message of an archive file. */
 export interface ArchivedMessage {

@@ -7,7 +7,7 @@ import { compileSkipper, proveRecordCount } from '../../wire/record-skipper.ts';
 import type { ParsedCommandLine } from '../args.ts';
 import type { CliContext } from '../cli-context.ts';
 import { loadClosedWindow } from '../closed-window.ts';
-import { ContainerReader } from '../container-reader.ts';
+import { ContainerReader } from '../../wire/container-reader.ts';
 import { formatBytes } from '../progress.ts';
 
 export async function runVerify(ctx: CliContext, cmd: ParsedCommandLine): Promise<number> {

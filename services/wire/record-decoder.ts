@@ -3,8 +3,8 @@
 // The schema comes from the file, not the registry, so any closed hour reads, even one written
 // with a schema version this checkout has never seen.
 import avro from 'avsc';
-import { decompressBlock, type CodecName } from '../wire/codecs.ts';
-import { compileSkipper, proveRecordCount, type Skipper } from '../wire/record-skipper.ts';
+import { decompressBlock, type CodecName } from './codecs.ts';
+import { compileSkipper, proveRecordCount, type Skipper } from './record-skipper.ts';
 
 export class RecordDecoder {
   readonly #type: avro.Type;

@@ -2,8 +2,8 @@
 //
 // Reading is strictly forward: chunks are fetched in order and each is handed to `onBytes` exactly
 // once, so a caller can hash the whole file while it decodes it (verify does).
-import { CorruptContainerError, parseContainerHeader, readLong, SYNC_MARKER_BYTES, type ContainerHeader } from '../wire/avro-container.ts';
-import { DEFAULT_MAX_OUTPUT_BYTES } from '../wire/codecs.ts';
+import { CorruptContainerError, parseContainerHeader, readLong, SYNC_MARKER_BYTES, type ContainerHeader } from './avro-container.ts';
+import { DEFAULT_MAX_OUTPUT_BYTES } from './codecs.ts';
 import type { Storage } from '../storage/storage.ts';
 
 export interface ContainerReaderOptions {
