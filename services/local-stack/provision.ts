@@ -18,10 +18,10 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
     if (!exists) await topic.create().catch(ignoreAlreadyExists);
     return topic;
   };
-  const ensureSubscription = async (topicName: string, subName: string, deadlineS = ackDeadlineSeconds) => {
+  const ensureSubscription = async (topicName: string, subName: string, deadlineS = ackDeadlineSeconds, ordered = false) => {
     const sub = pubsub.subscription(subName);
     const [exists] = await sub.exists();
-    if (!exists) await pubsub.topic(topicName).createSubscription(subName, { ackDeadlineSeconds: deadlineS }).catch(ignoreAlreadyExists);
+    if (!exists) await pubsub.topic(topicName).createSubscription(subName, { ackDeadlineSeconds: deadlineS, enableMessageOrdering: ordered }).catch(ignoreAlreadyExists);
   };
   for (const type of registry.names()) {
     await ensureTopic(names.eventTopic(type));
@@ -30,6 +30,8 @@ export async function provisionTopics(pubsub: PubSub, registry: Registry, names:
   await ensureTopic(names.controlTopic);
   await ensureSubscription(names.controlTopic, names.controlSubscription);
   await ensureTopic(names.closedWindowsTopic);
+  // The table committer's, when a type opts in to a table: ordered (one type's windows in order), long leases.
+  if (registry.names().some((t) => registry.get(t)?.config.table)) await ensureSubscription(names.closedWindowsTopic, names.tablesSubscription, 600, true);
   await ensureTopic(names.stagedTopic);
   for (let slot = 0; slot < (options.noticeSlots ?? DEFAULT_NOTICE_SLOTS); slot++) await ensureSubscription(names.stagedTopic, names.stagedSubscription(slot), 10);
 }
@@ -45,6 +47,7 @@ export async function removeTopics(pubsub: PubSub, registry: Registry, names: To
   };
   for (const type of registry.names()) await pubsub.subscription(names.workerSubscription(type)).delete().catch(ignoreNotFound);
   await pubsub.subscription(names.controlSubscription).delete().catch(ignoreNotFound);
+  await pubsub.subscription(names.tablesSubscription).delete().catch(ignoreNotFound);
   for (let slot = 0; slot < (options.noticeSlots ?? DEFAULT_NOTICE_SLOTS); slot++) await pubsub.subscription(names.stagedSubscription(slot)).delete().catch(ignoreNotFound);
   for (const type of registry.names()) await pubsub.topic(names.eventTopic(type)).delete().catch(ignoreNotFound);
   await pubsub.topic(names.controlTopic).delete().catch(ignoreNotFound);

@@ -14,9 +14,11 @@ export interface TypeConfig {
   /** A window whose gaps have not filled this long (ms) after it ended closes as incomplete. */
   readonly maxWaitMs: number;
   readonly description: string;
+  /** The type's closed hours are also committed to an Apache Iceberg table (services/table); off unless type.json says "table": true. */
+  readonly table: boolean;
 }
 
-const KNOWN_KEYS = new Set(['owner', 'tier', 'livenessTimeoutS', 'maxWaitS', 'description']);
+const KNOWN_KEYS = new Set(['owner', 'tier', 'livenessTimeoutS', 'maxWaitS', 'description', 'table']);
 
 /** Validates the parsed contents of a type.json; every fault names the file and the key. */
 export function parseTypeConfig(raw: unknown, file: string): TypeConfig {
@@ -42,11 +44,14 @@ export function parseTypeConfig(raw: unknown, file: string): TypeConfig {
   if (maxWaitS < livenessTimeoutS) fail(`"maxWaitS" (${maxWaitS}) must be at least "livenessTimeoutS" (${livenessTimeoutS})`);
   const description = obj.description ?? '';
   if (typeof description !== 'string') fail('"description" must be a string');
+  const table = obj.table ?? false;
+  if (typeof table !== 'boolean') fail('"table" must be true or false');
   return {
     owner: owner as string,
     tier: tier as Tier,
     livenessTimeoutMs: livenessTimeoutS * 1000,
     maxWaitMs: maxWaitS * 1000,
     description: description as string,
+    table: table as boolean,
   };
 }

@@ -22,6 +22,8 @@ export interface TopicNames {
   stagedSubscription(slot: number): string;
   /** Topic announcing every closed window (window-closed-event.ts); a hyphen keeps it apart from any type's topic. */
   readonly closedWindowsTopic: string;
+  /** The table committer's subscription to the closed-windows topic (services/table). */
+  readonly tablesSubscription: string;
 }
 
 export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
@@ -32,6 +34,7 @@ export function topicNames(prefix: string = DEFAULT_TOPIC_PREFIX): TopicNames {
     controlTopic: `${prefix}control`,
     controlSubscription: `${prefix}control-checker`,
     closedWindowsTopic: `${prefix}closed-windows`,
+    tablesSubscription: `${prefix}closed-windows-tables`,
     stagedTopic: `${prefix}staged`,
     stagedSubscription: (slot) => `${prefix}staged-checker-${slot}`,
   };

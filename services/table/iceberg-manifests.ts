@@ -1,0 +1,259 @@
+// Iceberg v2 manifest files and manifest lists (Avro), written as the spec and Apache Iceberg's Java writer lay them out, and parent manifest lists read back.
+//
+// The Avro schemas below are the spec's `manifest_entry` (with its `data_file` struct) and `manifest_file`
+// as Apache Iceberg's V2Metadata writes them (core/src/main/java/org/apache/iceberg/V2Metadata.java,
+// DataFile.java, ManifestFile.java): the same field names, field ids, nullability and map encoding
+// (maps with int keys as arrays of k<id>_v<id> records). Readers resolve these files by field id, so
+// the ids are the contract. Entries of an append are ADDED with a null snapshot id and null sequence
+// numbers: readers inherit them from the manifest list, so one manifest serves every commit attempt.
+import avro from 'avsc';
+import { ContainerWriter, parseContainer } from '../wire/avro-container.ts';
+import { compressBlock, decompressBlock, isCodecName } from '../wire/codecs.ts';
+import type { IcebergSchema } from './iceberg-schema.ts';
+
+/** The hour partition: hour(receive_time), one spec (id 0) for the life of the table. */
+export const PARTITION_SPEC_ID = 0;
+export const PARTITION_FIELD_ID = 1000;
+export const PARTITION_FIELD_NAME = 'receive_time_hour';
+
+export function partitionSpec(receiveTimeId: number): { 'spec-id': number; fields: Array<Record<string, unknown>> } {
+  return { 'spec-id': PARTITION_SPEC_ID, fields: [{ name: PARTITION_FIELD_NAME, transform: 'hour', 'source-id': receiveTimeId, 'field-id': PARTITION_FIELD_ID }] };
+}
+
+const optional = (name: string, type: avro.Schema, fieldId: number) => ({ name, type: ['null', type], default: null, 'field-id': fieldId });
+const intMap = (name: string, fieldId: number, keyId: number, valueId: number, valueType: 'long' | 'bytes') =>
+  optional(name, { type: 'array', logicalType: 'map', items: { type: 'record', name: `k${keyId}_v${valueId}`, fields: [{ name: 'key', type: 'int', 'field-id': keyId }, { name: 'value', type: valueType, 'field-id': valueId }] } } as unknown as avro.Schema, fieldId);
+
+export const MANIFEST_ENTRY_SCHEMA = {
+  type: 'record',
+  name: 'manifest_entry',
+  fields: [
+    { name: 'status', type: 'int', 'field-id': 0 },
+    optional('snapshot_id', 'long', 1),
+    optional('sequence_number', 'long', 3),
+    optional('file_sequence_number', 'long', 4),
+    {
+      name: 'data_file',
+      'field-id': 2,
+      type: {
+        type: 'record',
+        name: 'r2',
+        fields: [
+          { name: 'content', type: 'int', doc: 'Contents of the file: 0=data, 1=position deletes, 2=equality deletes', 'field-id': 134 },
+          { name: 'file_path', type: 'string', doc: 'Location URI with FS scheme', 'field-id': 100 },
+          { name: 'file_format', type: 'string', doc: 'File format name: avro, orc, or parquet', 'field-id': 101 },
+          {
+            name: 'partition',
+            doc: 'Partition data tuple, schema based on the partition spec',
+            'field-id': 102,
+            type: { type: 'record', name: 'r102', fields: [optional(PARTITION_FIELD_NAME, 'int', PARTITION_FIELD_ID)] },
+          },
+          { name: 'record_count', type: 'long', doc: 'Number of records in the file', 'field-id': 103 },
+          { name: 'file_size_in_bytes', type: 'long', doc: 'Total file size in bytes', 'field-id': 104 },
+          intMap('column_sizes', 108, 117, 118, 'long'),
+          intMap('value_counts', 109, 119, 120, 'long'),
+          intMap('null_value_counts', 110, 121, 122, 'long'),
+          intMap('nan_value_counts', 137, 138, 139, 'long'),
+          intMap('lower_bounds', 125, 126, 127, 'bytes'),
+          intMap('upper_bounds', 128, 129, 130, 'bytes'),
+          optional('key_metadata', 'bytes', 131),
+          optional('split_offsets', { type: 'array', items: 'long', 'element-id': 133 } as unknown as avro.Schema, 132),
+          optional('equality_ids', { type: 'array', items: 'int', 'element-id': 136 } as unknown as avro.Schema, 135),
+          optional('sort_order_id', 'int', 140),
+          optional('referenced_data_file', 'string', 143),
+        ],
+      },
+    },
+  ],
+} as const;
+
+export const MANIFEST_LIST_SCHEMA = {
+  type: 'record',
+  name: 'manifest_file',
+  fields: [
+    { name: 'manifest_path', type: 'string', doc: 'Location URI with FS scheme', 'field-id': 500 },
+    { name: 'manifest_length', type: 'long', doc: 'Total file size in bytes', 'field-id': 501 },
+    { name: 'partition_spec_id', type: 'int', doc: 'Spec ID used to write', 'field-id': 502 },
+    { name: 'content', type: 'int', doc: 'Contents of the manifest: 0=data, 1=deletes', 'field-id': 517 },
+    { name: 'sequence_number', type: 'long', doc: 'Sequence number when the manifest was added', 'field-id': 515 },
+    { name: 'min_sequence_number', type: 'long', doc: 'Lowest sequence number in the manifest', 'field-id': 516 },
+    { name: 'added_snapshot_id', type: 'long', doc: 'Snapshot ID that added the manifest', 'field-id': 503 },
+    { name: 'added_files_count', type: 'int', doc: 'Added entry count', 'field-id': 504 },
+    { name: 'existing_files_count', type: 'int', doc: 'Existing entry count', 'field-id': 505 },
+    { name: 'deleted_files_count', type: 'int', doc: 'Deleted entry count', 'field-id': 506 },
+    { name: 'added_rows_count', type: 'long', doc: 'Added rows count', 'field-id': 512 },
+    { name: 'existing_rows_count', type: 'long', doc: 'Existing rows count', 'field-id': 513 },
+    { name: 'deleted_rows_count', type: 'long', doc: 'Deleted rows count', 'field-id': 514 },
+    optional(
+      'partitions',
+      {
+        type: 'array',
+        'element-id': 508,
+        items: {
+          type: 'record',
+          name: 'r508',
+          fields: [
+            { name: 'contains_null', type: 'boolean', doc: 'True if any file has a null partition value', 'field-id': 509 },
+            optional('contains_nan', 'boolean', 518),
+            optional('lower_bound', 'bytes', 510),
+            optional('upper_bound', 'bytes', 511),
+          ],
+        },
+      } as unknown as avro.Schema,
+      507,
+    ),
+    optional('key_metadata', 'bytes', 519),
+  ],
+} as const;
+
+const entryType = avro.Type.forSchema(MANIFEST_ENTRY_SCHEMA as unknown as avro.Schema);
+const listType = avro.Type.forSchema(MANIFEST_LIST_SCHEMA as unknown as avro.Schema);
+
+export interface DataFileEntry {
+  /** Full URI of the Parquet file (file:///… or gs://…). */
+  readonly path: string;
+  readonly records: number;
+  readonly bytes: number;
+  /** Hours since the epoch of the file's receive_time values (all of a file's records are in one hour). */
+  readonly hour: number;
+}
+
+/** One row of a manifest list, as this module writes it and reads a parent's. */
+export interface ManifestListEntry {
+  readonly manifest_path: string;
+  readonly manifest_length: number;
+  readonly partition_spec_id: number;
+  readonly content: number;
+  readonly sequence_number: number;
+  readonly min_sequence_number: number;
+  readonly added_snapshot_id: number;
+  readonly added_files_count: number;
+  readonly existing_files_count: number;
+  readonly deleted_files_count: number;
+  readonly added_rows_count: number;
+  readonly existing_rows_count: number;
+  readonly deleted_rows_count: number;
+  readonly partitions: Array<{ contains_null: boolean; contains_nan: boolean | null; lower_bound: Buffer | null; upper_bound: Buffer | null }> | null;
+  readonly key_metadata: Buffer | null;
+}
+
+function container(schema: object, meta: Record<string, string>, records: readonly unknown[], type: avro.Type): Buffer {
+  const writer = new ContainerWriter({ schemaJson: JSON.stringify(schema), codec: 'deflate', meta });
+  if (records.length > 0) writer.appendBlock(records.length, compressBlock('deflate', Buffer.concat(records.map((r) => type.toBuffer(r)))));
+  return writer.toBuffer();
+}
+
+/** The single-value serialization of an int partition value (4 bytes, little-endian), as bounds use it. */
+function intBound(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+}
+
+/** A manifest of ADDED data files (snapshot id and sequence numbers inherited from the manifest list). */
+export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergSchema, receiveTimeId: number): Buffer {
+  const spec = partitionSpec(receiveTimeId);
+  const entries = files.map((f) => ({
+    status: 1,
+    snapshot_id: null,
+    sequence_number: null,
+    file_sequence_number: null,
+    data_file: {
+      content: 0,
+      file_path: f.path,
+      file_format: 'PARQUET',
+      partition: { [PARTITION_FIELD_NAME]: f.hour },
+      record_count: f.records,
+      file_size_in_bytes: f.bytes,
+      column_sizes: null,
+      value_counts: null,
+      null_value_counts: null,
+      nan_value_counts: null,
+      lower_bounds: null,
+      upper_bounds: null,
+      key_metadata: null,
+      split_offsets: null,
+      equality_ids: null,
+      sort_order_id: null,
+      referenced_data_file: null,
+    },
+  }));
+  const meta = {
+    schema: JSON.stringify(schema),
+    'schema-id': String(schema['schema-id']),
+    'partition-spec': JSON.stringify(spec.fields),
+    'partition-spec-id': String(PARTITION_SPEC_ID),
+    'format-version': '2',
+    content: 'data',
+  };
+  return container(MANIFEST_ENTRY_SCHEMA, meta, entries, entryType);
+}
+
+/** The manifest list row of a new manifest of ADDED files, committed by `snapshotId` at `sequenceNumber`. */
+export function newManifestListEntry(path: string, length: number, files: readonly DataFileEntry[], snapshotId: number, sequenceNumber: number): ManifestListEntry {
+  const hours = files.map((f) => f.hour);
+  return {
+    manifest_path: path,
+    manifest_length: length,
+    partition_spec_id: PARTITION_SPEC_ID,
+    content: 0,
+    sequence_number: sequenceNumber,
+    min_sequence_number: sequenceNumber,
+    added_snapshot_id: snapshotId,
+    added_files_count: files.length,
+    existing_files_count: 0,
+    deleted_files_count: 0,
+    added_rows_count: files.reduce((n, f) => n + f.records, 0),
+    existing_rows_count: 0,
+    deleted_rows_count: 0,
+    partitions: [{ contains_null: false, contains_nan: false, lower_bound: intBound(Math.min(...hours)), upper_bound: intBound(Math.max(...hours)) }],
+    key_metadata: null,
+  };
+}
+
+export function encodeManifestList(entries: readonly ManifestListEntry[], snapshotId: number, parentSnapshotId: number | null, sequenceNumber: number): Buffer {
+  const meta = {
+    'snapshot-id': String(snapshotId),
+    'parent-snapshot-id': parentSnapshotId === null ? 'null' : String(parentSnapshotId),
+    'sequence-number': String(sequenceNumber),
+    'format-version': '2',
+  };
+  return container(MANIFEST_LIST_SCHEMA, meta, entries, listType);
+}
+
+/** Reads a manifest list written by any v2 writer (this one, Java, pyiceberg), keeping the fields a v2 list carries. */
+export function decodeManifestList(file: Buffer): ManifestListEntry[] {
+  const { header, blocks } = parseContainer(file);
+  if (!isCodecName(header.codec)) throw new Error(`manifest list codec ${header.codec} is not supported`);
+  const writerType = avro.Type.forSchema(JSON.parse(header.schemaJson) as avro.Schema);
+  const out: ManifestListEntry[] = [];
+  for (const block of blocks) {
+    const data = decompressBlock(header.codec, block.body);
+    let pos = 0;
+    for (let i = 0; i < block.count; i++) {
+      const { value, offset } = writerType.decode(data, pos);
+      if (offset < 0) throw new Error('manifest list block ends inside a record');
+      pos = offset;
+      const r = value as Record<string, unknown>;
+      const seq = Number(r.sequence_number ?? 0);
+      out.push({
+        manifest_path: String(r.manifest_path),
+        manifest_length: Number(r.manifest_length),
+        partition_spec_id: Number(r.partition_spec_id),
+        content: Number(r.content ?? 0),
+        sequence_number: seq,
+        min_sequence_number: Number(r.min_sequence_number ?? seq),
+        added_snapshot_id: Number(r.added_snapshot_id),
+        added_files_count: Number(r.added_files_count ?? r.added_data_files_count ?? 0),
+        existing_files_count: Number(r.existing_files_count ?? r.existing_data_files_count ?? 0),
+        deleted_files_count: Number(r.deleted_files_count ?? r.deleted_data_files_count ?? 0),
+        added_rows_count: Number(r.added_rows_count ?? 0),
+        existing_rows_count: Number(r.existing_rows_count ?? 0),
+        deleted_rows_count: Number(r.deleted_rows_count ?? 0),
+        partitions: (r.partitions as ManifestListEntry['partitions']) ?? null,
+        key_metadata: (r.key_metadata as Buffer | null) ?? null,
+      });
+    }
+  }
+  return out;
+}
