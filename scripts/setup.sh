@@ -120,3 +120,48 @@ if [ ! -x .cache/bin/otelcol-hourglass ] || [ "$(.cache/bin/otelcol-hourglass --
   fi
 fi
 # --- end: OpenTelemetry Collector ----------------------------------------------------------------
+
+# --- begin: Iceberg REST catalog for the Iceberg tests (test/local-stack/iceberg-rest-catalog.test.ts) ---
+# Apache Iceberg's own REST catalog test server (org.apache.iceberg.rest.RESTCatalogServer, what the
+# apache/iceberg-rest-fixture image runs): its classpath from Maven Central (scripts/iceberg-rest/pom.xml,
+# about 60 MB) into .cache/iceberg-rest/lib, and the launcher that binds it to 127.0.0.1 only
+# (scripts/iceberg-rest/IcebergRestLauncher.java) compiled into .cache/iceberg-rest/classes. Done again
+# only when the pom or the launcher changes (their sha256 in .cache/iceberg-rest/stamp, which
+# services/local-stack/iceberg-rest-catalog.ts checks too). Then pyiceberg, the independent reader, into
+# .cache/venv: pyiceberg-core is what its writes to hour-partitioned tables need (0.12.0 wants < 0.11).
+# A failure is reported and the Iceberg tests fail with the reason; it never skips.
+iceberg_rest_stamp=$(cat scripts/iceberg-rest/pom.xml scripts/iceberg-rest/IcebergRestLauncher.java | sha256sum | cut -d' ' -f1)
+build_iceberg_rest() {
+  # Built beside, then moved into place: a test starting the catalog meanwhile never sees half a classpath.
+  local tmp=.cache/iceberg-rest.tmp
+  rm -rf "$tmp" && mkdir -p "$tmp" || return 1
+  if ! mvn -B -f scripts/iceberg-rest/pom.xml dependency:copy-dependencies -DoutputDirectory="$PWD/$tmp/lib" > "$tmp/mvn.log" 2>&1; then
+    tail -n 30 "$tmp/mvn.log" >&2
+    return 1
+  fi
+  rm -f "$tmp/mvn.log"
+  javac -nowarn -cp "$tmp/lib/*" -d "$tmp/classes" scripts/iceberg-rest/IcebergRestLauncher.java || return 1
+  echo "$iceberg_rest_stamp" > "$tmp/stamp" || return 1
+  rm -rf .cache/iceberg-rest && mv "$tmp" .cache/iceberg-rest
+}
+if [ "$(cat .cache/iceberg-rest/stamp 2>/dev/null)" != "$iceberg_rest_stamp" ]; then
+  if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+    echo "setup: mvn or javac (Java 17+) is missing; the Iceberg tests fail without the REST catalog ('apt-get install -y maven openjdk-17-jdk-headless')" >&2
+  else
+    echo "setup: fetching Apache Iceberg's REST catalog server from Maven Central into .cache/iceberg-rest (once)"
+    if ! build_iceberg_rest; then
+      echo "setup: assembling the Iceberg REST catalog failed (mvn -f scripts/iceberg-rest/pom.xml, javac); the Iceberg tests fail without it" >&2
+    fi
+  fi
+fi
+PYICEBERG_VERSION="0.12.0"
+PYICEBERG_CORE_VERSION="0.10.1"
+PYARROW_VERSION="26.0.1"
+if ! .cache/venv/bin/python -c "import sys, pyiceberg, pyiceberg_core, pyarrow; from importlib.metadata import version as v; sys.exit((v('pyiceberg'), v('pyiceberg-core'), v('pyarrow')) != ('$PYICEBERG_VERSION', '$PYICEBERG_CORE_VERSION', '$PYARROW_VERSION'))" 2>/dev/null; then
+  echo "setup: installing pyiceberg $PYICEBERG_VERSION with pyarrow into .cache/venv (the independent Iceberg reader for tests)"
+  if ! .cache/venv/bin/pip install --quiet --disable-pip-version-check "pyiceberg[pyarrow,pyiceberg-core]==$PYICEBERG_VERSION" \
+      "pyiceberg-core==$PYICEBERG_CORE_VERSION" "pyarrow==$PYARROW_VERSION"; then
+    echo "setup: installing pyiceberg failed; the Iceberg tests fail without it" >&2
+  fi
+fi
+# --- end: Iceberg REST catalog --------------------------------------------------------------------
