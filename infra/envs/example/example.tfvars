@@ -29,3 +29,10 @@ notification_channels = []
 #   enabled = true
 #   members = ["group:event-ops@acme.example"]
 # }
+
+# Iceberg tables in BigLake's Iceberg REST catalog, one per type whose type.json says "table": true,
+# kept by the table committer (docs/deploy.md, "Iceberg tables on Google Cloud"). Off until the image
+# holds services/table/.
+# iceberg_tables = {
+#   enabled = true
+# }

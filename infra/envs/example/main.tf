@@ -43,5 +43,6 @@ module "hourglass" {
   notification_channels  = var.notification_channels
   telemetry_sidecar      = var.telemetry_sidecar
   console                = var.console
+  iceberg_tables         = var.iceberg_tables
   protect_data           = var.protect_data
 }

@@ -72,3 +72,8 @@ output "dashboard" {
   description = "The deployment's Cloud Monitoring dashboard."
   value       = module.hourglass.dashboard
 }
+
+output "iceberg_tables" {
+  description = "The Iceberg tables (null unless iceberg_tables.enabled): warehouse, catalog, namespace, the committer's subscription, and the BigQuery prefix <project>.<catalog>.<namespace> of the tables."
+  value       = module.hourglass.iceberg_tables
+}

@@ -103,6 +103,24 @@ variable "console" {
   default = {}
 }
 
+variable "iceberg_tables" {
+  description = "Iceberg tables of the closed hours in BigLake's Iceberg REST catalog, kept by the table committer: off by default (its service must be in the image first); a type gets a table when its type.json says \"table\": true (see the module's variable of the same name)."
+  type = object({
+    enabled               = optional(bool, false)
+    warehouse_bucket      = optional(string)
+    create_bucket         = optional(bool, true)
+    namespace             = optional(string, "hourglass")
+    catalog_uri           = optional(string, "https://biglake.googleapis.com/iceberg/v1/restcatalog")
+    min_instances         = optional(number, 1)
+    max_instances         = optional(number, 1)
+    cpu                   = optional(string, "1")
+    memory                = optional(string, "1Gi")
+    max_delivery_attempts = optional(number, 10)
+    oldest_unacked_s      = optional(number, 3600)
+  })
+  default = {}
+}
+
 variable "protect_data" {
   description = "Refuse to destroy the bucket and the services."
   type        = bool

@@ -32,12 +32,12 @@ variable "name" {
 }
 
 variable "service" {
-  description = "Which hourglass service the container runs: gateway, worker, checker or console."
+  description = "Which hourglass service the container runs (services/<service>/main.ts): gateway, worker, checker, console or table (the Iceberg table committer)."
   type        = string
 
   validation {
-    condition     = contains(["gateway", "worker", "checker", "console"], var.service)
-    error_message = "service must be gateway, worker, checker or console."
+    condition     = contains(["gateway", "worker", "checker", "console", "table"], var.service)
+    error_message = "service must be gateway, worker, checker, console or table."
   }
 }
 

@@ -26,6 +26,8 @@ locals {
       description      = tostring(try(c.description, ""))
       livenessTimeoutS = tonumber(try(c.livenessTimeoutS, 30))
       maxWaitS         = tonumber(try(c.maxWaitS, 900))
+      # "table": true opts the type in to an Apache Iceberg table (hourglass module, tables.tf).
+      table = try(c.table, false) == true
     }
   }
 
@@ -34,10 +36,11 @@ locals {
   reserved_names = ["staging", "late", "deadletter", "checker", "control"]
   bad_reserved   = [for name in keys(local.types) : name if contains(local.reserved_names, name)]
   bad_tiers      = [for name, t in local.types : name if !contains(["high", "normal", "low"], t.tier)]
+  bad_tables     = [for name, c in local.raw : name if !(try(c.table, false) == true || try(c.table, false) == false)]
 }
 
 output "types" {
-  description = "Map of event type name to its type.json (owner, tier, livenessTimeoutS, maxWaitS, description)."
+  description = "Map of event type name to its type.json (owner, tier, livenessTimeoutS, maxWaitS, description, table)."
   value       = local.types
 
   precondition {
@@ -55,5 +58,9 @@ output "types" {
   precondition {
     condition     = length(local.bad_tiers) == 0
     error_message = "Event type tier must be high, normal or low: ${join(", ", local.bad_tiers)}."
+  }
+  precondition {
+    condition     = length(local.bad_tables) == 0
+    error_message = "Event type \"table\" must be true or false: ${join(", ", local.bad_tables)}."
   }
 }

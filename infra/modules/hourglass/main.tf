@@ -47,6 +47,8 @@ locals {
     ],
     # Identity-Aware Proxy in front of the status console (console.tf).
     var.console.enabled && var.console.iap ? ["iap.googleapis.com"] : [],
+    # BigLake's Iceberg REST catalog of the Iceberg tables (tables.tf).
+    var.iceberg_tables.enabled ? ["biglake.googleapis.com"] : [],
   )
 }
 

@@ -64,13 +64,28 @@ output "gateway_url" {
 }
 
 output "service_urls" {
-  description = "URL of every deployed Cloud Run service (worker and checker answer only from inside the project; the console, when deployed, as console_url says)."
-  value       = merge({ for s, m in module.service : s => m.uri }, { for m in module.console : "console" => m.uri })
+  description = "URL of every deployed Cloud Run service (worker, checker and the table committer answer only from inside the project; the console, when deployed, as console_url says)."
+  value       = merge({ for s, m in module.service : s => m.uri }, { for m in module.console : "console" => m.uri }, { for m in module.table_committer : "table" => m.uri })
 }
 
 output "service_accounts" {
-  description = "Runtime service account per service (the console's with console.enabled)."
-  value       = merge(local.service_accounts, { for a in google_service_account.console : "console" => a.email })
+  description = "Runtime service account per service (the console's with console.enabled, the table committer's with iceberg_tables.enabled)."
+  value       = merge(local.service_accounts, { for a in google_service_account.console : "console" => a.email }, { for a in google_service_account.table : "table" => a.email })
+}
+
+output "iceberg_tables" {
+  description = "The Iceberg tables (null unless iceberg_tables.enabled): the types that get one, the warehouse (HOURGLASS_TABLE_WAREHOUSE), the BigLake catalog and namespace, the REST catalog URI, the committer's subscription and dead-letter hold, and the BigQuery prefix of the tables (<prefix>.<type>)."
+  value = local.tables_enabled ? {
+    types              = local.table_types
+    warehouse          = "gs://${local.warehouse_bucket_name}"
+    catalog            = local.warehouse_bucket_name
+    namespace          = var.iceberg_tables.namespace
+    catalog_uri        = var.iceberg_tables.catalog_uri
+    subscription       = local.tables_subscription
+    dead_letter_hold   = local.tables_dead_hold
+    bigquery_prefix    = "${var.project_id}.${local.warehouse_bucket_name}.${var.iceberg_tables.namespace}"
+    service_account_id = "${var.name}-tables"
+  } : null
 }
 
 output "console_url" {

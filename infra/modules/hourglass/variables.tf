@@ -277,6 +277,41 @@ variable "console" {
   }
 }
 
+variable "iceberg_tables" {
+  description = "Apache Iceberg tables of the closed hours, one per opted-in type (tables.tf), committed by the table committer (services/table/main.ts) to BigLake's Iceberg REST catalog, so that BigQuery reads them as <project>.<warehouse bucket>.<namespace>.<type>. enabled: off by default (BigLake API, a second bucket, a Cloud Run service once image_tag is set). Which types get a table is each type's choice: \"table\": true in its schemas/<type>/type.json (opt-in). warehouse_bucket: the bucket of data files and metadata, and the catalog's name (default \"<project_id>-<name>-tables\"); create_bucket = false uses an existing bucket of that name. namespace: the Iceberg namespace (BigQuery's dataset position). catalog_uri: the REST catalog endpoint. min_instances, max_instances, cpu, memory: the committer's Cloud Run sizing (a pull consumer: min_instances >= 1). max_delivery_attempts (5-100): deliveries of a closed window before it is dead-lettered. oldest_unacked_s: backlog age on its subscription that alerts."
+  type = object({
+    enabled               = optional(bool, false)
+    warehouse_bucket      = optional(string)
+    create_bucket         = optional(bool, true)
+    namespace             = optional(string, "hourglass")
+    catalog_uri           = optional(string, "https://biglake.googleapis.com/iceberg/v1/restcatalog")
+    min_instances         = optional(number, 1)
+    max_instances         = optional(number, 1)
+    cpu                   = optional(string, "1")
+    memory                = optional(string, "1Gi")
+    max_delivery_attempts = optional(number, 10)
+    oldest_unacked_s      = optional(number, 3600)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,62}$", var.iceberg_tables.namespace))
+    error_message = "iceberg_tables.namespace must be 1-63 characters of a-z, 0-9 and '_', starting with a letter (a name BigQuery can address as <project>.<catalog>.<namespace>.<table>)."
+  }
+  validation {
+    condition     = var.iceberg_tables.min_instances >= 1 && var.iceberg_tables.max_instances >= var.iceberg_tables.min_instances
+    error_message = "iceberg_tables.min_instances must be >= 1 (the committer pulls from Pub/Sub: nothing wakes it by request) and max_instances >= min_instances."
+  }
+  validation {
+    condition     = var.iceberg_tables.max_delivery_attempts >= 5 && var.iceberg_tables.max_delivery_attempts <= 100
+    error_message = "iceberg_tables.max_delivery_attempts must be 5-100 (Pub/Sub's range)."
+  }
+  validation {
+    condition     = startswith(var.iceberg_tables.catalog_uri, "https://")
+    error_message = "iceberg_tables.catalog_uri must be an https:// URL."
+  }
+}
+
 variable "bigquery_dataset_id" {
   description = "BigQuery dataset of the external tables (one table per type, over its closed hours)."
   type        = string
