@@ -15,7 +15,7 @@ const hourglass = modules[0]!;
  * Who a grant is for. 'services': each of gateway, worker and checker, as its own account (for_each over local.service_accounts).
  * 'console': the status console's account; 'iap-agent': IAP's service agent; 'console-members': var.console.members.
  */
-type Principal = 'gateway' | 'worker' | 'checker' | 'services' | 'console' | 'iap-agent' | 'console-members' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'closed-window-subscribers';
+type Principal = 'gateway' | 'worker' | 'checker' | 'services' | 'console' | 'table' | 'iap-agent' | 'console-members' | 'pubsub-agent' | 'gcs-agent' | 'analysts' | 'table-analysts' | 'closed-window-subscribers';
 
 interface Allowed {
   readonly principal: Principal;
@@ -38,6 +38,12 @@ const CONSOLE_SERVICE = /^module\.console\[0\]\.name$/;
 /** The console's members: IAP access behind IAP, Cloud Run invoker (internal ingress) without it. */
 export const CONSOLE_MEMBERS_IAP = 'local.console_deployed && var.console.iap ? toset(var.console.members) : toset([])';
 export const CONSOLE_MEMBERS_INTERNAL = 'local.console_deployed && !var.console.iap ? toset(var.console.members) : toset([])';
+/** The Iceberg warehouse bucket (tables.tf): created by the module or named by iceberg_tables.warehouse_bucket. */
+const WAREHOUSE = /^local\.warehouse_bucket_name$/;
+/** The BigLake Iceberg catalog of the warehouse bucket. */
+const CATALOG = /^google_biglake_iceberg_catalog\.tables\[0\]\.name$/;
+/** The analysts' grants on the tables exist only with iceberg_tables.enabled. */
+export const TABLE_ANALYSTS = 'local.tables_enabled ? toset(var.analyst_members) : toset([])';
 /** The grants of the telemetry sidecar exist only with it, once per service. */
 const EACH_SERVICE_WITH_SIDECAR = 'var.telemetry_sidecar ? local.service_accounts : {}';
 
@@ -70,6 +76,18 @@ export const ALLOWED: readonly Allowed[] = [
   { principal: 'iap-agent', kind: 'google_cloud_run_v2_service_iam_member', role: 'roles/run.invoker', scope: CONSOLE_SERVICE, why: 'IAP calls the console once a member passed it' },
   { principal: 'console-members', kind: 'google_cloud_run_v2_service_iam_member', role: 'roles/run.invoker', scope: CONSOLE_SERVICE, forEach: CONSOLE_MEMBERS_INTERNAL, why: 'call the internal console without IAP' },
 
+  // The Iceberg table committer (tables.tf, with iceberg_tables.enabled): its subscription, the opted-in types' closed hours
+  // (read only), the warehouse bucket, its catalog, and the billing header BigLake's Iceberg API requires.
+  { principal: 'table', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.closed_windows_tables\[0\]\.(name|id)$/, why: 'pull closed windows' },
+  { principal: 'table', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectViewer', scope: BUCKET, prefixes: ['${t}/'], bucketClause: true, why: 'read the closed hours of the opted-in types' },
+  { principal: 'table', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: WAREHOUSE, why: 'write, read and delete data files, manifests and metadata' },
+  { principal: 'table', kind: 'google_biglake_iceberg_catalog_iam_member', role: 'roles/biglake.editor', scope: CATALOG, why: 'create and commit the tables of its catalog' },
+  { principal: 'table', kind: 'google_project_iam_member', role: 'roles/serviceusage.serviceUsageConsumer', scope: /^var\.project_id$/, why: 'name the project in X-Goog-User-Project, as BigLake\'s Iceberg REST API requires' },
+  { principal: 'table-analysts', kind: 'google_biglake_iceberg_catalog_iam_member', role: 'roles/biglake.viewer', scope: CATALOG, forEach: TABLE_ANALYSTS, why: 'see the Iceberg tables' },
+  { principal: 'table-analysts', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectViewer', scope: WAREHOUSE, forEach: TABLE_ANALYSTS, why: 'read the Iceberg tables\' files (end-user credentials)' },
+
+  { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.closed_windows_tables_dead\[0\]\.(name|id)$/, why: 'forward the committer\'s dead letters' },
+  { principal: 'pubsub-agent', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.closed_windows_tables\[0\]\.(name|id)$/, why: 'ack what it dead-lettered from the committer\'s subscription' },
   { principal: 'pubsub-agent', kind: 'google_pubsub_topic_iam_member', role: 'roles/pubsub.publisher', scope: /^google_pubsub_topic\.dead\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'forward to the dead-letter topics' },
   { principal: 'pubsub-agent', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.worker\[each\.key\]\.(name|id)$/, forEach: 'local.types', why: 'ack what it dead-lettered' },
   { principal: 'pubsub-agent', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['deadletter/'], bucketClause: true, why: 'archive dead letters' },
@@ -91,6 +109,7 @@ const SCOPE_ATTR: Readonly<Record<string, string>> = {
   google_kms_crypto_key_iam_member: 'crypto_key_id',
   google_cloud_run_v2_service_iam_member: 'name',
   google_iap_web_cloud_run_service_iam_member: 'cloud_run_service_name',
+  google_biglake_iceberg_catalog_iam_member: 'name',
   // Only the allow-listed telemetry writers pass: any other project-level role has no entry.
   google_project_iam_member: 'project',
 };
@@ -129,6 +148,8 @@ function principalOf(g: Grant, mod: Module): Principal | undefined {
   }
   if (g.member === 'data.google_storage_project_service_account.gcs_agent[0].member') return 'gcs-agent';
   if (g.member === 'google_service_account.console[0].member') return 'console';
+  if (g.member === 'google_service_account.table[0].member') return 'table';
+  if (g.member === 'each.key' && g.forEach === TABLE_ANALYSTS) return 'table-analysts';
   if (g.member === 'local.iap_agent') {
     const def = locals(mod).get('iap_agent');
     return def === '"serviceAccount:service-${data.google_project.this.number}@gcp-sa-iap.iam.gserviceaccount.com"' ? 'iap-agent' : undefined;
@@ -250,7 +271,9 @@ describe('infra: least privilege', () => {
   });
 
   it('has one service account per service, and each service runs as its own', () => {
-    assert.deepEqual(resources(hourglass, 'google_service_account').map((r) => r.labels[1]).sort(), ['checker', 'console', 'gateway', 'worker']);
+    assert.deepEqual(resources(hourglass, 'google_service_account').map((r) => r.labels[1]).sort(), ['checker', 'console', 'gateway', 'table', 'worker']);
+    const tableCall = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'table_committer');
+    assert.equal(tableCall && attr(tableCall, 'service_account_email'), 'google_service_account.table[0].email');
     const consoleCall = hourglass.blocks.find((b) => b.type === 'module' && b.labels[0] === 'console');
     assert.equal(consoleCall && attr(consoleCall, 'service_account_email'), 'google_service_account.console[0].email');
     const accounts = locals(hourglass).get('service_accounts') ?? '';
@@ -300,6 +323,10 @@ describe('infra: least privilege', () => {
       ['the collector config readable by anyone', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(withAttr(r, 'member', 'each.key'), 'for_each', 'toset(var.analyst_members)'))],
       ['the services may read the gateway\'s keys', mutate('google_secret_manager_secret_iam_member.collector_config', (r) => withAttr(r, 'secret_id', 'google_secret_manager_secret.gateway_keys.secret_id'))],
       ['the console may write the bucket', mutate('google_storage_bucket_iam_member.console_read', (r) => withAttr(r, 'role', '"roles/storage.objectUser"'))],
+      ['the table committer may write the event bucket', mutate('google_storage_bucket_iam_member.table_read_closed_hours', (r) => withAttr(r, 'role', '"roles/storage.objectUser"'))],
+      ['the table committer reads staging too', mutate('google_storage_bucket_iam_member.table_read_closed_hours', (r) => ({ ...r, blocks: [] }))],
+      ['the table committer is BigLake admin', mutate('google_biglake_iceberg_catalog_iam_member.table_editor', (r) => withAttr(r, 'role', '"roles/biglake.admin"'))],
+      ['the table committer is BigLake editor of the project', mutate('google_project_iam_member.table_usage_consumer', (r) => withAttr(r, 'role', '"roles/biglake.editor"'))],
       ['IAP access for anyone', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'member', '"allUsers"'))],
       ['IAP access on another service', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'cloud_run_service_name', 'module.service["checker"].name'))],
       ['IAP access for the members without IAP', mutate('google_iap_web_cloud_run_service_iam_member.console_members', (r) => withAttr(r, 'for_each', 'local.console_deployed ? toset(var.console.members) : toset([])'))],
