@@ -25,7 +25,7 @@ import { closedThroughAfter, isCommitted, proofSummary, PROPERTY, snapshotOfWind
 import { planSchema, receiveTimeFieldId, UnsupportedSchemaError, type HourColumn, type IcebergSchema } from './iceberg-schema.ts';
 import { decodeManifestList, encodeManifest, encodeManifestList, newManifestListEntry, partitionSpec, PARTITION_FIELD_NAME, type DataFileEntry } from './iceberg-manifests.ts';
 import { HourParquetWriter } from './parquet-writer.ts';
-import { CatalogError, uuidv7, type LoadedTable, type RestCatalog, type TableMetadata } from './rest-catalog.ts';
+import { CatalogError, uuidv7, type LoadedTable, type RestCatalog, type SnapshotId, type TableMetadata } from './rest-catalog.ts';
 
 const US_PER_HOUR = 3_600_000_000;
 
@@ -48,7 +48,7 @@ export interface HourCommitDeps {
 
 export type HourCommitOutcome =
   | { readonly outcome: 'committed'; readonly snapshotId: number; readonly attempts: number; readonly records: number; readonly dataFiles: number; readonly convertMs: number }
-  | { readonly outcome: 'already-committed'; readonly snapshotId: number | undefined };
+  | { readonly outcome: 'already-committed'; readonly snapshotId: SnapshotId | undefined };
 
 /** A window that can never be committed as it is (bad schema, a manifest that does not match its event): dead-letter it. */
 export class HourRefusedError extends Error {}

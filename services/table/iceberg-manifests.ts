@@ -6,6 +6,7 @@
 // (maps with int keys as arrays of k<id>_v<id> records). Readers resolve these files by field id, so
 // the ids are the contract. Entries of an append are ADDED with a null snapshot id and null sequence
 // numbers: readers inherit them from the manifest list, so one manifest serves every commit attempt.
+import { inflateRawSync } from 'node:zlib';
 import avro from 'avsc';
 import { ContainerWriter, parseContainer } from '../wire/avro-container.ts';
 import { compressBlock, decompressBlock, isCodecName } from '../wire/codecs.ts';
@@ -106,8 +107,26 @@ export const MANIFEST_LIST_SCHEMA = {
   ],
 } as const;
 
+/**
+ * Avro longs as bigint in manifest lists: a snapshot id another engine wrote uses all 64 bits, and avsc's
+ * default long would round it (a parent's manifests re-listed under a wrong added_snapshot_id).
+ */
+const exactLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(n);
+    return buf;
+  },
+  fromJSON: (n: number | string) => BigInt(n),
+  toJSON: (n: bigint) => Number(n),
+  isValid: (n: unknown) => typeof n === 'bigint',
+  compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
+});
+/** Fresh each time: avsc adds a schema's named types to the registry it is given. */
+const exact = () => ({ registry: { long: exactLong } }) as unknown as Partial<avro.ForSchemaOptions>;
 const entryType = avro.Type.forSchema(MANIFEST_ENTRY_SCHEMA as unknown as avro.Schema);
-const listType = avro.Type.forSchema(MANIFEST_LIST_SCHEMA as unknown as avro.Schema);
+const listType = avro.Type.forSchema(MANIFEST_LIST_SCHEMA as unknown as avro.Schema, exact());
 
 export interface DataFileEntry {
   /** Full URI of the Parquet file (file:///… or gs://…). */
@@ -126,7 +145,7 @@ export interface ManifestListEntry {
   readonly content: number;
   readonly sequence_number: number;
   readonly min_sequence_number: number;
-  readonly added_snapshot_id: number;
+  readonly added_snapshot_id: number | bigint;
   readonly added_files_count: number;
   readonly existing_files_count: number;
   readonly deleted_files_count: number;
@@ -190,7 +209,7 @@ export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergS
 }
 
 /** The manifest list row of a new manifest of ADDED files, committed by `snapshotId` at `sequenceNumber`. */
-export function newManifestListEntry(path: string, length: number, files: readonly DataFileEntry[], snapshotId: number, sequenceNumber: number): ManifestListEntry {
+export function newManifestListEntry(path: string, length: number, files: readonly DataFileEntry[], snapshotId: number | bigint, sequenceNumber: number): ManifestListEntry {
   const hours = files.map((f) => f.hour);
   return {
     manifest_path: path,
@@ -211,24 +230,33 @@ export function newManifestListEntry(path: string, length: number, files: readon
   };
 }
 
-export function encodeManifestList(entries: readonly ManifestListEntry[], snapshotId: number, parentSnapshotId: number | null, sequenceNumber: number): Buffer {
+export function encodeManifestList(entries: readonly ManifestListEntry[], snapshotId: number | bigint, parentSnapshotId: number | bigint | null, sequenceNumber: number): Buffer {
   const meta = {
     'snapshot-id': String(snapshotId),
     'parent-snapshot-id': parentSnapshotId === null ? 'null' : String(parentSnapshotId),
     'sequence-number': String(sequenceNumber),
     'format-version': '2',
   };
-  return container(MANIFEST_LIST_SCHEMA, meta, entries, listType);
+  const longs = ['manifest_length', 'sequence_number', 'min_sequence_number', 'added_snapshot_id', 'added_rows_count', 'existing_rows_count', 'deleted_rows_count'] as const;
+  const exactEntries = entries.map((e) => ({ ...e, ...Object.fromEntries(longs.map((k) => [k, BigInt(e[k])])) }));
+  return container(MANIFEST_LIST_SCHEMA, meta, exactEntries, listType);
+}
+
+/** A long as a number when it fits exactly, else the bigint. */
+function safeOrBig(n: bigint): number | bigint {
+  return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
 /** Reads a manifest list written by any v2 writer (this one, Java, pyiceberg), keeping the fields a v2 list carries. */
 export function decodeManifestList(file: Buffer): ManifestListEntry[] {
   const { header, blocks } = parseContainer(file);
   if (!isCodecName(header.codec)) throw new Error(`manifest list codec ${header.codec} is not supported`);
-  const writerType = avro.Type.forSchema(JSON.parse(header.schemaJson) as avro.Schema);
+  const writerType = avro.Type.forSchema(JSON.parse(header.schemaJson) as avro.Schema, exact());
   const out: ManifestListEntry[] = [];
   for (const block of blocks) {
-    const data = decompressBlock(header.codec, block.body);
+    // pyiceberg's deflate blocks end with 3 stray bytes (it strips zlib's 2-byte header and only 1 of the 4 bytes of
+    // its Adler-32: pyiceberg/avro/codecs/deflate.py); Java's Inflater and zlib stop at the stream's end, and so does this.
+    const data = header.codec === 'deflate' ? inflateRawSync(block.body) : decompressBlock(header.codec, block.body);
     let pos = 0;
     for (let i = 0; i < block.count; i++) {
       const { value, offset } = writerType.decode(data, pos);
@@ -243,7 +271,7 @@ export function decodeManifestList(file: Buffer): ManifestListEntry[] {
         content: Number(r.content ?? 0),
         sequence_number: seq,
         min_sequence_number: Number(r.min_sequence_number ?? seq),
-        added_snapshot_id: Number(r.added_snapshot_id),
+        added_snapshot_id: safeOrBig(r.added_snapshot_id as bigint),
         added_files_count: Number(r.added_files_count ?? r.added_data_files_count ?? 0),
         existing_files_count: Number(r.existing_files_count ?? r.existing_data_files_count ?? 0),
         deleted_files_count: Number(r.deleted_files_count ?? r.deleted_data_files_count ?? 0),

@@ -72,7 +72,7 @@ try {
         window: event.windowStart,
         status: event.status,
         outcome: outcome.outcome,
-        snapshotId: outcome.snapshotId,
+        snapshotId: outcome.snapshotId === undefined ? undefined : String(outcome.snapshotId),
         ...(outcome.outcome === 'committed' ? { records: outcome.records, dataFiles: outcome.dataFiles, attempts: outcome.attempts, convertMs: Math.round(outcome.convertMs) } : {}),
         lagMs,
       });

@@ -9,6 +9,26 @@
 // request, so a catalog that honours it applies a retried commit once.
 import { randomBytes } from 'node:crypto';
 
+/**
+ * A snapshot id: a 64-bit long. Ids this committer makes are below 2^53 (numbers); other engines' (Spark,
+ * BigQuery, pyiceberg) use the whole range, and those are read as bigint so they are never rounded (a
+ * rounded parent id would fail every commit's requirement, or name the wrong parent).
+ */
+export type SnapshotId = number | bigint;
+
+/** JSON.parse keeping integers past 2^53 exact, as bigint (from the source text). */
+export function parseCatalogJson(text: string): unknown {
+  return JSON.parse(text, (_key, value: unknown, context?: { source?: string }) =>
+    typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source !== undefined ? BigInt(context.source) : value,
+  );
+}
+
+/** JSON.stringify writing a bigint as the exact integer it is. */
+export function stringifyCatalogJson(value: unknown): string {
+  const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? rawJSON(v.toString()) : v));
+}
+
 export interface TableMetadata {
   readonly 'format-version': number;
   readonly 'table-uuid': string;
@@ -17,14 +37,14 @@ export interface TableMetadata {
   readonly 'last-column-id': number;
   readonly 'current-schema-id': number;
   readonly schemas: ReadonlyArray<{ readonly 'schema-id': number; readonly fields: readonly unknown[] }>;
-  readonly 'current-snapshot-id'?: number | null;
+  readonly 'current-snapshot-id'?: SnapshotId | null;
   readonly snapshots?: readonly Snapshot[];
   readonly properties?: Readonly<Record<string, string>>;
 }
 
 export interface Snapshot {
-  readonly 'snapshot-id': number;
-  readonly 'parent-snapshot-id'?: number | null;
+  readonly 'snapshot-id': SnapshotId;
+  readonly 'parent-snapshot-id'?: SnapshotId | null;
   readonly 'sequence-number'?: number;
   readonly 'timestamp-ms': number;
   readonly 'manifest-list': string;
@@ -89,7 +109,7 @@ export class RestCatalog {
     const res = await fetch(this.#uri + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : stringifyCatalogJson(body),
       signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
     });
     const text = await res.text();
@@ -105,7 +125,7 @@ export class RestCatalog {
       }
       throw new CatalogError(res.status, type, `${method} ${path}: ${res.status} ${type}: ${message}`);
     }
-    return (text === '' ? undefined : JSON.parse(text)) as T;
+    return (text === '' ? undefined : parseCatalogJson(text)) as T;
   }
 
   /** The path prefix the catalog's config names (GET /v1/config), fetched once. */
@@ -119,12 +139,22 @@ export class RestCatalog {
     return this.#prefix;
   }
 
-  /** Creates the namespace; one that exists already is fine. */
+  /**
+   * Creates the namespace; one that exists already is fine. A racing creator may also show as a server error
+   * (Apache Iceberg's JDBC catalog on sqlite answers 500 to the loser of two concurrent creates), so on any
+   * failure the namespace is looked up before the error is believed.
+   */
   async ensureNamespace(namespace: string): Promise<void> {
+    const base = await this.#base();
     try {
-      await this.#request('POST', `${await this.#base()}/namespaces`, { namespace: [namespace], properties: {} }, uuidv7());
+      await this.#request('POST', `${base}/namespaces`, { namespace: [namespace], properties: {} }, uuidv7());
     } catch (err) {
-      if (!(err instanceof CatalogError && err.status === 409)) throw err;
+      if (err instanceof CatalogError && err.status === 409) return;
+      const exists = await this.#request('GET', `${base}/namespaces/${encodeURIComponent(namespace)}`).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) throw err;
     }
   }
 
