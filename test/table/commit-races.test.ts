@@ -14,6 +14,7 @@ import { openStorage } from '../../services/storage/open-storage.ts';
 import { commitHour, type HourCommitDeps } from '../../services/table/hour-commit.ts';
 import { SUMMARY } from '../../services/table/hour-table.ts';
 import { RestCatalog } from '../../services/table/rest-catalog.ts';
+import { REFUSED_PREFIX, TableCommitter } from '../../services/table/table-committer.ts';
 import { windowOf } from '../../services/wire/window.ts';
 import { windowClosedAttributes, type WindowClosedEvent } from '../../services/wire/window-closed-event.ts';
 import { ensurePythonVenv, runPythonScript } from '../helpers/python.ts';
@@ -57,6 +58,7 @@ describe('one commit per window: races, replays, a crash before the commit, anot
       await t.test('race and replay', () => raceAndReplay());
       await t.test('crash before the commit', () => crashBeforeCommit());
       await t.test('another engine in between', () => anotherEngine());
+      await t.test('refused and skipped windows', () => refusedAndSkipped());
     } finally {
       await kit.stop();
       await tables.stop();
@@ -196,5 +198,62 @@ print(t.current_snapshot().snapshot_id)
     assert.equal(read.windows[events[0]!.windowStart]!.length, events[0]!.events + 1, 'the first window\'s rows and the foreign row');
     assert.ok(read.windows[events[0]!.windowStart]!.includes('foreign-1'));
     assert.equal(read.windows[events[2]!.windowStart]!.length, events[2]!.events);
+  }
+
+  /**
+   * What cannot be committed is not dropped: an event whose manifest hash does not match, and a message that is not a
+   * closed-window event, go to tables/refused/ with the reason (and the event, to publish again); a type that does not
+   * opt in is acked and skipped. Publishing the refused event again, mended, commits it.
+   */
+  async function refusedAndSkipped(): Promise<void> {
+    const skipped: string[] = [];
+    const committed: string[] = [];
+    // A subscription of its own, from now on (the checker keeps announcing the windows it closes: those commit or skip as usual).
+    const subscription = 'refusal-tables';
+    await kit.stack.client.topic(kit.stack.names.closedWindowsTopic).createSubscription(subscription, { enableMessageOrdering: true });
+    const committer = new TableCommitter({
+      pubsub: kit.stack.client,
+      subscription,
+      registry: kit.registry,
+      windowsInParallel: 2,
+      deps: deps('refusals', 'committer-r'),
+      onSkipped: (e) => skipped.push(e.dedupKey),
+      onCommitted: (r) => committed.push(r.event.dedupKey),
+    });
+    committer.start();
+    const topic = kit.stack.client.topic(kit.stack.names.closedWindowsTopic, { messageOrdering: true });
+    try {
+      const good = events[2]!;
+      const tampered = { ...good, manifest: { ...good.manifest, sha256: '0'.repeat(64) } };
+      const other = { ...good, type: 'search_performed', dedupKey: `search_performed/${good.windowStart}` };
+      await topic.publishMessage({ data: Buffer.from(JSON.stringify(tampered)), orderingKey: good.type });
+      await topic.publishMessage({ data: Buffer.from('{"not":"an event"'), orderingKey: 'junk' });
+      await topic.publishMessage({ data: Buffer.from(JSON.stringify(other)), orderingKey: other.type });
+      const refusedKey = `${REFUSED_PREFIX}${good.type}/${good.windowStart.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+      const deadline = Date.now() + 30_000;
+      const unparseable = async () => (await kit.storage.list(`${REFUSED_PREFIX}_unparseable/`)).map((o) => o.key);
+      while ((!(await kit.storage.stat(refusedKey)) || (await unparseable()).length === 0 || !skipped.includes(other.dedupKey)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const refused = JSON.parse((await kit.storage.get(refusedKey)).toString('utf8')) as { reason: string; event: typeof good };
+      assert.match(refused.reason, /has SHA-256 [0-9a-f]{64}, the event says 0{64}/);
+      assert.deepEqual(refused.event, tampered, 'the refused event is kept whole');
+      const junk = (await unparseable())[0];
+      assert.ok(junk, 'the unparseable message is kept');
+      const kept = JSON.parse((await kit.storage.get(junk)).toString('utf8')) as { reason: string; dataBase64: string };
+      assert.match(kept.reason, /not JSON/);
+      assert.equal(Buffer.from(kept.dataBase64, 'base64').toString(), '{"not":"an event"');
+      assert.ok(skipped.includes(other.dedupKey), 'a type without a table is skipped');
+      const before = await readTable(tables.catalog.uri, 'refusals.track_played');
+      assert.equal((before.exists ? before.snapshots : []).filter((x) => x.summary[SUMMARY.window] === good.windowStart).length, 0, 'nothing committed for the refused window');
+      // Redrive: the refused event, mended, published again.
+      await topic.publishMessage({ data: Buffer.from(JSON.stringify({ ...refused.event, manifest: good.manifest })), orderingKey: good.type });
+      while (!committed.includes(good.dedupKey) && Date.now() < deadline + 30_000) await new Promise((r) => setTimeout(r, 200));
+      const read = await readTable(tables.catalog.uri, 'refusals.track_played', [[good.windowStart, good.windowEnd]]);
+      assert.equal(read.snapshots.filter((x) => x.summary[SUMMARY.window] === good.windowStart).length, 1, 'the redriven window committed once');
+      assert.equal(read.windows[good.windowStart]!.length, good.events);
+    } finally {
+      await committer.stop();
+      await topic.flush();
+      await kit.stack.client.subscription(subscription).delete().catch(() => undefined);
+    }
   }
 });
