@@ -10,6 +10,7 @@ import { CONSOLE_SETTINGS } from '../services/console/console-options.ts';
 import { GATEWAY_SETTINGS } from '../services/gateway/gateway-options.ts';
 import { LOCAL_STACK_SETTINGS } from '../services/local-stack/local-stack-options.ts';
 import { RUN_SETTINGS } from '../services/local-run/run-options.ts';
+import { TABLE_SETTINGS } from '../services/table/table-options.ts';
 import { WORKER_SETTINGS } from '../services/worker/worker-options.ts';
 
 export const README = fileURLToPath(new URL('../README.md', import.meta.url));
@@ -24,9 +25,10 @@ export const SECTIONS: readonly SpecSection[] = [
   { title: 'Gateway (services/gateway)', spec: GATEWAY_SETTINGS, omit: shared },
   { title: 'Worker (services/worker)', spec: WORKER_SETTINGS, omit: shared },
   { title: 'Checker (services/checker)', spec: CHECKER_SETTINGS, omit: shared },
+  { title: 'Table committer (services/table)', spec: TABLE_SETTINGS, omit: shared },
   { title: 'Status console (services/console)', spec: CONSOLE_SETTINGS },
   { title: 'CLI `hourglass-events` (services/cli)', spec: CLI_SETTINGS },
-  { title: 'Telemetry (gateway, worker, checker)', spec: telemetrySettings },
+  { title: 'Telemetry (gateway, worker, checker, table committer)', spec: telemetrySettings },
   { title: 'Fault injection (worker, checker; chaos runs only)', spec: faultSettings },
   { title: 'Local stack (npm start and the tests)', spec: LOCAL_STACK_SETTINGS },
 ];
