@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../local-stack/free-port.ts';
+import { startIcebergRestCatalog } from '../local-stack/iceberg-rest-catalog.ts';
 import { startLocalStack } from '../local-stack/local-stack.ts';
 import { Registry } from '../registry/registry.ts';
 import { startDemoLoad } from './demo-load.ts';
@@ -33,6 +34,9 @@ const env: NodeJS.ProcessEnv = {
   METADATA_SERVER_DETECTION: 'none',
   ...(stack.gcs ? { HOURGLASS_GCS_ENDPOINT: stack.gcs.endpoint } : {}),
 };
+// With --tables: Apache Iceberg's REST catalog, its sqlite file and warehouse kept across runs like the bucket.
+const tablesDir = path.resolve('.hourglass-tables');
+const catalog = options.tables ? await startIcebergRestCatalog({ warehouseDir: path.join(tablesDir, 'warehouse'), catalogDbFile: path.join(tablesDir, 'catalog.db'), logFile: path.join(tablesDir, 'catalog.log') }) : undefined;
 /** Services as Cloud Run would keep them: each restarted with backoff when it exits unexpectedly (supervisor.ts). */
 const services: SupervisedService[] = [];
 const say = (line: string) => process.stdout.write(`hourglass: ${line}\n`);
@@ -69,6 +73,9 @@ function report(name: string, line: string): void {
   if (entry.event === 'window_closed') {
     const delay = ((entry.closeDelayMs as number) / 1000).toFixed(1);
     process.stdout.write(`closed ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.events).padStart(7)} events  close delay ${delay}s  lost ${entry.lostEvents}  → ${entry.path}\n`);
+  } else if (entry.event === 'window_committed' && entry.outcome === 'committed') {
+    const lag = ((entry.lagMs as number) / 1000).toFixed(1);
+    process.stdout.write(`table  ${String(entry.type).padEnd(17)} ${entry.window}  ${String(entry.status).padEnd(10)} ${String(entry.records).padStart(7)} rows    table lag   ${lag}s  → snapshot ${entry.snapshotId}\n`);
   } else if (entry.level === 'error' || entry.level === 'warn' || !options.demo) {
     const fields = Object.entries(entry)
       .filter(([key]) => !ENVELOPE.has(key))
@@ -94,10 +101,12 @@ start('gateway', 'services/gateway/main.ts', { HOURGLASS_PORT: String(gatewayPor
 for (let i = 0; i < options.workers; i++) start(`worker-${i}`, 'services/worker/main.ts', { HOURGLASS_OPS_PORT: String(workerOpsPorts[i]), HOURGLASS_OPS_HOST: '127.0.0.1' });
 start('checker', 'services/checker/main.ts', { HOURGLASS_OPS_PORT: String(checkerOpsPort), HOURGLASS_OPS_HOST: '127.0.0.1' });
 start('console', 'services/console/main.ts', { HOURGLASS_CONSOLE_PORT: String(consolePort), HOURGLASS_CONSOLE_HOST: '127.0.0.1' });
+if (catalog) start('tables', 'services/table/main.ts', { HOURGLASS_TABLE_CATALOG_URI: catalog.uri, HOURGLASS_TABLE_NAMESPACE: 'hourglass' });
 process.stdout.write(
   `hourglass: running. gateway http://127.0.0.1:${gatewayPort}/v1/events/<type> (API description /openapi.json; metrics http://127.0.0.1:${gatewayOpsPort}/metrics), status page http://127.0.0.1:${consolePort}/, ` +
     `metrics: worker(s) ${workerOpsPorts.map((p) => `http://127.0.0.1:${p}/metrics`).join(' ')}, checker http://127.0.0.1:${checkerOpsPort}/metrics; ` +
     `Pub/Sub emulator PUBSUB_EMULATOR_HOST=${stack.pubsub.host}; bucket ${location}, ${options.windowS}s windows, ${options.workers} worker(s). ` +
+    (catalog ? `Iceberg REST catalog ${catalog.uri} (namespace hourglass; warehouse ${catalog.warehouse}; read with pyiceberg: load_catalog("local", type="rest", uri="${catalog.uri}")). ` : '') +
     `A service that exits is restarted. Ctrl-C stops.\n`,
 );
 const demo = options.demo ? await startDemoLoad({ registry, host: stack.pubsub.host, projectId: stack.pubsub.projectId, windowS: options.windowS, gatewayUrl: `http://127.0.0.1:${gatewayPort}`, rate: options.rate }) : undefined;
@@ -118,6 +127,7 @@ function stop(code: number, fromTerminal = false): Promise<void> {
     }
     for (const s of services) s.signal('SIGTERM');
     await allExited();
+    await catalog?.stop();
     await stack.stop();
     process.exit(code);
   })();

@@ -4,7 +4,7 @@ import { flag, integer } from '../config/setting-kinds.ts';
 import { resolveSettings, setting, settings, type Resolved } from '../config/settings.ts';
 import { bucket, windowS } from '../config/shared-settings.ts';
 
-export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--ops-port N] [--location file:///path | --gcs] [--rate N]`;
+export const USAGE = `usage: npm start -- [--demo] [--window-s N] [--workers N] [--port N] [--console-port N] [--ops-port N] [--location file:///path | --gcs] [--rate N] [--tables]`;
 
 export const RUN_SETTINGS = settings({
   demo: setting<boolean>({ doc: 'Generate realistic load for the shipped types (SDK and gateway) and print each window as it closes.', kind: flag(), flag: 'demo', default: false }),
@@ -21,6 +21,12 @@ export const RUN_SETTINGS = settings({
   }),
   workers: setting<number>({ doc: 'Number of worker processes.', kind: integer(1, 16), flag: 'workers', default: 1 }),
   rate: setting<number>({ doc: 'Demo load, events/s over all types.', kind: integer(1, 1_000_000, 'events/s'), flag: 'rate', default: 2000 }),
+  tables: setting<boolean>({
+    doc: 'Also run Apache Iceberg\'s REST catalog (its own server, from the set-up\'s Maven jars; tables under ./.hourglass-tables) and the table committer: each closed window of a type with "table": true becomes a snapshot of its Iceberg table.',
+    kind: flag(),
+    flag: 'tables',
+    default: false,
+  }),
 });
 
 export type RunOptions = Resolved<typeof RUN_SETTINGS>;
@@ -39,6 +45,7 @@ export function parseRunOptions(argv: string[], env: NodeJS.ProcessEnv): RunOpti
       workers: { type: 'string' },
       demo: { type: 'boolean' },
       rate: { type: 'string' },
+      tables: { type: 'boolean' },
       help: { type: 'boolean', default: false },
     },
     strict: true,

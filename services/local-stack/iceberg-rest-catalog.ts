@@ -6,12 +6,13 @@
 // file, always a file: the same file after a restart gives the same catalog, and upstream's default,
 // jdbc:sqlite::memory:, is one database per pooled connection (two concurrent requests: "no such table:
 // iceberg_tables"). Tables' files go to the warehouse directory through HadoopFileIO.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { resolveLocalStackOptions } from './local-stack-options.ts';
 import { startGroup } from './process-group.ts';
 import { waitUntil } from './wait-until.ts';
 
@@ -61,7 +62,7 @@ export async function startIcebergRestCatalog(options: IcebergRestCatalogOptions
   await mkdir(path.dirname(catalogDbFile), { recursive: true });
 
   // Upstream reads its catalog properties from CATALOG_* variables only: none from this process's environment.
-  const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CATALOG_')));
+  const childEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CATALOG_')));
   const properties: Record<string, string> = {
     'catalog-impl': 'org.apache.iceberg.jdbc.JdbcCatalog',
     uri: `jdbc:sqlite:${catalogDbFile}`,
@@ -71,11 +72,12 @@ export async function startIcebergRestCatalog(options: IcebergRestCatalogOptions
   };
   for (const [key, value] of Object.entries(properties)) {
     if (key.includes('_')) throw new Error(`catalog property ${key}: upstream reads CATALOG_* variables, where _ stands for .`);
-    env[`CATALOG_${key.replaceAll('-', '__').replaceAll('.', '_').toUpperCase()}`] = value;
+    const variable = `CATALOG_${key.replaceAll('-', '__').replaceAll('.', '_').toUpperCase()}`;
+    childEnv[variable] = value;
   }
 
   const classPath = `${path.join(HOME, 'classes')}${path.delimiter}${path.join(HOME, 'lib', '*')}`;
-  const group = startGroup(java, ['-Xmx512m', '-XX:+UseSerialGC', '-cp', classPath, LAUNCHER, String(options.port ?? 0)], { env, logFile: options.logFile });
+  const group = startGroup(java, ['-Xmx512m', '-XX:+UseSerialGC', '-cp', classPath, LAUNCHER, String(options.port ?? 0)], { env: childEnv, logFile: options.logFile });
   const lines: string[] = [];
   let port: number | undefined;
   let partial = '';
@@ -125,12 +127,8 @@ async function installedJava(): Promise<string> {
     const what = stamp === undefined ? `no ${path.join(HOME, 'lib')} and launcher` : `${HOME} was assembled from another scripts/iceberg-rest/`;
     throw new Error(`the Iceberg REST catalog is not installed: ${what}. Run \`${SETUP}\` (it fetches the server from Maven Central with mvn)`);
   }
-  const candidates = [
-    ...(process.env.JAVA_HOME ? [path.join(process.env.JAVA_HOME, 'bin', 'java')] : []),
-    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'java')),
-  ];
-  for (const candidate of candidates) {
-    if (await access(candidate, constants.X_OK).then(() => true, () => false)) return candidate;
-  }
-  throw new Error(`no java (17 or later) in $JAVA_HOME/bin or on PATH: the Iceberg REST catalog needs it ('apt-get install -y openjdk-17-jdk-headless', then \`${SETUP}\`)`);
+  const java = resolveLocalStackOptions().java;
+  const runs = await new Promise<boolean>((resolve) => execFile(java, ['-version'], (err) => resolve(!err)));
+  if (runs) return java;
+  throw new Error(`${java} (HOURGLASS_JAVA, default: java on PATH) does not run: the Iceberg REST catalog needs Java 17 or later ('apt-get install -y openjdk-17-jdk-headless', then \`${SETUP}\`)`);
 }

@@ -15,6 +15,12 @@ export const LOCAL_STACK_SETTINGS = settings({
     env: ['FAKE_GCS_SERVER'],
     defaultText: 'the cached build',
   }),
+  java: setting<string>({
+    doc: "The java (17 or later) that runs Apache Iceberg's REST catalog (the Iceberg tests, `npm start -- --tables`).",
+    kind: anyText('a file path, or a command on PATH'),
+    env: ['HOURGLASS_JAVA'],
+    default: 'java',
+  }),
 });
 
 /** The local stack's settings from `env` (the process's by default); throws HG_CONFIG_INVALID listing every problem. */

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import { anyText, integer, oneOf, text } from '../config/setting-kinds.ts';
+import { integer, oneOf, text } from '../config/setting-kinds.ts';
 import { resolveSettings, setting, settings, type Resolved } from '../config/settings.ts';
 import { bucket, gcsEndpoint, opsSettings, project, pubsubEmulatorHost, schemasDir, shutdownTimeoutMs, telemetrySettings, topicPrefix } from '../config/shared-settings.ts';
 
@@ -25,7 +25,7 @@ export const TABLE_SETTINGS = settings({
   }),
   warehouse: setting<string | undefined>({
     doc: 'The `warehouse` asked of the catalog (BigLake: gs://<warehouse bucket>; a local catalog: its warehouse folder).',
-    kind: anyText('a warehouse name or location'),
+    kind: text(/^\S{1,1024}$/, 'a warehouse name or location (gs://bucket, file:///path), without spaces'),
     env: ['HOURGLASS_TABLE_WAREHOUSE'],
     defaultText: "the catalog's own",
   }),
