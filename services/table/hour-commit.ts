@@ -145,14 +145,16 @@ function positiveId(): number {
 }
 
 function summaryTotals(parent: Record<string, string> | undefined, files: readonly DataFileEntry[]): Record<string, string> {
-  const total = (key: string) => Number(parent?.[key] ?? 0);
-  const records = files.reduce((n, f) => n + f.records, 0);
-  const bytes = files.reduce((n, f) => n + f.bytes, 0);
+  // In bigint: Iceberg's counters are longs, and another engine's totals may pass 2^53.
+  const total = (key: string) => BigInt(parent?.[key] ?? 0);
+  const records = files.reduce((n, f) => n + BigInt(f.records), 0n);
+  const bytes = files.reduce((n, f) => n + BigInt(f.bytes), 0n);
+  const count = BigInt(files.length);
   return {
-    'added-data-files': String(files.length),
+    'added-data-files': String(count),
     'added-records': String(records),
     'added-files-size': String(bytes),
-    'total-data-files': String(total('total-data-files') + files.length),
+    'total-data-files': String(total('total-data-files') + count),
     'total-records': String(total('total-records') + records),
     'total-files-size': String(total('total-files-size') + bytes),
     'total-delete-files': String(total('total-delete-files')),

@@ -125,7 +125,7 @@ const exactLong = avro.types.LongType.__with({
 });
 /** Fresh each time: avsc adds a schema's named types to the registry it is given. */
 const exact = () => ({ registry: { long: exactLong } }) as unknown as Partial<avro.ForSchemaOptions>;
-const entryType = avro.Type.forSchema(MANIFEST_ENTRY_SCHEMA as unknown as avro.Schema);
+const entryType = avro.Type.forSchema(MANIFEST_ENTRY_SCHEMA as unknown as avro.Schema, exact());
 const listType = avro.Type.forSchema(MANIFEST_LIST_SCHEMA as unknown as avro.Schema, exact());
 
 export interface DataFileEntry {
@@ -149,9 +149,9 @@ export interface ManifestListEntry {
   readonly added_files_count: number;
   readonly existing_files_count: number;
   readonly deleted_files_count: number;
-  readonly added_rows_count: number;
-  readonly existing_rows_count: number;
-  readonly deleted_rows_count: number;
+  readonly added_rows_count: number | bigint;
+  readonly existing_rows_count: number | bigint;
+  readonly deleted_rows_count: number | bigint;
   readonly partitions: Array<{ contains_null: boolean; contains_nan: boolean | null; lower_bound: Buffer | null; upper_bound: Buffer | null }> | null;
   readonly key_metadata: Buffer | null;
 }
@@ -182,8 +182,8 @@ export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergS
       file_path: f.path,
       file_format: 'PARQUET',
       partition: { [PARTITION_FIELD_NAME]: f.hour },
-      record_count: f.records,
-      file_size_in_bytes: f.bytes,
+      record_count: BigInt(f.records),
+      file_size_in_bytes: BigInt(f.bytes),
       column_sizes: null,
       value_counts: null,
       null_value_counts: null,
@@ -222,7 +222,7 @@ export function newManifestListEntry(path: string, length: number, files: readon
     added_files_count: files.length,
     existing_files_count: 0,
     deleted_files_count: 0,
-    added_rows_count: files.reduce((n, f) => n + f.records, 0),
+    added_rows_count: safeOrBig(files.reduce((n, f) => n + BigInt(f.records), 0n)),
     existing_rows_count: 0,
     deleted_rows_count: 0,
     partitions: [{ contains_null: false, contains_nan: false, lower_bound: intBound(Math.min(...hours)), upper_bound: intBound(Math.max(...hours)) }],
@@ -275,9 +275,9 @@ export function decodeManifestList(file: Buffer): ManifestListEntry[] {
         added_files_count: Number(r.added_files_count ?? r.added_data_files_count ?? 0),
         existing_files_count: Number(r.existing_files_count ?? r.existing_data_files_count ?? 0),
         deleted_files_count: Number(r.deleted_files_count ?? r.deleted_data_files_count ?? 0),
-        added_rows_count: Number(r.added_rows_count ?? 0),
-        existing_rows_count: Number(r.existing_rows_count ?? 0),
-        deleted_rows_count: Number(r.deleted_rows_count ?? 0),
+        added_rows_count: safeOrBig((r.added_rows_count as bigint | undefined) ?? 0n),
+        existing_rows_count: safeOrBig((r.existing_rows_count as bigint | undefined) ?? 0n),
+        deleted_rows_count: safeOrBig((r.deleted_rows_count as bigint | undefined) ?? 0n),
         partitions: (r.partitions as ManifestListEntry['partitions']) ?? null,
         key_metadata: (r.key_metadata as Buffer | null) ?? null,
       });
