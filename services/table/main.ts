@@ -44,7 +44,7 @@ try {
   const pubsub = options.pubsubEmulatorHost ? emulatorClient(options.pubsubEmulatorHost, options.projectId) : new PubSub({ projectId: options.projectId });
   const meter = metrics.getMeter('hourglass-table');
   const lag = meter.createHistogram('hourglass.table.lag', { description: "From a window's end to its snapshot committed", unit: 's' });
-  const commits = meter.createCounter('hourglass.table.commits', { description: 'Closed windows handled, by outcome (committed, already_committed, refused, failed)', unit: '{window}' });
+  const commits = meter.createCounter('hourglass.table.commits', { description: 'Closed windows handled, by outcome (committed, already_committed, skipped, refused, failed)', unit: '{window}' });
   const converted = meter.createCounter('hourglass.table.records', { description: 'Records converted to Parquet and committed', unit: '{record}' });
   const committer = new TableCommitter({
     pubsub,
@@ -77,7 +77,8 @@ try {
         lagMs,
       });
     },
-    onSkipped: (event, why) => log.info('window_skipped', { type: event.type, window: event.windowStart, why }),
+    // Counted, not logged: with hundreds of types most closes are of types without a table.
+    onSkipped: (event) => commits.add(1, { outcome: 'skipped', type: event.type }),
     onRefused: (key, reason) => {
       commits.add(1, { outcome: 'refused' });
       log.error('window_refused', { code: 'HG_TABLE_REFUSED', deadLetter: `${bucket.location}/${key}`, reason });
