@@ -24,6 +24,7 @@ import type { WindowClosedEvent } from '../wire/window-closed-event.ts';
 import { closedThroughAfter, isCommitted, proofSummary, PROPERTY, snapshotOfWindow } from './hour-table.ts';
 import { planSchema, receiveTimeFieldId, UnsupportedSchemaError, type HourColumn, type IcebergSchema } from './iceberg-schema.ts';
 import { decodeManifestList, encodeManifest, encodeManifestList, newManifestListEntry, partitionSpec, PARTITION_FIELD_NAME, type DataFileEntry } from './iceberg-manifests.ts';
+import { DEFAULT_MERGE_AT, mergeIfLong } from './manifest-merge.ts';
 import { HourParquetWriter } from './parquet-writer.ts';
 import { CatalogError, uuidv7, type LoadedTable, type RestCatalog, type SnapshotId, type TableMetadata } from './rest-catalog.ts';
 
@@ -42,6 +43,8 @@ export interface HourCommitDeps {
   readonly maxAttempts?: number;
   /** Rows per Parquet row group (tests make it small). */
   readonly rowGroupRows?: number;
+  /** Manifests a snapshot's list may hold before the small ones are merged (manifest-merge.ts). Default 100, as Iceberg's. */
+  readonly mergeManifestsAt?: number;
   /** Called after the data and manifest files are written and before the commit is sent (fault injection). */
   readonly beforeCommit?: () => void | Promise<void>;
 }
@@ -206,7 +209,22 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
     const parent = parentId === null ? undefined : m.snapshots?.find((s) => s['snapshot-id'] === parentId);
     const snapshotId = positiveId();
     const sequenceNumber = (m['last-sequence-number'] ?? 0) + 1;
-    const inherited = parent ? decodeManifestList(await location.get(keyUnder(locationUri, parent['manifest-list']))) : [];
+    const parentList = parent ? decodeManifestList(await location.get(keyUnder(locationUri, parent['manifest-list']))) : [];
+    // The parent's manifests, the small ones merged once there are too many; this window's own manifest is never
+    // merged in the snapshot that adds it (its files stay ADDED there, for readers of what a snapshot added).
+    const inherited = await mergeIfLong(parentList, {
+      mergeAt: (deps.mergeManifestsAt ?? DEFAULT_MERGE_AT) - 1,
+      snapshotId,
+      sequenceNumber,
+      schema,
+      receiveTimeId: receiveTimeFieldId(schema),
+      read: (uri) => location.get(keyUnder(locationUri, uri)),
+      write: async (bytes) => {
+        const key = `metadata/hg-merged-${createHash('sha256').update(bytes).digest('hex').slice(0, 32)}-m0.avro`;
+        await location.createOnly(key, bytes);
+        return `${locationUri}/${key}`;
+      },
+    });
     const entries = manifestEntry ? [newManifestListEntry(manifestEntry.path, manifestEntry.length, files, snapshotId, sequenceNumber), ...inherited] : inherited;
     const listKey = `metadata/snap-${snapshotId}-1-${uuidv7()}.avro`;
     await location.createOnly(listKey, encodeManifestList(entries, snapshotId, parentId, sequenceNumber));

@@ -163,40 +163,25 @@ function container(schema: object, meta: Record<string, string>, records: readon
 }
 
 /** The single-value serialization of an int partition value (4 bytes, little-endian), as bounds use it. */
-function intBound(v: number): Buffer {
+export function intBound(v: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32LE(v);
   return b;
 }
 
-/** A manifest of ADDED data files (snapshot id and sequence numbers inherited from the manifest list). */
-export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergSchema, receiveTimeId: number): Buffer {
+/** One `manifest_entry` as avsc takes it for MANIFEST_ENTRY_SCHEMA (longs as bigint). */
+export type ManifestEntryRecord = Record<string, unknown> & { status: number; data_file: Record<string, unknown> };
+
+const DATA_FILE_FIELDS = (MANIFEST_ENTRY_SCHEMA.fields[4].type.fields as ReadonlyArray<{ name: string }>).map((f) => f.name);
+
+/** A data file entry as a manifest holds it: every field of the spec's data_file, absent ones null. */
+export function dataFileRecord(fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(DATA_FILE_FIELDS.map((name) => [name, fields[name] ?? null]));
+}
+
+/** A manifest of the given entries, with the table's schema and the hour partition spec in its metadata. */
+export function encodeManifestEntries(entries: readonly ManifestEntryRecord[], schema: IcebergSchema, receiveTimeId: number): Buffer {
   const spec = partitionSpec(receiveTimeId);
-  const entries = files.map((f) => ({
-    status: 1,
-    snapshot_id: null,
-    sequence_number: null,
-    file_sequence_number: null,
-    data_file: {
-      content: 0,
-      file_path: f.path,
-      file_format: 'PARQUET',
-      partition: { [PARTITION_FIELD_NAME]: f.hour },
-      record_count: BigInt(f.records),
-      file_size_in_bytes: BigInt(f.bytes),
-      column_sizes: null,
-      value_counts: null,
-      null_value_counts: null,
-      nan_value_counts: null,
-      lower_bounds: null,
-      upper_bounds: null,
-      key_metadata: null,
-      split_offsets: null,
-      equality_ids: null,
-      sort_order_id: null,
-      referenced_data_file: null,
-    },
-  }));
   const meta = {
     schema: JSON.stringify(schema),
     'schema-id': String(schema['schema-id']),
@@ -206,6 +191,25 @@ export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergS
     content: 'data',
   };
   return container(MANIFEST_ENTRY_SCHEMA, meta, entries, entryType);
+}
+
+/** A manifest of ADDED data files (snapshot id and sequence numbers inherited from the manifest list). */
+export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergSchema, receiveTimeId: number): Buffer {
+  const entries = files.map((f) => ({
+    status: 1,
+    snapshot_id: null,
+    sequence_number: null,
+    file_sequence_number: null,
+    data_file: dataFileRecord({
+      content: 0,
+      file_path: f.path,
+      file_format: 'PARQUET',
+      partition: { [PARTITION_FIELD_NAME]: f.hour },
+      record_count: BigInt(f.records),
+      file_size_in_bytes: BigInt(f.bytes),
+    }),
+  }));
+  return encodeManifestEntries(entries, schema, receiveTimeId);
 }
 
 /** The manifest list row of a new manifest of ADDED files, committed by `snapshotId` at `sequenceNumber`. */
@@ -247,41 +251,50 @@ function safeOrBig(n: bigint): number | bigint {
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 
-/** Reads a manifest list written by any v2 writer (this one, Java, pyiceberg), keeping the fields a v2 list carries. */
-export function decodeManifestList(file: Buffer): ManifestListEntry[] {
+/**
+ * Every record of an Avro container another Iceberg writer may have made (this one, Java, pyiceberg), decoded with its
+ * own schema, longs as bigint. pyiceberg's deflate blocks end with 3 stray bytes (it strips zlib's 2-byte header and
+ * only 1 of the 4 bytes of its Adler-32: pyiceberg/avro/codecs/deflate.py); Java's Inflater and zlib stop at the
+ * stream's end, and so does this.
+ */
+export function decodeIcebergAvro(file: Buffer): Array<Record<string, unknown>> {
   const { header, blocks } = parseContainer(file);
-  if (!isCodecName(header.codec)) throw new Error(`manifest list codec ${header.codec} is not supported`);
+  if (!isCodecName(header.codec)) throw new Error(`Avro codec ${header.codec} is not supported`);
   const writerType = avro.Type.forSchema(JSON.parse(header.schemaJson) as avro.Schema, exact());
-  const out: ManifestListEntry[] = [];
+  const out: Array<Record<string, unknown>> = [];
   for (const block of blocks) {
-    // pyiceberg's deflate blocks end with 3 stray bytes (it strips zlib's 2-byte header and only 1 of the 4 bytes of
-    // its Adler-32: pyiceberg/avro/codecs/deflate.py); Java's Inflater and zlib stop at the stream's end, and so does this.
     const data = header.codec === 'deflate' ? inflateRawSync(block.body) : decompressBlock(header.codec, block.body);
     let pos = 0;
     for (let i = 0; i < block.count; i++) {
       const { value, offset } = writerType.decode(data, pos);
-      if (offset < 0) throw new Error('manifest list block ends inside a record');
+      if (offset < 0) throw new Error('an Avro block ends inside a record');
       pos = offset;
-      const r = value as Record<string, unknown>;
-      const seq = Number(r.sequence_number ?? 0);
-      out.push({
-        manifest_path: String(r.manifest_path),
-        manifest_length: Number(r.manifest_length),
-        partition_spec_id: Number(r.partition_spec_id),
-        content: Number(r.content ?? 0),
-        sequence_number: seq,
-        min_sequence_number: Number(r.min_sequence_number ?? seq),
-        added_snapshot_id: safeOrBig(r.added_snapshot_id as bigint),
-        added_files_count: Number(r.added_files_count ?? r.added_data_files_count ?? 0),
-        existing_files_count: Number(r.existing_files_count ?? r.existing_data_files_count ?? 0),
-        deleted_files_count: Number(r.deleted_files_count ?? r.deleted_data_files_count ?? 0),
-        added_rows_count: safeOrBig((r.added_rows_count as bigint | undefined) ?? 0n),
-        existing_rows_count: safeOrBig((r.existing_rows_count as bigint | undefined) ?? 0n),
-        deleted_rows_count: safeOrBig((r.deleted_rows_count as bigint | undefined) ?? 0n),
-        partitions: (r.partitions as ManifestListEntry['partitions']) ?? null,
-        key_metadata: (r.key_metadata as Buffer | null) ?? null,
-      });
+      out.push(value as Record<string, unknown>);
     }
   }
   return out;
+}
+
+/** Reads a manifest list written by any v2 writer (this one, Java, pyiceberg), keeping the fields a v2 list carries. */
+export function decodeManifestList(file: Buffer): ManifestListEntry[] {
+  return decodeIcebergAvro(file).map((r) => {
+    const seq = Number(r.sequence_number ?? 0);
+    return {
+      manifest_path: String(r.manifest_path),
+      manifest_length: Number(r.manifest_length),
+      partition_spec_id: Number(r.partition_spec_id),
+      content: Number(r.content ?? 0),
+      sequence_number: seq,
+      min_sequence_number: Number(r.min_sequence_number ?? seq),
+      added_snapshot_id: safeOrBig(r.added_snapshot_id as bigint),
+      added_files_count: Number(r.added_files_count ?? r.added_data_files_count ?? 0),
+      existing_files_count: Number(r.existing_files_count ?? r.existing_data_files_count ?? 0),
+      deleted_files_count: Number(r.deleted_files_count ?? r.deleted_data_files_count ?? 0),
+      added_rows_count: safeOrBig((r.added_rows_count as bigint | undefined) ?? 0n),
+      existing_rows_count: safeOrBig((r.existing_rows_count as bigint | undefined) ?? 0n),
+      deleted_rows_count: safeOrBig((r.deleted_rows_count as bigint | undefined) ?? 0n),
+      partitions: (r.partitions as ManifestListEntry['partitions']) ?? null,
+      key_metadata: (r.key_metadata as Buffer | null) ?? null,
+    };
+  });
 }

@@ -186,15 +186,26 @@ print(t.current_snapshot().snapshot_id)
         [tables.catalog.uri, events[0]!.windowStart],
       )
     ).trim();
-    const outcome = await commitHour(deps('mixed', 'committer-a'), events[2]!);
+    // Manifests merged past 2 (Iceberg's default is 100): pyiceberg's manifest (ids and sequence numbers inherited) and ours.
+    const outcome = await commitHour(deps('mixed', 'committer-a', { mergeManifestsAt: 2 }), events[2]!);
     assert.equal(outcome.outcome, 'committed');
-    const read = await readTable(tables.catalog.uri, 'mixed.track_played', [
-      [events[0]!.windowStart, events[0]!.windowEnd],
-      [events[2]!.windowStart, events[2]!.windowEnd],
-    ]);
+    const windows = [0, 1, 2].map((i) => [events[i]!.windowStart, events[i]!.windowEnd] as const);
+    let read = await readTable(tables.catalog.uri, 'mixed.track_played', windows);
     assert.equal(read.snapshots.length, 3);
     assert.equal(read.snapshots[1]!.id, foreignId);
     assert.equal(read.snapshots[2]!.parent, foreignId, 'the parent is exactly the foreign snapshot');
+    assert.deepEqual(read.manifests.map((m) => [m.added, m.existing]), [[manifests[2]!.files.length, 0], [0, manifests[0]!.files.length + 1]], 'this window\'s manifest, and the two before merged into one of EXISTING files');
+    // The merged entries keep who added each file and when (what they inherited, now written out).
+    const [first, foreign] = [read.snapshots[0]!, read.snapshots[1]!];
+    const want = [...Array.from({ length: manifests[0]!.files.length }, () => ({ status: 'EXISTING', snapshot: first.id, sequence: first.sequence, fileSequence: first.sequence })), { status: 'EXISTING', snapshot: foreign.id, sequence: foreign.sequence, fileSequence: foreign.sequence }];
+    const bySnapshot = (a: { snapshot: string }, b: { snapshot: string }) => a.snapshot.localeCompare(b.snapshot);
+    assert.deepEqual([...read.manifests[1]!.entries].sort(bySnapshot), want.sort(bySnapshot));
+    assert.ok(read.manifests[0]!.entries.every((e) => e.status === 'ADDED' && e.snapshot === read.snapshots[2]!.id), 'this window\'s files ADDED by its snapshot');
+    // Once more: the merged manifest (explicit ids) merged again with the next window's.
+    assert.equal((await commitHour(deps('mixed', 'committer-a', { mergeManifestsAt: 2 }), events[1]!)).outcome, 'committed');
+    read = await readTable(tables.catalog.uri, 'mixed.track_played', windows);
+    assert.deepEqual(read.manifests.map((m) => [m.added, m.existing]), [[manifests[1]!.files.length, 0], [0, manifests[0]!.files.length + 1 + manifests[2]!.files.length]]);
+    assert.equal(read.windows[events[1]!.windowStart]!.length, events[1]!.events);
     assert.equal(read.windows[events[0]!.windowStart]!.length, events[0]!.events + 1, 'the first window\'s rows and the foreign row');
     assert.ok(read.windows[events[0]!.windowStart]!.includes('foreign-1'));
     assert.equal(read.windows[events[2]!.windowStart]!.length, events[2]!.events);

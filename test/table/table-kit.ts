@@ -42,6 +42,8 @@ export interface TableRead {
   readonly properties: Record<string, string>;
   readonly schema: Array<{ id: number; name: string; type: string; required: boolean }>;
   readonly partitionSpec: Array<{ source_id: number; field_id: number; name: string; transform: string }>;
+  /** The current snapshot's manifests: ADDED and EXISTING files in each. */
+  readonly manifests: Array<{ path: string; added: number; existing: number; entries: Array<{ status: string; snapshot: string; sequence: number; fileSequence: number }> }>;
   /** By window start: the event ids of the window's rows, sorted. */
   readonly windows: Record<string, string[]>;
 }
@@ -64,7 +66,10 @@ out = {"exists": True,
        "properties": dict(m.properties),
        "schema": [{"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required} for f in t.schema().fields],
        "partitionSpec": [{"source_id": f.source_id, "field_id": f.field_id, "name": f.name, "transform": str(f.transform)} for f in t.spec().fields],
-       "windows": {}}
+       "windows": {},
+       "manifests": [] if t.current_snapshot() is None else [{"path": mf.manifest_path, "added": mf.added_files_count, "existing": mf.existing_files_count,
+            "entries": [{"status": e.status.name, "snapshot": str(e.snapshot_id), "sequence": e.sequence_number, "fileSequence": e.file_sequence_number}
+                        for e in mf.fetch_manifest_entry(t.io, discard_deleted=False)]} for mf in t.current_snapshot().manifests(t.io)]}
 for start, end in windows:
     if m.current_snapshot_id is None:
         out["windows"][start] = []; continue
