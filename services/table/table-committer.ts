@@ -10,6 +10,7 @@
 import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import { Duration } from '@google-cloud/pubsub';
 import { MemoryBudget } from '../concurrency/memory-budget.ts';
+import { hasCode } from '../errors/catalogue.ts';
 import type { Registry } from '../registry/registry.ts';
 import { parseWindowClosedEvent, type WindowClosedEvent } from '../wire/window-closed-event.ts';
 import { commitHour, HourRefusedError, type HourCommitDeps, type HourCommitOutcome } from './hour-commit.ts';
@@ -125,8 +126,13 @@ export class TableCommitter {
     }
   }
 
+  /** Create-only (the committer may create under tables/refused/, nothing more): a window refused before keeps its first record. */
   async #refuse(key: string, reason: string, body: Record<string, unknown>): Promise<void> {
-    await this.#o.deps.bucket.put(key, JSON.stringify({ format: 'hg-table-refused-1', reason, refusedAt: new Date().toISOString(), committer: this.#o.deps.committer, ...body }, null, 2));
+    try {
+      await this.#o.deps.bucket.createOnly(key, JSON.stringify({ format: 'hg-table-refused-1', reason, refusedAt: new Date().toISOString(), committer: this.#o.deps.committer, ...body }, null, 2));
+    } catch (err) {
+      if (!hasCode(err, 'HG_STORAGE_EXISTS')) throw err;
+    }
     this.#o.onRefused?.(key, reason);
   }
 

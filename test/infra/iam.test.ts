@@ -80,6 +80,7 @@ export const ALLOWED: readonly Allowed[] = [
   // (read only), the warehouse bucket, its catalog, and the billing header BigLake's Iceberg API requires.
   { principal: 'table', kind: 'google_pubsub_subscription_iam_member', role: 'roles/pubsub.subscriber', scope: /^google_pubsub_subscription\.closed_windows_tables\[0\]\.(name|id)$/, why: 'pull closed windows' },
   { principal: 'table', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectViewer', scope: BUCKET, prefixes: ['${t}/'], bucketClause: true, why: 'read the closed hours of the opted-in types' },
+  { principal: 'table', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectCreator', scope: BUCKET, prefixes: ['tables/refused/'], why: 'keep the windows it cannot commit, with the reason' },
   { principal: 'table', kind: 'google_storage_bucket_iam_member', role: 'roles/storage.objectUser', scope: WAREHOUSE, why: 'write, read and delete data files, manifests and metadata' },
   { principal: 'table', kind: 'google_biglake_iceberg_catalog_iam_member', role: 'roles/biglake.editor', scope: CATALOG, why: 'create and commit the tables of its catalog' },
   { principal: 'table', kind: 'google_project_iam_member', role: 'roles/serviceusage.serviceUsageConsumer', scope: /^var\.project_id$/, why: 'name the project in X-Goog-User-Project, as BigLake\'s Iceberg REST API requires' },

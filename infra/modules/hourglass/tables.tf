@@ -22,6 +22,8 @@
 #   roles/pubsub.subscriber               its subscription only
 #   roles/storage.objectViewer            the event bucket, objects under <type>/ of the opted-in types
 #                                         only (closed hours and their manifests; IAM condition)
+#   roles/storage.objectCreator           the event bucket, under tables/refused/ only (windows it cannot
+#                                         commit, with the reason: the tables' dead-letter area)
 #   roles/storage.objectUser              the warehouse bucket (Parquet, manifests, metadata: create,
 #                                         read, delete; end-user credential mode needs it)
 #   roles/biglake.editor                  the catalog (namespaces and tables: create, read, commit)
@@ -206,6 +208,22 @@ resource "google_pubsub_subscription_iam_member" "table_subscribe" {
   subscription = google_pubsub_subscription.closed_windows_tables[0].name
   role         = "roles/pubsub.subscriber"
   member       = google_service_account.table[0].member
+}
+
+# Create only, and only under tables/refused/: a closed window that can never be committed as it is
+# (its manifest does not match its event, its schema cannot map) is kept there with the reason.
+resource "google_storage_bucket_iam_member" "table_write_refused" {
+  count = local.tables_enabled ? 1 : 0
+
+  bucket = google_storage_bucket.events.name
+  role   = "roles/storage.objectCreator"
+  member = google_service_account.table[0].member
+
+  condition {
+    title       = "tables-refused-only"
+    description = "The table committer writes refused windows under tables/refused/ and nothing else."
+    expression  = "resource.name.startsWith(\"${local.object_prefix}tables/refused/\")"
+  }
 }
 
 # Read only, and only the closed hours (and their manifests) of the opted-in types; listing is
