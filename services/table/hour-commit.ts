@@ -21,7 +21,7 @@ import { ContainerReader } from '../wire/container-reader.ts';
 import { isCodecName } from '../wire/codecs.ts';
 import { RecordDecoder } from '../wire/record-decoder.ts';
 import type { WindowClosedEvent } from '../wire/window-closed-event.ts';
-import { closedThroughAfter, isCommitted, proofSummary, PROPERTY, snapshotOfWindow } from './hour-table.ts';
+import { committedRangeAfter, isCommitted, proofSummary, PROPERTY, snapshotOfWindow } from './hour-table.ts';
 import { planSchema, receiveTimeFieldId, UnsupportedSchemaError, type HourColumn, type IcebergSchema } from './iceberg-schema.ts';
 import { decodeManifestList, encodeManifest, encodeManifestList, newManifestListEntry, partitionSpec, PARTITION_FIELD_NAME, type DataFileEntry } from './iceberg-manifests.ts';
 import { DEFAULT_MERGE_AT, mergeIfLong } from './manifest-merge.ts';
@@ -228,7 +228,7 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
     const entries = manifestEntry ? [newManifestListEntry(manifestEntry.path, manifestEntry.length, files, snapshotId, sequenceNumber), ...inherited] : inherited;
     const listKey = `metadata/snap-${snapshotId}-1-${uuidv7()}.avro`;
     await location.createOnly(listKey, encodeManifestList(entries, snapshotId, parentId, sequenceNumber));
-    const through = closedThroughAfter(m, event);
+    const range = committedRangeAfter(m, event);
     try {
       table = await deps.catalog.commit(
         deps.namespace,
@@ -251,7 +251,7 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
             },
           },
           { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': snapshotId },
-          { action: 'set-properties', updates: { [PROPERTY.windowS]: String(event.windowS), [PROPERTY.closedThrough]: through } },
+          { action: 'set-properties', updates: { [PROPERTY.windowS]: String(event.windowS), [PROPERTY.firstWindow]: range.firstWindow, [PROPERTY.closedThrough]: range.closedThrough } },
         ],
       );
       return { outcome: 'committed', snapshotId, attempts: attempt, records, dataFiles: files.length, convertMs };
