@@ -84,9 +84,8 @@ function tableName(type: string): string {
   return type;
 }
 
-async function loadOrCreate(deps: HourCommitDeps, type: string, avroSchemaJson: string): Promise<LoadedTable> {
-  const existing = await deps.catalog.loadTable(deps.namespace, tableName(type));
-  if (existing) return existing;
+/** Creates the type's table (a racing creator's is loaded instead) with the hour's schema. */
+async function create(deps: HourCommitDeps, type: string, avroSchemaJson: string): Promise<LoadedTable> {
   const plan = planSchema(avroSchemaJson, undefined, 0);
   await deps.catalog.ensureNamespace(deps.namespace);
   return deps.catalog.createTable(deps.namespace, {
@@ -169,19 +168,24 @@ function summaryTotals(parent: Record<string, string> | undefined, files: readon
 /** Commits `event`'s window to its table, or finds it committed already. */
 export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent): Promise<HourCommitOutcome> {
   if (event.windowS > 3600 || 3600 % event.windowS !== 0) throw new HourRefusedError(`${event.dedupKey}: a ${event.windowS} s window does not fit in one hour partition (tables need a window length that divides 3600 s)`);
+  // Committed already? Asked before the hour is read: a replay of a committed window needs nothing of the bucket.
+  const existing = await deps.catalog.loadTable(deps.namespace, tableName(event.type));
+  const committedIn = (t: LoadedTable) => ({ outcome: 'already-committed' as const, snapshotId: snapshotOfWindow(t.metadata, event.windowStart)?.['snapshot-id'] });
+  if (existing && isCommitted(existing.metadata, event)) return committedIn(existing);
+  if (existing && existing.metadata['format-version'] !== 2) throw new HourRefusedError(`${event.dedupKey}: the table is format version ${existing.metadata['format-version']}; the committer writes version 2 snapshots only`);
   const { manifest, dir } = await readManifest(deps.bucket, event);
   const schemaJson = JSON.stringify(manifest.schema);
-  let table = await loadOrCreate(deps, event.type, schemaJson);
-  const done = () => ({ outcome: 'already-committed' as const, snapshotId: snapshotOfWindow(table.metadata, event.windowStart)?.['snapshot-id'] });
-  if (isCommitted(table.metadata, event)) return done();
-
+  let table: LoadedTable;
   let columns: readonly HourColumn[];
   try {
+    table = existing ?? (await create(deps, event.type, schemaJson));
     ({ table, columns } = await evolveSchema(deps, event.type, table, schemaJson));
   } catch (err) {
     if (err instanceof UnsupportedSchemaError) throw new HourRefusedError(`${event.dedupKey}: ${err.message}`, { cause: err });
     throw err;
   }
+  const done = () => committedIn(table);
+  if (isCommitted(table.metadata, event)) return done();
   const locationUri = table.metadata.location.replace(/\/+$/, '');
   const location = await deps.openLocation(locationUri);
   const hour = Math.floor((Date.parse(event.windowStart) * 1000) / US_PER_HOUR);
@@ -207,6 +211,8 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
     if (isCommitted(m, event)) return done();
     const parentId = m['current-snapshot-id'] === undefined || m['current-snapshot-id'] === null || m['current-snapshot-id'] === -1 ? null : m['current-snapshot-id'];
     const parent = parentId === null ? undefined : m.snapshots?.find((s) => s['snapshot-id'] === parentId);
+    // Building on a parent the metadata does not show would list none of its files: the table would lose its data.
+    if (parentId !== null && !parent) throw new Error(`${event.dedupKey}: the table's current snapshot ${parentId} is not among its snapshots (a catalog that loads only refs?)`);
     const snapshotId = positiveId();
     const sequenceNumber = (m['last-sequence-number'] ?? 0) + 1;
     const parentList = parent ? decodeManifestList(await location.get(keyUnder(locationUri, parent['manifest-list']))) : [];

@@ -96,14 +96,22 @@ export interface SchemaPlan {
   readonly columns: readonly HourColumn[];
 }
 
+/** Iceberg's type promotions (spec, "Schema Evolution"): a column may widen, never narrow. */
+const PROMOTIONS: Readonly<Record<string, IcebergPrimitive>> = { 'int>long': 'long', 'float>double': 'double' };
+
 /**
  * The table schema an hour written with `avroSchemaJson` needs, given the table's current schema
- * (undefined for a new table). Throws UnsupportedSchemaError when a field cannot map or changes type.
+ * (undefined for a new table). What Avro schema resolution lets a producer change, the table follows as
+ * Iceberg allows it: a field made nullable, or dropped, becomes optional; int widens to long and float to
+ * double (an older hour's narrower values are written widened). Throws UnsupportedSchemaError when a
+ * field cannot map, or changes type otherwise.
  */
 export function planSchema(avroSchemaJson: string, current: IcebergSchema | undefined, lastColumnId: number): SchemaPlan {
   const avro = JSON.parse(avroSchemaJson) as { type?: unknown; fields?: unknown };
   if (avro.type !== 'record' || !Array.isArray(avro.fields)) throw new UnsupportedSchemaError('the hour\'s Avro schema is not a record');
   const byName = new Map((current?.fields ?? []).map((f) => [f.name, f]));
+  /** Fields of the current schema this hour changes (made optional, widened), by id. */
+  const changed = new Map<number, IcebergField>();
   const added: IcebergField[] = [];
   const columns: HourColumn[] = [];
   let nextId = lastColumnId;
@@ -112,13 +120,16 @@ export function planSchema(avroSchemaJson: string, current: IcebergSchema | unde
     const existing = byName.get(raw.name);
     let field: IcebergField;
     if (existing) {
+      let type = existing.type;
       if (existing.type !== mapped.type) {
-        throw new UnsupportedSchemaError(`field "${raw.name}" is ${existing.type} in the table but ${mapped.type} in this hour's schema`);
+        const widened = PROMOTIONS[`${existing.type}>${mapped.type}`];
+        const narrower = PROMOTIONS[`${mapped.type}>${existing.type}`];
+        if (widened) type = widened;
+        else if (!narrower) throw new UnsupportedSchemaError(`field "${raw.name}" is ${existing.type} in the table but ${mapped.type} in this hour's schema`);
       }
-      if (existing.required && mapped.optional) {
-        throw new UnsupportedSchemaError(`field "${raw.name}" is required in the table but may be null in this hour's schema`);
-      }
-      field = existing;
+      const required = existing.required && !mapped.optional;
+      field = type === existing.type && required === existing.required ? existing : { ...existing, type, required };
+      if (field !== existing) changed.set(field.id, field);
     } else {
       field = {
         id: ++nextId,
@@ -133,17 +144,19 @@ export function planSchema(avroSchemaJson: string, current: IcebergSchema | unde
     columns.push({ field, avroName: raw.name, scale: mapped.scale });
   }
   if (current) {
+    // A required column this hour lacks (a later version dropped it) becomes optional: the hour's rows have no value.
     const inHour = new Set(columns.map((c) => c.field.name));
-    const missing = current.fields.filter((f) => f.required && !inHour.has(f.name));
-    if (missing.length > 0) throw new UnsupportedSchemaError(`required table field(s) ${missing.map((f) => `"${f.name}"`).join(', ')} are not in this hour's schema`);
+    for (const f of current.fields) if (f.required && !inHour.has(f.name)) changed.set(f.id, { ...f, required: false });
   }
-  if (current && added.length === 0) return { schema: current, evolves: false, lastColumnId, columns };
+  if (current && added.length === 0 && changed.size === 0) return { schema: current, evolves: false, lastColumnId, columns };
   const schema: IcebergSchema = {
     type: 'struct',
     'schema-id': current ? current['schema-id'] + 1 : 0,
-    fields: [...(current?.fields ?? []), ...added],
+    fields: [...(current?.fields ?? []).map((f) => changed.get(f.id) ?? f), ...added],
   };
-  return { schema, evolves: current !== undefined, lastColumnId: nextId, columns };
+  // The hour's columns as the new schema has them (a widened type is written widened).
+  const byId = new Map(schema.fields.map((f) => [f.id, f]));
+  return { schema, evolves: current !== undefined, lastColumnId: nextId, columns: columns.map((c) => ({ ...c, field: byId.get(c.field.id)! })) };
 }
 
 /** The id of the `receive_time` field, the source of the hour partition. */

@@ -40,6 +40,11 @@ export interface TableCommitterOptions {
   readonly onError?: (error: Error, event: WindowClosedEvent | undefined) => void;
 }
 
+/** Where a refused window is kept: tables/refused/<type>/<window start, e.g. 20261204T200000Z>.json */
+export function refusedKey(event: Pick<WindowClosedEvent, 'type' | 'windowStart'>): string {
+  return `${REFUSED_PREFIX}${event.type}/${event.windowStart.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+}
+
 export class TableCommitter {
   readonly #o: TableCommitterOptions;
   readonly #subscription: Subscription;
@@ -75,8 +80,13 @@ export class TableCommitter {
       return;
     }
     const type = this.#o.registry.get(event.type);
-    if (!type || !type.config.table) {
-      this.#o.onSkipped?.(event, type ? 'the type does not opt in ("table": true in its type.json)' : 'not a type of this registry');
+    if (!type) {
+      // A type this committer's registry does not know (it runs older schemas than the checker): kept, to publish again once it does.
+      this.#track(this.#refuse(refusedKey(event), `type "${event.type}" is not in this committer's registry: deploy it with the checker's schemas, then publish the event again`, { event }).then(() => m.ack(), () => m.nack()));
+      return;
+    }
+    if (!type.config.table) {
+      this.#o.onSkipped?.(event, 'the type does not opt in ("table": true in its type.json)');
       m.ack();
       return;
     }
@@ -108,7 +118,7 @@ export class TableCommitter {
       } catch (err) {
         if (err instanceof HourRefusedError) {
           try {
-            await this.#refuse(`${REFUSED_PREFIX}${event.type}/${event.windowStart.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`, err.message, { event });
+            await this.#refuse(refusedKey(event), err.message, { event });
             m.ack();
           } catch (writeErr) {
             this.#o.onError?.(writeErr as Error, event);

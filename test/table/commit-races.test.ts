@@ -12,6 +12,8 @@ import { Publisher } from '../../services/sdk/index.ts';
 import { layout } from '../../services/storage/layout.ts';
 import { openStorage } from '../../services/storage/open-storage.ts';
 import { commitHour, type HourCommitDeps } from '../../services/table/hour-commit.ts';
+import { partitionSpec } from '../../services/table/iceberg-manifests.ts';
+import { planSchema, receiveTimeFieldId } from '../../services/table/iceberg-schema.ts';
 import { SUMMARY } from '../../services/table/hour-table.ts';
 import { RestCatalog } from '../../services/table/rest-catalog.ts';
 import { REFUSED_PREFIX, TableCommitter } from '../../services/table/table-committer.ts';
@@ -59,6 +61,7 @@ describe('one commit per window: races, replays, a crash before the commit, anot
       await t.test('crash before the commit', () => crashBeforeCommit());
       await t.test('another engine in between', () => anotherEngine());
       await t.test('refused and skipped windows', () => refusedAndSkipped());
+      await t.test('schema evolution against the real catalog', () => schemaEvolution());
     } finally {
       await kit.stop();
       await tables.stop();
@@ -266,5 +269,27 @@ print(t.current_snapshot().snapshot_id)
       await topic.flush();
       await kit.stack.client.subscription(subscription).delete().catch(() => undefined);
     }
+  }
+
+  /**
+   * A table made by an older schema (ms_played an int, no shuffle, a required field the hour no longer has): the hour's
+   * commit first commits the evolved schema — ms_played widened to long, shuffle added optional, the dropped field made
+   * optional — which Apache Iceberg's catalog takes, and pyiceberg reads the hour with it.
+   */
+  async function schemaEvolution(): Promise<void> {
+    const hour = JSON.parse((await kit.storage.get(layout.closed({ type: 'track_played', index: manifests[0]!.window, lengthS: WINDOW_S }) + layout.manifestName)).toString('utf8')) as ClosedManifest;
+    const fields = (hour.schema as { fields: Array<{ name: string; type: unknown }> }).fields;
+    const older = { type: 'record', name: 'TrackPlayed', fields: [...fields.filter((f) => f.name !== 'shuffle').map((f) => (f.name === 'ms_played' ? { ...f, type: 'int' } : f)), { name: 'legacy', type: 'string' }] };
+    const plan = planSchema(JSON.stringify(older), undefined, 0);
+    const catalog = new RestCatalog({ uri: tables.catalog.uri });
+    await catalog.ensureNamespace('evolve');
+    await catalog.createTable('evolve', { name: 'track_played', schema: plan.schema, 'partition-spec': partitionSpec(receiveTimeFieldId(plan.schema)), properties: { 'format-version': '2' } });
+    assert.equal((await commitHour(deps('evolve', 'committer-e'), events[0]!)).outcome, 'committed');
+    const read = await readTable(tables.catalog.uri, 'evolve.track_played', [[events[0]!.windowStart, events[0]!.windowEnd]]);
+    const byName = new Map(read.schema.map((f) => [f.name, f]));
+    assert.deepEqual([byName.get('ms_played')?.type, byName.get('ms_played')?.required], ['long', true], 'ms_played widened');
+    assert.deepEqual([byName.get('legacy')?.required, byName.get('shuffle')?.required], [false, false], 'the dropped field optional, the new one optional');
+    assert.equal(byName.get('ms_played')?.id, plan.schema.fields.find((f) => f.name === 'ms_played')!.id, 'ids kept');
+    assert.equal(read.windows[events[0]!.windowStart]!.length, events[0]!.events);
   }
 });

@@ -54,12 +54,26 @@ describe('Iceberg schema of a table', () => {
     assert.equal(v2.schema.fields.at(-1)!.id, 21);
   });
 
-  it('refuses a type change, a required field turning nullable, a required field missing, and unmappable types, naming the field', () => {
+  it('follows what Avro resolution lets a producer change: a field made nullable or dropped becomes optional, int widens to long, float to double; ids kept', () => {
+    const record = (fields: unknown[]) => JSON.stringify({ type: 'record', name: 'R', fields });
+    const base = planSchema(record([{ name: 'a', type: 'int' }, { name: 'b', type: 'string' }, { name: 'c', type: 'float' }]), undefined, 0);
+    const next = planSchema(record([{ name: 'a', type: 'long' }, { name: 'b', type: ['null', 'string'] }]), base.schema, 3);
+    assert.equal(next.evolves, true);
+    assert.deepEqual(next.schema.fields.map((f) => [f.id, f.name, f.type, f.required]), [[1, 'a', 'long', true], [2, 'b', 'string', false], [3, 'c', 'float', false]]);
+    assert.deepEqual(next.columns.map((c) => [c.field.id, c.field.type]), [[1, 'long'], [2, 'string']], 'the hour is written with the widened type');
+    const widened = planSchema(record([{ name: 'a', type: 'long' }, { name: 'b', type: ['null', 'string'] }, { name: 'c', type: 'double' }]), next.schema, 3);
+    assert.deepEqual(widened.schema.fields.map((f) => f.type), ['long', 'string', 'double']);
+    // An older hour (int, float) on the widened table: nothing to evolve, written as the table's long and double.
+    const older = planSchema(record([{ name: 'a', type: 'int' }, { name: 'b', type: 'string' }, { name: 'c', type: 'float' }]), widened.schema, 3);
+    assert.equal(older.evolves, false);
+    assert.deepEqual(older.columns.map((c) => c.field.type), ['long', 'string', 'double']);
+  });
+
+  it('refuses any other type change and unmappable types, naming the field', () => {
     const record = (fields: unknown[]) => JSON.stringify({ type: 'record', name: 'R', fields });
     const base = planSchema(record([{ name: 'a', type: 'long' }, { name: 'b', type: 'string' }]), undefined, 0);
     assert.throws(() => planSchema(record([{ name: 'a', type: 'string' }, { name: 'b', type: 'string' }]), base.schema, 2), /field "a" is long in the table but string/);
-    assert.throws(() => planSchema(record([{ name: 'a', type: ['null', 'long'] }, { name: 'b', type: 'string' }]), base.schema, 2), /field "a" is required in the table but may be null/);
-    assert.throws(() => planSchema(record([{ name: 'a', type: 'long' }]), base.schema, 2), /required table field\(s\) "b"/);
+    assert.throws(() => planSchema(record([{ name: 'a', type: 'double' }, { name: 'b', type: 'string' }]), base.schema, 2), /field "a" is long in the table but double/);
     for (const [t, msg] of [
       [{ type: 'array', items: 'int' }, /field "x": Avro array/],
       [{ type: 'map', values: 'int' }, /field "x": Avro map/],
