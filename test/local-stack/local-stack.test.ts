@@ -16,6 +16,8 @@ describe('local stack', () => {
       assert.deepEqual(topicIds, ['hourglass-closed-windows', 'hourglass-control', 'hourglass-search_performed', 'hourglass-staged', 'hourglass-track_played', 'hourglass-ui_interaction']);
       const [subs] = await stack.client.getSubscriptions();
       assert.deepEqual(subs.map((s) => s.name.split('/').pop()).sort(), [
+        // The table committer's, since track_played opts in to a table.
+        'hourglass-closed-windows-tables',
         'hourglass-control-checker',
         'hourglass-search_performed-worker',
         'hourglass-staged-checker-0',
