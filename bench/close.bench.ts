@@ -21,7 +21,7 @@
 //   close_compact_*    close/compaction.ts: compactWindow alone, fast path and slow path.
 import { startLocalStack } from '../services/local-stack/local-stack.ts';
 import { Registry } from '../services/registry/registry.ts';
-import { auditFigures, type ClosedAudit } from './kit/closed-audit.ts';
+import { auditFigures, sumAudits } from './kit/closed-audit.ts';
 import { killChildren } from './kit/child-process.ts';
 import { mustBeZero, requireZeros, runStandalone, type BenchResult } from './kit/results.ts';
 import { MIN_PERCENTILE_SAMPLES, quantileCaveat, round, spread } from './kit/stats.ts';
@@ -109,24 +109,6 @@ function delayFigures(prefix: string, r: LengthRun): BenchResult[] {
     { name: `${prefix.replace('delay', 'proof')}_p50_s`, value: round(proof.p50, 2), unit: `s, window end until the close rule held, median of ${of} (the rest of the delay is writing)` },
     { name: `${prefix.replace('delay', 'proof')}_max_s`, value: round(proof.max, 2), unit: `s, the same, slowest` },
   ];
-}
-
-function sumAudits(a: ClosedAudit, b: ClosedAudit): ClosedAudit {
-  return {
-    windows: [...a.windows, ...b.windows],
-    records: a.records + b.records,
-    missing: a.missing + b.missing,
-    duplicates: a.duplicates + b.duplicates,
-    unexpected: a.unexpected + b.unexpected,
-    misplaced: a.misplaced + b.misplaced,
-    incompleteWindows: a.incompleteWindows + b.incompleteWindows,
-    miscountedWindows: a.miscountedWindows + b.miscountedWindows,
-    lostEvents: a.lostEvents + b.lostEvents,
-    lateObjects: a.lateObjects + b.lateObjects,
-    lateEvents: a.lateEvents + b.lateEvents,
-    deadLetterObjects: a.deadLetterObjects + b.deadLetterObjects,
-    problems: [...a.problems, ...b.problems],
-  };
 }
 
 export const QUICK: BenchOptions = { windowsS: [5, 25], measuredWindows: [4, 2], calibrationS: 10, compactMessages: 100, compactRounds: 2 };

@@ -31,7 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { startLocalStack } from '../services/local-stack/local-stack.ts';
 import { Registry } from '../services/registry/registry.ts';
 import { startTableKit } from '../test/table/table-kit.ts';
-import { auditFigures, type ClosedAudit } from './kit/closed-audit.ts';
+import { auditFigures, sumAudits } from './kit/closed-audit.ts';
 import { killChildren } from './kit/child-process.ts';
 import { mustBeZero, requireZeros, runStandalone, type BenchResult } from './kit/results.ts';
 import { MIN_PERCENTILE_SAMPLES, quantileCaveat, round, spread } from './kit/stats.ts';
@@ -127,24 +127,6 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult[]> {
   ];
   const notes = [baseline.note, withTable.note, c.note, ...(c.exitedEarly !== undefined ? [`the table committer exited with code ${c.exitedEarly} during the run`] : [])].filter((n): n is string => n !== undefined);
   return requireZeros(results, [...notes, ...t.problems.map((p) => `table: ${p}`), ...c.refused.map((r) => `refused: ${r}`), ...baseline.audit.problems.map((p) => `baseline run: ${p}`), ...withTable.audit.problems.map((p) => `committer run: ${p}`)]);
-}
-
-function sumAudits(a: ClosedAudit, b: ClosedAudit): ClosedAudit {
-  return {
-    windows: [...a.windows, ...b.windows],
-    records: a.records + b.records,
-    missing: a.missing + b.missing,
-    duplicates: a.duplicates + b.duplicates,
-    unexpected: a.unexpected + b.unexpected,
-    misplaced: a.misplaced + b.misplaced,
-    incompleteWindows: a.incompleteWindows + b.incompleteWindows,
-    miscountedWindows: a.miscountedWindows + b.miscountedWindows,
-    lostEvents: a.lostEvents + b.lostEvents,
-    lateObjects: a.lateObjects + b.lateObjects,
-    lateEvents: a.lateEvents + b.lateEvents,
-    deadLetterObjects: a.deadLetterObjects + b.deadLetterObjects,
-    problems: [...a.problems, ...b.problems],
-  };
 }
 
 export const QUICK: BenchOptions = { windowS: 5, measuredWindows: 6, parquetRecords: 100_000, parquetRounds: 2 };

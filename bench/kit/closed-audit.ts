@@ -191,3 +191,22 @@ export function auditFigures(prefix: string, audit: ClosedAudit): BenchResult[] 
     mustBeZero(`${prefix}_late_objects`, audit.lateObjects + audit.deadLetterObjects, 'objects in late/ and deadletter/'),
   ];
 }
+
+/** Two audits as one (two runs of a benchmark checked together). */
+export function sumAudits(a: ClosedAudit, b: ClosedAudit): ClosedAudit {
+  return {
+    windows: [...a.windows, ...b.windows],
+    records: a.records + b.records,
+    missing: a.missing + b.missing,
+    duplicates: a.duplicates + b.duplicates,
+    unexpected: a.unexpected + b.unexpected,
+    misplaced: a.misplaced + b.misplaced,
+    incompleteWindows: a.incompleteWindows + b.incompleteWindows,
+    miscountedWindows: a.miscountedWindows + b.miscountedWindows,
+    lostEvents: a.lostEvents + b.lostEvents,
+    lateObjects: a.lateObjects + b.lateObjects,
+    lateEvents: a.lateEvents + b.lateEvents,
+    deadLetterObjects: a.deadLetterObjects + b.deadLetterObjects,
+    problems: [...a.problems, ...b.problems],
+  };
+}
