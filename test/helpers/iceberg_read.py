@@ -2,11 +2,14 @@
 #
 # Usage: iceberg_read.py --uri http://127.0.0.1:PORT --table ns.table [--warehouse file:///...]
 #                        [--snapshot ID] [--where COLUMN=VALUE] [--columns event_id,receive_time]
+#                        [--windows '[["<start ISO>","<end ISO>"], ...]']
 # Prints one JSON object: format_version, location, current_snapshot_id, every snapshot (id, parent id,
 # sequence number, timestamp, summary), the properties, the current schema (field ids), the partition
 # spec, and a scan: of the current snapshot or --snapshot, filtered on a string column's value with
 # --where, its row count, its rows' --columns (default event_id; sorted) and, when event_id is read,
-# the list of event ids. Snapshot ids are printed as strings: they are 64-bit, past what a JavaScript
+# the list of event ids; with --windows, the sorted event ids of each window's rows (receive_time in
+# [start, end), current snapshot); and the current snapshot's manifests with their entries (status, the
+# snapshot that added the file, sequence numbers). A table that does not exist prints {"exists": false}. Snapshot ids are printed as strings: they are 64-bit, past what a JavaScript
 # number holds exactly. Other values that are not JSON (timestamps, bytes) are printed as strings too.
 # Runs with .cache/venv/bin/python (pyiceberg[pyarrow], installed by scripts/setup.sh).
 import argparse
@@ -14,7 +17,8 @@ import json
 import sys
 
 from pyiceberg.catalog import load_catalog
-from pyiceberg.expressions import AlwaysTrue, EqualTo
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.expressions import AlwaysTrue, And, EqualTo, GreaterThanOrEqual, LessThan
 
 
 def id_text(snapshot_id: int | None) -> str | None:
@@ -29,12 +33,18 @@ def main() -> None:
     parser.add_argument("--snapshot", type=int, help="scan this snapshot id instead of the current one")
     parser.add_argument("--where", help="COLUMN=VALUE: only rows whose string column equals VALUE")
     parser.add_argument("--columns", default="event_id", help="comma-separated columns of the scanned rows to print")
+    parser.add_argument("--windows", default="[]", help='JSON list of [start, end] ISO times: each window\'s event ids')
     args = parser.parse_args()
 
     properties = {"type": "rest", "uri": args.uri}
     if args.warehouse:
         properties["warehouse"] = args.warehouse
-    table = load_catalog("rest", **properties).load_table(args.table)
+    try:
+        table = load_catalog("rest", **properties).load_table(args.table)
+    except NoSuchTableError:
+        json.dump({"exists": False}, sys.stdout)
+        sys.stdout.write("\n")
+        return
     metadata = table.metadata
     spec = table.spec()
 
@@ -53,7 +63,29 @@ def main() -> None:
     scan = {"snapshot_id": id_text(snapshot_id), "where": args.where, "row_count": len(rows), "rows": rows}
     if "event_id" in columns:
         scan["event_ids"] = [row["event_id"] for row in rows]
+    current = table.current_snapshot()
+    windows = {}
+    for start, end in json.loads(args.windows):
+        if current is None:
+            windows[start] = []
+            continue
+        # pyiceberg takes ISO 8601 with an offset, not "Z".
+        span = And(GreaterThanOrEqual("receive_time", start.replace("Z", "+00:00")), LessThan("receive_time", end.replace("Z", "+00:00")))
+        windows[start] = sorted(table.scan(row_filter=span, selected_fields=("event_id",)).to_arrow().column("event_id").to_pylist())
+    manifests = [] if current is None else [
+        {
+            "path": m.manifest_path,
+            "added": m.added_files_count,
+            "existing": m.existing_files_count,
+            "entries": [
+                {"status": e.status.name, "snapshot": id_text(e.snapshot_id), "sequence": e.sequence_number, "fileSequence": e.file_sequence_number}
+                for e in m.fetch_manifest_entry(table.io, discard_deleted=False)
+            ],
+        }
+        for m in current.manifests(table.io)
+    ]
     out = {
+        "exists": True,
         "table": args.table,
         "format_version": metadata.format_version,
         "location": metadata.location,
@@ -82,6 +114,8 @@ def main() -> None:
             ],
         },
         "scan": scan,
+        "windows": windows,
+        "manifests": manifests,
     }
     json.dump(out, sys.stdout, default=str, indent=1)
     sys.stdout.write("\n")

@@ -1,12 +1,15 @@
 // Test kit of the Iceberg tables: a schemas folder where track_played opts in, Apache Iceberg's REST catalog, and pyiceberg reading a table's windows back (the independent reader).
+import { execFile } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startIcebergRestCatalog, type IcebergRestCatalog } from '../../services/local-stack/iceberg-rest-catalog.ts';
-import { ensurePythonVenv, runPythonScript } from '../helpers/python.ts';
+import { ensurePythonVenv } from '../helpers/python.ts';
 import { TABLE_PYTHON_PACKAGES } from '../helpers/iceberg-python.ts';
 
+const run = promisify(execFile);
 const SCHEMAS = fileURLToPath(new URL('../../schemas/', import.meta.url));
 
 export interface TableKit {
@@ -48,40 +51,32 @@ export interface TableRead {
   readonly windows: Record<string, string[]>;
 }
 
-const READER = String.raw`
-import json, sys, datetime
-from pyiceberg.catalog import load_catalog
-from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
-uri, ident, windows = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-catalog = load_catalog("rest", type="rest", uri=uri)
-try:
-    t = catalog.load_table(ident)
-except NoSuchTableError:
-    print(json.dumps({"exists": False})); sys.exit(0)
-m = t.metadata
-out = {"exists": True,
-       "snapshots": [{"id": str(s.snapshot_id), "parent": None if s.parent_snapshot_id is None else str(s.parent_snapshot_id),
-                      "sequence": s.sequence_number, "summary": {k: str(v) for k, v in s.summary.model_dump().items()} | s.summary.additional_properties} for s in m.snapshots],
-       "properties": dict(m.properties),
-       "schema": [{"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required} for f in t.schema().fields],
-       "partitionSpec": [{"source_id": f.source_id, "field_id": f.field_id, "name": f.name, "transform": str(f.transform)} for f in t.spec().fields],
-       "windows": {},
-       "manifests": [] if t.current_snapshot() is None else [{"path": mf.manifest_path, "added": mf.added_files_count, "existing": mf.existing_files_count,
-            "entries": [{"status": e.status.name, "snapshot": str(e.snapshot_id), "sequence": e.sequence_number, "fileSequence": e.file_sequence_number}
-                        for e in mf.fetch_manifest_entry(t.io, discard_deleted=False)]} for mf in t.current_snapshot().manifests(t.io)]}
-for start, end in windows:
-    if m.current_snapshot_id is None:
-        out["windows"][start] = []; continue
-    # pyiceberg takes ISO 8601 with an offset, not "Z".
-    iso = lambda t: t.replace("Z", "+00:00")
-    f = And(GreaterThanOrEqual("receive_time", iso(start)), LessThan("receive_time", iso(end)))
-    rows = t.scan(row_filter=f, selected_fields=("event_id",)).to_arrow().column("event_id").to_pylist()
-    out["windows"][start] = sorted(rows)
-print(json.dumps(out))
-`;
+/** The shared independent reader (pyiceberg), whose output readTable maps. */
+const READER = fileURLToPath(new URL('../helpers/iceberg_read.py', import.meta.url));
+
+interface ReaderOutput {
+  readonly exists: boolean;
+  readonly snapshots: Array<{ snapshot_id: string; parent_snapshot_id: string | null; sequence_number: number; summary: Record<string, unknown> }>;
+  readonly properties: Record<string, string>;
+  readonly schema: { fields: TableRead['schema'] };
+  readonly partition_spec: { fields: TableRead['partitionSpec'] };
+  readonly windows: Record<string, string[]>;
+  readonly manifests: TableRead['manifests'];
+}
 
 export async function readTable(uri: string, identifier: string, windows: ReadonlyArray<readonly [string, string]> = []): Promise<TableRead> {
   const python = await ensurePythonVenv({ packages: TABLE_PYTHON_PACKAGES });
-  return JSON.parse(await runPythonScript(python, READER, [uri, identifier, JSON.stringify(windows)])) as TableRead;
+  const { stdout } = await run(python, [READER, '--uri', uri, '--table', identifier, '--windows', JSON.stringify(windows)], { maxBuffer: 256 * 1024 * 1024 });
+  const out = JSON.parse(stdout) as ReaderOutput;
+  if (!out.exists) return { exists: false, snapshots: [], properties: {}, schema: [], partitionSpec: [], windows: {}, manifests: [] };
+  return {
+    exists: true,
+    // Summary values as strings, as Iceberg keeps them (the operation is printed as its enum's name otherwise).
+    snapshots: out.snapshots.map((s) => ({ id: s.snapshot_id, parent: s.parent_snapshot_id, sequence: s.sequence_number, summary: Object.fromEntries(Object.entries(s.summary).map(([k, v]) => [k, String(v)])) })),
+    properties: out.properties,
+    schema: out.schema.fields,
+    partitionSpec: out.partition_spec.fields,
+    windows: out.windows,
+    manifests: out.manifests,
+  };
 }
