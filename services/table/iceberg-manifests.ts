@@ -212,6 +212,24 @@ export function encodeManifest(files: readonly DataFileEntry[], schema: IcebergS
   return encodeManifestEntries(entries, schema, receiveTimeId);
 }
 
+/** The manifest list's summary of the hour partition over a manifest's files (their hours; null where a file has none). */
+export function partitionSummary(hours: ReadonlyArray<number | null>): NonNullable<ManifestListEntry['partitions']>[number] {
+  const present = hours.filter((h): h is number => h !== null);
+  // A loop, not Math.min(...): a merged manifest may list more files than a call takes arguments.
+  let low = Infinity;
+  let high = -Infinity;
+  for (const h of present) {
+    if (h < low) low = h;
+    if (h > high) high = h;
+  }
+  return {
+    contains_null: present.length !== hours.length,
+    contains_nan: false,
+    lower_bound: present.length > 0 ? intBound(low) : null,
+    upper_bound: present.length > 0 ? intBound(high) : null,
+  };
+}
+
 /** The manifest list row of a new manifest of ADDED files, committed by `snapshotId` at `sequenceNumber`. */
 export function newManifestListEntry(path: string, length: number, files: readonly DataFileEntry[], snapshotId: number | bigint, sequenceNumber: number): ManifestListEntry {
   const hours = files.map((f) => f.hour);
@@ -229,7 +247,7 @@ export function newManifestListEntry(path: string, length: number, files: readon
     added_rows_count: safeOrBig(files.reduce((n, f) => n + BigInt(f.records), 0n)),
     existing_rows_count: 0,
     deleted_rows_count: 0,
-    partitions: [{ contains_null: false, contains_nan: false, lower_bound: intBound(Math.min(...hours)), upper_bound: intBound(Math.max(...hours)) }],
+    partitions: [partitionSummary(hours)],
     key_metadata: null,
   };
 }
@@ -247,7 +265,7 @@ export function encodeManifestList(entries: readonly ManifestListEntry[], snapsh
 }
 
 /** A long as a number when it fits exactly, else the bigint. */
-function safeOrBig(n: bigint): number | bigint {
+export function safeOrBig(n: bigint): number | bigint {
   return n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
 

@@ -6,7 +6,7 @@
 // this does the same. Merged entries keep what they inherited, written out: the snapshot that added the file and its data
 // and file sequence numbers, so the merge changes nothing a reader sees (Iceberg's spec, "Manifest Entry Fields",
 // inheritance). Manifests of delete files, of another partition spec, or already of the target size are left as they are.
-import { dataFileRecord, decodeIcebergAvro, encodeManifestEntries, intBound, PARTITION_FIELD_NAME, PARTITION_SPEC_ID, type ManifestEntryRecord, type ManifestListEntry } from './iceberg-manifests.ts';
+import { dataFileRecord, decodeIcebergAvro, encodeManifestEntries, PARTITION_FIELD_NAME, PARTITION_SPEC_ID, partitionSummary, safeOrBig, type ManifestEntryRecord, type ManifestListEntry } from './iceberg-manifests.ts';
 import type { IcebergSchema } from './iceberg-schema.ts';
 
 export const DEFAULT_MERGE_AT = 100;
@@ -49,7 +49,10 @@ export async function mergeIfLong(entries: readonly ManifestListEntry[], ctx: Me
   }
   const bytes = encodeManifestEntries(merged, ctx.schema, ctx.receiveTimeId);
   const path = await ctx.write(bytes);
-  const hours = merged.map((e) => (e.data_file.partition as Record<string, unknown>)[PARTITION_FIELD_NAME]).filter((h): h is number => typeof h === 'number');
+  const hours = merged.map((e) => {
+    const h = (e.data_file.partition as Record<string, unknown>)[PARTITION_FIELD_NAME];
+    return typeof h === 'number' ? h : null;
+  });
   const rows = merged.reduce((n, e) => n + BigInt(e.data_file.record_count as bigint), 0n);
   const sequences = merged.map((e) => e.sequence_number as bigint);
   const entry: ManifestListEntry = {
@@ -64,16 +67,9 @@ export async function mergeIfLong(entries: readonly ManifestListEntry[], ctx: Me
     existing_files_count: merged.length,
     deleted_files_count: 0,
     added_rows_count: 0,
-    existing_rows_count: rows <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(rows) : rows,
+    existing_rows_count: safeOrBig(rows),
     deleted_rows_count: 0,
-    partitions: [
-      {
-        contains_null: merged.length !== hours.length,
-        contains_nan: false,
-        lower_bound: hours.length > 0 ? intBound(Math.min(...hours)) : null,
-        upper_bound: hours.length > 0 ? intBound(Math.max(...hours)) : null,
-      },
-    ],
+    partitions: [partitionSummary(hours)],
     key_metadata: null,
   };
   const mergedPaths = new Set(small.map((e) => e.manifest_path));
