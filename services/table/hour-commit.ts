@@ -20,6 +20,7 @@ import type { Storage } from '../storage/storage.ts';
 import { ContainerReader } from '../wire/container-reader.ts';
 import { isCodecName } from '../wire/codecs.ts';
 import { RecordDecoder } from '../wire/record-decoder.ts';
+import { windowOf } from '../wire/window.ts';
 import type { WindowClosedEvent } from '../wire/window-closed-event.ts';
 import { committedRangeAfter, isCommitted, proofSummary, PROPERTY, snapshotOfWindow } from './hour-table.ts';
 import { planSchema, receiveTimeFieldId, UnsupportedSchemaError, type HourColumn, type IcebergSchema } from './iceberg-schema.ts';
@@ -27,8 +28,6 @@ import { decodeManifestList, encodeManifest, encodeManifestList, newManifestList
 import { DEFAULT_MERGE_AT, mergeIfLong } from './manifest-merge.ts';
 import { HourParquetWriter } from './parquet-writer.ts';
 import { CatalogError, uuidv7, type LoadedTable, type RestCatalog, type SnapshotId, type TableMetadata } from './rest-catalog.ts';
-
-const US_PER_HOUR = 3_600_000_000;
 
 export interface HourCommitDeps {
   readonly catalog: RestCatalog;
@@ -56,12 +55,13 @@ export type HourCommitOutcome =
 /** A window that can never be committed as it is (bad schema, a manifest that does not match its event): dead-letter it. */
 export class HourRefusedError extends Error {}
 
-function windowIndex(event: WindowClosedEvent): number {
-  return Math.round(Date.parse(event.windowStart) / 1000 / event.windowS);
+/** The window's index, and (with 3600) the Iceberg hour of its start: the wire's windowOf on its start in µs. */
+function windowIndex(event: Pick<WindowClosedEvent, 'windowStart'>, lengthS: number): number {
+  return windowOf(Date.parse(event.windowStart) * 1000, lengthS);
 }
 
 async function readManifest(bucket: Storage, event: WindowClosedEvent): Promise<{ manifest: ClosedManifest; dir: string }> {
-  const dir = layout.closed({ type: event.type, index: windowIndex(event), lengthS: event.windowS });
+  const dir = layout.closed({ type: event.type, index: windowIndex(event, event.windowS), lengthS: event.windowS });
   let bytes: Buffer;
   try {
     bytes = await bucket.get(dir + layout.manifestName);
@@ -136,7 +136,7 @@ async function writeDataFile(deps: HourCommitDeps, location: Storage, locationUr
   const file = writer.finish();
   const part = partKey.slice(partKey.lastIndexOf('/') + 1).replace(/\.avro$/, '');
   const hash = createHash('sha256').update(file.bytes).digest('hex').slice(0, 16);
-  const key = `data/${PARTITION_FIELD_NAME}=${hour}/${windowId(windowIndex(event), event.windowS)}-${part}-${hash}.parquet`;
+  const key = `data/${PARTITION_FIELD_NAME}=${hour}/${windowId(windowIndex(event, event.windowS), event.windowS)}-${part}-${hash}.parquet`;
   await location.createOnly(key, file.bytes);
   return { path: `${locationUri}/${key}`, records: file.records, bytes: file.bytes.length, hour };
 }
@@ -188,7 +188,7 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
   if (isCommitted(table.metadata, event)) return done();
   const locationUri = table.metadata.location.replace(/\/+$/, '');
   const location = await deps.openLocation(locationUri);
-  const hour = Math.floor((Date.parse(event.windowStart) * 1000) / US_PER_HOUR);
+  const hour = windowIndex(event, 3600);
   const started = performance.now();
   const files: DataFileEntry[] = [];
   for (const part of manifest.files) files.push(await writeDataFile(deps, location, locationUri, dir + part.name, columns, event, hour));
@@ -199,7 +199,7 @@ export async function commitHour(deps: HourCommitDeps, event: WindowClosedEvent)
   let manifestEntry: { path: string; length: number } | undefined;
   if (files.length > 0) {
     const bytes = encodeManifest(files, schema, receiveTimeFieldId(schema));
-    const key = `metadata/hg-${windowId(windowIndex(event), event.windowS)}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}-m0.avro`;
+    const key = `metadata/hg-${windowId(windowIndex(event, event.windowS), event.windowS)}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}-m0.avro`;
     await location.createOnly(key, bytes);
     manifestEntry = { path: `${locationUri}/${key}`, length: bytes.length };
   }
